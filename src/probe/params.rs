@@ -1,0 +1,284 @@
+//! Typed reading of a check's parameters (catalog defaults merged with `[item.with]`).
+//! Every problem is collected, and every key never read is reported, so a typo in a
+//! parameter name cannot silently disable part of a check.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// One problem with one parameter. `key` is the top-level parameter name, for pointing at
+/// the line in the checklist; None when the problem is about the set as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// Reads parameters out of a merged TOML table, collecting errors.
+pub struct ParamReader<'a> {
+    table: &'a toml::Table,
+    read: BTreeSet<String>,
+    errors: Vec<ParamError>,
+}
+
+impl<'a> ParamReader<'a> {
+    pub fn new(table: &'a toml::Table) -> Self {
+        ParamReader { table, read: BTreeSet::new(), errors: Vec::new() }
+    }
+
+    /// Records a problem with `key`.
+    pub fn error(&mut self, key: &str, message: impl Into<String>) {
+        self.errors.push(ParamError { key: Some(key.to_string()), message: message.into() });
+    }
+
+    /// Records a problem with the parameters as a whole.
+    pub fn error_general(&mut self, message: impl Into<String>) {
+        self.errors.push(ParamError { key: None, message: message.into() });
+    }
+
+    /// The raw value, marking the key as read.
+    pub fn value(&mut self, key: &str) -> Option<&'a toml::Value> {
+        self.read.insert(key.to_string());
+        self.table.get(key)
+    }
+
+    fn missing(&mut self, key: &str, what: &str) {
+        self.error(key, format!("missing parameter `{key}` ({what})"));
+    }
+
+    fn wrong_type(&mut self, key: &str, what: &str, got: &toml::Value) {
+        self.error(key, format!("parameter `{key}` must be {what}, found {}", got.type_str()));
+    }
+
+    pub fn opt_str(&mut self, key: &str) -> Option<String> {
+        match self.value(key)? {
+            toml::Value::String(s) => Some(s.clone()),
+            other => {
+                self.wrong_type(key, "a string", other);
+                None
+            }
+        }
+    }
+
+    pub fn req_str(&mut self, key: &str) -> Option<String> {
+        if self.table.contains_key(key) {
+            self.opt_str(key)
+        } else {
+            self.read.insert(key.to_string());
+            self.missing(key, "a string");
+            None
+        }
+    }
+
+    pub fn opt_bool(&mut self, key: &str) -> Option<bool> {
+        match self.value(key)? {
+            toml::Value::Boolean(b) => Some(*b),
+            other => {
+                self.wrong_type(key, "true or false", other);
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn opt_u64(&mut self, key: &str) -> Option<u64> {
+        match self.value(key)? {
+            toml::Value::Integer(i) if *i >= 0 => Some(*i as u64),
+            toml::Value::Integer(i) => {
+                self.error(key, format!("parameter `{key}` must not be negative, found {i}"));
+                None
+            }
+            other => {
+                self.wrong_type(key, "a whole number", other);
+                None
+            }
+        }
+    }
+
+    pub fn req_u64(&mut self, key: &str) -> Option<u64> {
+        if self.table.contains_key(key) {
+            self.opt_u64(key)
+        } else {
+            self.read.insert(key.to_string());
+            self.missing(key, "a whole number");
+            None
+        }
+    }
+
+    /// A number (integer or float).
+    pub fn opt_f64(&mut self, key: &str) -> Option<f64> {
+        match self.value(key)? {
+            toml::Value::Integer(i) => Some(*i as f64),
+            toml::Value::Float(f) if f.is_finite() => Some(*f),
+            other => {
+                self.wrong_type(key, "a finite number", other);
+                None
+            }
+        }
+    }
+
+    /// A list of strings; a single string is accepted as a list of one.
+    pub fn opt_str_list(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.value(key)? {
+            toml::Value::String(s) => Some(vec![s.clone()]),
+            toml::Value::Array(items) => {
+                let mut out = Vec::new();
+                for v in items {
+                    match v {
+                        toml::Value::String(s) => out.push(s.clone()),
+                        other => {
+                            self.wrong_type(key, "a list of strings", other);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.wrong_type(key, "a list of strings", other);
+                None
+            }
+        }
+    }
+
+    /// A duration such as `500ms`, `5s`, `2m`, `1h30m`, `30d`.
+    pub fn opt_duration(&mut self, key: &str) -> Option<Duration> {
+        let s = match self.value(key)? {
+            toml::Value::String(s) => s.clone(),
+            other => {
+                self.wrong_type(key, "a duration string such as \"5s\"", other);
+                return None;
+            }
+        };
+        match parse_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(key, format!("parameter `{key}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A table of string labels, e.g. `{ "app.kubernetes.io/name" = "nats" }`.
+    pub fn opt_labels(&mut self, key: &str) -> Option<BTreeMap<String, String>> {
+        match self.value(key)? {
+            toml::Value::Table(t) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in t {
+                    match v {
+                        toml::Value::String(s) => {
+                            out.insert(k.clone(), s.clone());
+                        }
+                        other => {
+                            self.error(
+                                key,
+                                format!("label `{k}` in `{key}` must be a string, found {}", other.type_str()),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.wrong_type(key, "a table of labels", other);
+                None
+            }
+        }
+    }
+
+    pub fn opt_table(&mut self, key: &str) -> Option<&'a toml::Table> {
+        match self.value(key)? {
+            toml::Value::Table(t) => Some(t),
+            other => {
+                self.wrong_type(key, "a table", other);
+                None
+            }
+        }
+    }
+
+    pub fn opt_array(&mut self, key: &str) -> Option<&'a Vec<toml::Value>> {
+        match self.value(key)? {
+            toml::Value::Array(a) => Some(a),
+            other => {
+                self.wrong_type(key, "a list", other);
+                None
+            }
+        }
+    }
+
+    /// Ends reading: every key never read is an error (unknown parameter).
+    pub fn finish(mut self) -> Result<(), Vec<ParamError>> {
+        let unknown: Vec<String> = self.table.keys().filter(|k| !self.read.contains(*k)).cloned().collect();
+        let known: Vec<String> = self.read.iter().cloned().collect();
+        for k in unknown {
+            self.errors.push(ParamError {
+                key: Some(k.clone()),
+                message: format!("unknown parameter `{k}` (this check takes: {})", known.join(", ")),
+            });
+        }
+        if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
+    }
+}
+
+/// Parses `500ms`, `5s`, `2m`, `1h30m`, `7d` (days are 24 h). No negative or empty durations.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration (expected e.g. \"5s\", \"2m\", \"500ms\")".into());
+    }
+    let mut total: u128 = 0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {s:?} (expected e.g. \"5s\", \"2m\", \"500ms\", \"1h30m\")"));
+        }
+        let n: u128 = rest[..digits].parse().map_err(|_| format!("duration {s:?} is too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let ms: u128 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => return Err(format!("duration {s:?} needs a unit (ms, s, m, h or d)")),
+            other => return Err(format!("unknown unit {other:?} in duration {s:?} (expected ms, s, m, h or d)")),
+        };
+        total = total.checked_add(n.checked_mul(ms).ok_or(format!("duration {s:?} is too large"))?)
+            .ok_or(format!("duration {s:?} is too large"))?;
+    }
+    let ms = u64::try_from(total).map_err(|_| format!("duration {s:?} is too large"))?;
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        for bad in ["", "5", "s", "5x", "-5s", "1.5s", "99999999999999999999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_are_collected() {
+        let t: toml::Table = toml::from_str("path = 3\nheadigns = [\"a\"]\nmax = -1").unwrap();
+        let mut r = ParamReader::new(&t);
+        assert_eq!(r.opt_str("path"), None);
+        assert_eq!(r.opt_u64("max"), None);
+        assert_eq!(r.req_str("title"), None);
+        let errs = r.finish().unwrap_err();
+        let keys: Vec<_> = errs.iter().map(|e| e.key.clone().unwrap()).collect();
+        assert_eq!(keys, ["path", "max", "title", "headigns"]);
+        assert!(errs[3].message.contains("unknown parameter `headigns`"));
+    }
+}

@@ -1,0 +1,209 @@
+//! The immutable report value. Computed once by `decide`; every renderer is a pure function of it.
+//! Its JSON form is versioned (`schema_version`) and documented by `kgents-gate schema --report`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checklist::Severity;
+use crate::outcome::{Fact, Finding, Outcome, Unverified};
+
+/// Bumped on any incompatible change of the JSON report.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    Approved,
+    ApprovedWithWaivers,
+    Blocked,
+    Incomplete,
+}
+
+impl Decision {
+    /// As printed: `APPROVED WITH WAIVERS`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Approved => "APPROVED",
+            Decision::ApprovedWithWaivers => "APPROVED WITH WAIVERS",
+            Decision::Blocked => "BLOCKED",
+            Decision::Incomplete => "INCOMPLETE",
+        }
+    }
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Decision::Approved | Decision::ApprovedWithWaivers => crate::exit::APPROVED,
+            Decision::Blocked => crate::exit::BLOCKED,
+            Decision::Incomplete => crate::exit::INCOMPLETE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub launch: LaunchInfo,
+    pub decision: Decision,
+    /// One line saying why, e.g. `2 blocking items failed`.
+    pub decision_reason: String,
+    pub exit_code: i32,
+    pub strict: bool,
+    pub summary: Summary,
+    /// Per-category progress ("Secrets management 6/7"), in checklist order.
+    pub categories: Vec<CategoryProgress>,
+    /// Every item, in checklist order.
+    pub items: Vec<ItemReport>,
+    /// The items that keep the launch from APPROVED (failed, pending, expired waiver, unverified).
+    pub blocking: Vec<BlockingItem>,
+    pub waivers: Vec<WaiverReport>,
+    pub signoffs: Vec<SignoffReport>,
+    /// Checklist-level remarks, e.g. a waiver that matches nothing.
+    pub notes: Vec<String>,
+    pub provenance: Provenance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LaunchInfo {
+    pub name: String,
+    pub approvers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub warn: usize,
+    pub waived: usize,
+    pub unverified: usize,
+    pub pending: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CategoryProgress {
+    pub id: String,
+    pub title: String,
+    /// Items that passed.
+    pub done: usize,
+    /// Items not skipped.
+    pub total: usize,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ItemReport {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub severity: Severity,
+    pub owner: Option<String>,
+    /// The catalog check id; None for manual items.
+    pub check: Option<String>,
+    /// The probe kind, e.g. `pdb`; `manual` for manual items.
+    pub probe: String,
+    pub outcome: Outcome,
+    /// Stable kebab-case code: `ok` on pass, else the deciding finding's code.
+    pub code: String,
+    pub message: String,
+    pub findings: Vec<Finding>,
+    pub evidence: Vec<Fact>,
+    pub remediation: Option<String>,
+    pub unverified: Option<Unverified>,
+    pub waiver: Option<WaiverRef>,
+    pub signoff: Option<SignoffReport>,
+    /// True when this item keeps the launch from being approved.
+    pub blocks: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WaiverRef {
+    pub reason: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub expires: String,
+    /// Negative once expired.
+    pub days_left: i64,
+    pub ticket: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BlockingItem {
+    pub id: String,
+    pub title: String,
+    pub owner: Option<String>,
+    pub outcome: Outcome,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WaiverStatus {
+    /// Covers a failing item and is in force.
+    Applied,
+    /// In force, but the item did not fail: nothing to waive.
+    Unused,
+    /// Past its expiry date; does not waive anything.
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WaiverReport {
+    pub item: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+    pub days_left: i64,
+    pub ticket: Option<String>,
+    pub status: WaiverStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignoffStatus {
+    Valid,
+    Expired,
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignoffReport {
+    pub item: String,
+    pub by: Option<String>,
+    pub on: Option<String>,
+    pub evidence: Option<String>,
+    pub expires: Option<String>,
+    pub status: SignoffStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Provenance {
+    /// The checklist path, or `<built-in>`.
+    pub checklist: String,
+    pub checklist_sha256: String,
+    /// RFC 3339 timestamp of the start of the audit.
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// The date waivers and sign-offs were judged against, `YYYY-MM-DD`.
+    pub today: String,
+    pub cluster: Option<ClusterInfo>,
+    pub manifests: Vec<String>,
+    /// True when Ctrl-C or the global timeout cut the audit short.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ClusterInfo {
+    pub server: String,
+    pub version: String,
+    pub context: Option<String>,
+    /// The `kube-system` namespace UID.
+    pub identity: Option<String>,
+}
