@@ -4,6 +4,9 @@
 //! engine runs the probes -> findings; `decide` -> immutable `Report`; renderers -> files.
 
 pub mod checklist;
+pub mod cluster;
+pub mod decide;
+pub mod engine;
 pub mod exit;
 pub mod outcome;
 pub mod probe;

@@ -98,11 +98,33 @@ pub struct ProbeContext {
     pub no_live: bool,
     /// Unique per audit; labels probe pods and names scratch keys.
     pub run_id: String,
+    /// Cancelled on Ctrl-C or the global timeout: probes that create things (pods, keys) stop
+    /// and clean up when they see it; the engine waits a short grace period for them.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 impl ProbeContext {
+    /// A context for running one probe outside an audit (tests, single commands).
+    pub fn standalone(base_dir: impl Into<PathBuf>, timeout: Duration) -> Self {
+        ProbeContext {
+            today: jiff::ZonedDateTime::now().date(),
+            base_dir: base_dir.into(),
+            timeout,
+            offline: false,
+            no_live: false,
+            run_id: new_run_id(),
+            cancel: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
         if p.is_absolute() { p } else { self.base_dir.join(p) }
     }
+}
+
+/// A short unique id for one audit run (time-based, hex), used in probe pod labels and keys.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:x}{:04x}", now.as_secs(), (now.subsec_nanos() / 1000) & 0xffff ^ std::process::id() & 0xffff)
 }

@@ -1,0 +1,319 @@
+//! Command dispatch: validated options in, exit code out. The only place that prints results.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::civil::Date;
+use tokio_util::sync::CancellationToken;
+
+use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
+use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat};
+use crate::decide::{DecideInput, decide};
+use crate::engine::{self, EngineOptions, Progress, Silent};
+use crate::exit;
+use crate::outcome::ProbeReport;
+use crate::probe::{ProbeContext, new_run_id, params::parse_duration};
+use crate::report::{self, ColorChoice, Format, Provenance, Styles};
+
+/// A failure that ends the command with a message and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure { code: exit::USAGE, message: message.into() }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32, Failure> {
+    let styles = Styles::resolve(color_choice(cli.color), std::io::stdout().is_terminal(), no_color());
+    match cli.command {
+        Command::Audit(args) => audit(args, &styles),
+        Command::Validate(args) => validate(&args, &styles),
+        Command::List(args) => list(&args),
+        Command::Explain { id, checklist } => explain(&id, &checklist),
+        Command::Schema { report } => {
+            let schema = if report { report::json::report_json_schema() } else { checklist::checklist_json_schema() };
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            Ok(exit::APPROVED)
+        }
+        Command::Diff { old, new, format } => diff(&old, &new, format),
+    }
+}
+
+fn color_choice(c: ColorArg) -> ColorChoice {
+    match c {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    }
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn today(args: &ChecklistArgs) -> Result<Date, Failure> {
+    match &args.today {
+        Some(s) => s
+            .parse::<Date>()
+            .map_err(|e| Failure::usage(format!("invalid --today {s:?}: expected a date YYYY-MM-DD ({e})"))),
+        None => Ok(jiff::ZonedDateTime::now().date()),
+    }
+}
+
+/// Which checklist: `--checklist`, else ./checklist.toml, else the built-in one.
+fn source(args: &ChecklistArgs) -> ChecklistSource {
+    match &args.checklist {
+        Some(p) => ChecklistSource::File(p.clone()),
+        None if PathBuf::from("checklist.toml").is_file() => ChecklistSource::File(PathBuf::from("checklist.toml")),
+        None => ChecklistSource::BuiltIn,
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic], color: bool) {
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = writeln!(err, "{}", d.render(color));
+    }
+}
+
+fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Failure> {
+    let today = today(args)?;
+    let opts = LoadOptions { source: source(args), catalog_dir: args.catalog.clone(), today };
+    match checklist::load(&opts) {
+        Ok(loaded) => {
+            print_diagnostics(&loaded.warnings, stderr_color);
+            Ok((loaded, today))
+        }
+        Err(diags) => {
+            print_diagnostics(&diags, stderr_color);
+            let errors = diags.len();
+            Err(Failure::usage(format!(
+                "the checklist is invalid ({errors} problem{}); nothing was checked",
+                if errors == 1 { "" } else { "s" }
+            )))
+        }
+    }
+}
+
+fn stderr_color(styles: &Styles) -> bool {
+    styles.colored() && std::io::stderr().is_terminal()
+}
+
+fn validate(args: &ChecklistArgs, styles: &Styles) -> Result<i32, Failure> {
+    let (loaded, _) = load(args, stderr_color(styles))?;
+    let c = &loaded.checklist;
+    println!(
+        "{}: valid ({} categories, {} items, {} waivers, {} checks in the catalog; sha256 {})",
+        c.origin,
+        c.categories.len(),
+        c.items.len(),
+        c.waivers.len(),
+        c.catalog.len(),
+        &c.sha256[..12.min(c.sha256.len())]
+    );
+    Ok(exit::APPROVED)
+}
+
+fn list(args: &ChecklistArgs) -> Result<i32, Failure> {
+    let (loaded, _) = load(args, false)?;
+    let c = &loaded.checklist;
+    for cat in &c.categories {
+        println!("{} ({})", cat.title, cat.id);
+        for item in c.items.iter().filter(|i| i.category == cat.id) {
+            let what = item.check().map_or("manual sign-off".to_string(), |d| format!("{} [{}]", d.id, d.probe.as_str()));
+            println!("  {:<40} {:<9} {}", item.id, item.severity.as_str(), what);
+            println!("      {}", item.title);
+        }
+    }
+    Ok(exit::APPROVED)
+}
+
+fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
+    let (loaded, _) = load(args, false)?;
+    let c = &loaded.checklist;
+    let (item, def) = match c.item(id) {
+        Some(item) => (Some(item), item.check().cloned()),
+        None => (None, c.catalog.iter().find(|d| d.id == id).map(|d| (**d).clone())),
+    };
+    if item.is_none() && def.is_none() {
+        let mut known: Vec<&str> = c.items.iter().map(|i| i.id.as_str()).collect();
+        known.extend(c.catalog.iter().map(|d| d.id.as_str()));
+        return Err(Failure::usage(format!("no item or check with id {id:?}; known ids: {}", known.join(", "))));
+    }
+    if let Some(item) = item {
+        println!("item {}: {}", item.id, item.title);
+        println!("  category: {}   severity: {}   owner: {}", item.category, item.severity.as_str(), item.owner.as_deref().unwrap_or("-"));
+        if def.is_none() {
+            println!("  manual item: pending until signed off (by, on, evidence) in the checklist; a sign-off may expire.");
+        }
+    }
+    if let Some(def) = def {
+        println!("check {} (probe kind: {}, from {})", def.id, def.probe.as_str(), def.source);
+        println!("  {}", def.title);
+        println!("\nwhat it verifies and why:\n  {}", def.description.trim().replace('\n', "\n  "));
+        println!("\nremediation:\n  {}", def.remediation.trim().replace('\n', "\n  "));
+        if !def.defaults.is_empty() {
+            println!("\ndefault parameters:");
+            for (k, v) in &def.defaults {
+                println!("  {k} = {v}");
+            }
+        }
+        println!("\nreads: {}", if def.probe.needs_live() { "a live endpoint or cluster" } else { "local files only" });
+    }
+    Ok(exit::APPROVED)
+}
+
+fn diff(old: &PathBuf, new: &PathBuf, format: DiffFormat) -> Result<i32, Failure> {
+    let read = |p: &PathBuf| -> Result<report::Report, Failure> {
+        let text = std::fs::read_to_string(p).map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
+        report::json::parse_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
+    };
+    let (a, b) = (read(old)?, read(new)?);
+    let d = crate::diff::diff(&a, &b);
+    match format {
+        DiffFormat::Text => print!("{}", crate::diff::render_diff(&d)),
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+    }
+    Ok(if d.has_new_blocking_failure() { exit::BLOCKED } else { exit::APPROVED })
+}
+
+/// Live progress on stderr, only when stderr is a terminal.
+struct TtyProgress {
+    total: AtomicUsize,
+    done: AtomicUsize,
+    out: Mutex<std::io::Stderr>,
+}
+
+impl Progress for TtyProgress {
+    fn started(&self, total: usize) {
+        self.total.store(total, Ordering::SeqCst);
+    }
+    fn finished(&self, item_id: &str, report: &ProbeReport) {
+        let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        let state = if report.unverified.is_some() {
+            "unverified"
+        } else if report.skipped.is_some() {
+            "skipped"
+        } else if report.findings.iter().any(|f| f.level >= crate::outcome::Level::Warning) {
+            "findings"
+        } else {
+            "ok"
+        };
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "  [{n}/{}] {item_id}: {state}", self.total.load(Ordering::SeqCst));
+        }
+    }
+}
+
+fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
+    let formats = Format::parse_list(&args.format).map_err(Failure::usage)?;
+    let global_timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    let item_timeout = parse_duration(&args.item_timeout).map_err(|e| Failure::usage(format!("--item-timeout: {e}")))?;
+    if global_timeout.is_zero() || item_timeout.is_zero() {
+        return Err(Failure::usage("--timeout and --item-timeout must be greater than zero"));
+    }
+    let started_at = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let (loaded, today) = load(&args.checklist, stderr_color(styles))?;
+    let checklist = loaded.checklist;
+
+    // --only: item ids or category ids.
+    let mut selected = Vec::new();
+    if args.only.is_empty() {
+        selected = checklist.items.iter().map(|i| i.id.clone()).collect();
+    } else {
+        for want in &args.only {
+            let matched: Vec<String> = checklist
+                .items
+                .iter()
+                .filter(|i| &i.id == want || &i.category == want)
+                .map(|i| i.id.clone())
+                .collect();
+            if matched.is_empty() {
+                return Err(Failure::usage(format!("--only {want:?} matches no item id and no category id")));
+            }
+            selected.extend(matched);
+        }
+    }
+
+    let base_dir = match &checklist.origin {
+        o if o.starts_with('<') => std::env::current_dir().unwrap_or_default(),
+        o => PathBuf::from(o).parent().map(PathBuf::from).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let context = ProbeContext {
+        today,
+        base_dir,
+        timeout: item_timeout,
+        offline: args.offline,
+        no_live: args.no_live,
+        run_id: new_run_id(),
+        cancel: CancellationToken::new(),
+    };
+    let opts = EngineOptions { global_timeout, item_timeout, context };
+    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
+        Arc::new(TtyProgress { total: AtomicUsize::new(0), done: AtomicUsize::new(0), out: Mutex::new(std::io::stderr()) })
+    } else {
+        Arc::new(Silent)
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure { code: exit::USAGE, message: format!("cannot start the async runtime: {e}") })?;
+    let result = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let stop_on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: stopping probes, cleaning up, writing what is known...");
+                stop_on_signal.cancel();
+            }
+        });
+        engine::run(&checklist, &selected, &opts, stop, progress).await
+    });
+    // Do not wait for blocking tasks that may still hang on a dead endpoint.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+
+    let provenance = Provenance {
+        checklist: checklist.origin.clone(),
+        checklist_sha256: checklist.sha256.clone(),
+        started_at: started_at.to_string(),
+        duration_ms: t0.elapsed().as_millis() as u64,
+        today: today.to_string(),
+        cluster: None,
+        manifests: Vec::new(),
+        interrupted: result.interrupted.is_some(),
+    };
+    let report = decide(DecideInput {
+        checklist: &checklist,
+        selected: &selected,
+        runs: &result.items,
+        today,
+        strict: args.strict,
+        provenance,
+    });
+
+    if formats.contains(&Format::Terminal) {
+        let width = terminal_width();
+        print!("{}", report::render_terminal(&report, styles, width));
+    }
+    let written = report::write_reports(&report, &formats, &args.out_dir)
+        .map_err(|e| Failure::usage(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(report.exit_code)
+}
+
+/// Terminal width from COLUMNS, else 80 (the layout is designed for 80 columns).
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w: &usize| *w >= 40).unwrap_or(80)
+}

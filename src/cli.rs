@@ -1,0 +1,112 @@
+//! Command-line arguments as parsed (raw values). `app` turns them into validated options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kgents-gate",
+    version,
+    about = "Production-readiness checker and launch gate for Kubernetes",
+    long_about = "Runs a launch checklist stored as data against a cluster and its services, and ends in a \
+go/no-go report (terminal, Markdown, JSON, JUnit XML).\n\nExit codes: 0 approved (with or without waivers), \
+1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified)."
+)]
+pub struct Cli {
+    /// When to use colours in terminal output (NO_COLOR is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). Secret values are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checklist and write the launch report.
+    Audit(AuditArgs),
+    /// Check the checklist and catalog without touching a cluster.
+    Validate(ChecklistArgs),
+    /// List the items of the checklist and what each checks.
+    List(ChecklistArgs),
+    /// Explain a check or an item: what it verifies, why, the remediation, what it reads.
+    Explain {
+        /// A check id from the catalog (e.g. `docs.file`) or an item id from the checklist.
+        id: String,
+        #[command(flatten)]
+        checklist: ChecklistArgs,
+    },
+    /// Print a JSON Schema: of the checklist (default) or of the JSON report.
+    Schema {
+        /// The JSON report's schema instead of the checklist's.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Compare two JSON reports; exits 1 when a new blocking failure appears.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChecklistArgs {
+    /// The checklist file. Default: ./checklist.toml if present, else the built-in checklist.
+    #[arg(long, value_name = "PATH")]
+    pub checklist: Option<PathBuf>,
+    /// The check catalog directory. Default: checks/ beside the checklist if present, else built-in.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Judge waivers and sign-offs as of this date (YYYY-MM-DD) instead of today.
+    #[arg(long, value_name = "DATE", hide = true, env = "KGENTS_GATE_TODAY")]
+    pub today: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub checklist: ChecklistArgs,
+    /// Run only these items or categories (repeatable or comma-separated).
+    #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Report formats to produce: terminal, markdown, json, junit (comma-separated).
+    #[arg(long, value_name = "FORMATS", default_value = "terminal,markdown,json,junit")]
+    pub format: String,
+    /// Where report files are written.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out_dir: PathBuf,
+    /// Deadline for the whole audit, e.g. 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    /// Timeout of each check unless the checklist sets one, e.g. 30s.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub item_timeout: String,
+    /// Treat warnings as blocking failures.
+    #[arg(long)]
+    pub strict: bool,
+    /// Touch no cluster and no endpoint: live checks are reported unverified (offline).
+    #[arg(long)]
+    pub offline: bool,
+    /// Create no probe pods (live network checks become static only).
+    #[arg(long)]
+    pub no_live: bool,
+}

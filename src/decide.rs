@@ -1,0 +1,333 @@
+//! The decision: turns probe results, sign-offs and waivers into item outcomes and the launch
+//! decision, exactly as PRODUCT.md defines them. Pure: same inputs, same `Report`.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+
+use crate::checklist::{Checklist, Item, ItemKind, Severity, Signoff, Waiver};
+use crate::engine::ItemRun;
+use crate::outcome::{Level, Outcome};
+use crate::report::*;
+
+/// Everything the decision needs besides the checklist and the probe results.
+#[derive(Debug, Clone)]
+pub struct DecideInput<'a> {
+    pub checklist: &'a Checklist,
+    /// Item ids selected for this run; the others are `skipped` (deselected).
+    pub selected: &'a [String],
+    pub runs: &'a BTreeMap<String, ItemRun>,
+    pub today: Date,
+    pub strict: bool,
+    pub provenance: Provenance,
+}
+
+/// Days from `today` to `date` (negative when past).
+pub fn days_left(today: Date, date: Date) -> i64 {
+    (date - today).get_days() as i64
+}
+
+fn waiver_in_force(w: &Waiver, today: Date) -> bool {
+    w.expires >= today
+}
+
+fn signoff_status(s: Option<&Signoff>, today: Date) -> SignoffStatus {
+    match s {
+        None => SignoffStatus::Missing,
+        Some(s) if s.on > today => SignoffStatus::Missing,
+        Some(s) if s.expires.is_some_and(|e| e < today) => SignoffStatus::Expired,
+        Some(_) => SignoffStatus::Valid,
+    }
+}
+
+fn signoff_report(item: &Item, s: Option<&Signoff>, today: Date) -> SignoffReport {
+    SignoffReport {
+        item: item.id.clone(),
+        by: s.map(|s| s.by.clone()),
+        on: s.map(|s| s.on.to_string()),
+        evidence: s.map(|s| s.evidence.clone()),
+        expires: s.and_then(|s| s.expires.map(|d| d.to_string())),
+        status: signoff_status(s, today),
+    }
+}
+
+/// Builds the immutable report.
+pub fn decide(input: DecideInput<'_>) -> Report {
+    let DecideInput { checklist, selected, runs, today, strict, provenance } = input;
+    let mut items = Vec::new();
+    let mut signoffs = Vec::new();
+    let mut notes = Vec::new();
+    let mut waiver_status: BTreeMap<usize, WaiverStatus> = BTreeMap::new();
+
+    for item in &checklist.items {
+        let waiver_idx = checklist.waivers.iter().position(|w| w.item == item.id);
+        let waiver = waiver_idx.map(|i| &checklist.waivers[i]);
+        let mut r = ItemReport {
+            id: item.id.clone(),
+            title: item.title.clone(),
+            category: item.category.clone(),
+            severity: item.severity,
+            owner: item.owner.clone(),
+            check: item.check().map(|c| c.id.clone()),
+            probe: item.check().map_or("manual".to_string(), |c| c.probe.as_str().to_string()),
+            outcome: Outcome::Pass,
+            code: "ok".into(),
+            message: String::new(),
+            findings: Vec::new(),
+            evidence: Vec::new(),
+            remediation: item.check().map(|c| c.remediation.clone()),
+            unverified: None,
+            waiver: None,
+            signoff: None,
+            blocks: false,
+            duration_ms: 0,
+        };
+
+        if !selected.contains(&item.id) {
+            r.outcome = Outcome::Skipped;
+            r.code = "deselected".into();
+            r.message = "not selected for this run (--only)".into();
+            r.remediation = None;
+            items.push(r);
+            continue;
+        }
+
+        // Raw verdict: what the item shows before any waiver.
+        match &item.kind {
+            ItemKind::Manual { signoff } => {
+                let sr = signoff_report(item, signoff.as_ref(), today);
+                r.remediation = Some(
+                    "Record the sign-off in the checklist: signoff = { by = \"...\", on = YYYY-MM-DD, evidence = \"...\" }"
+                        .into(),
+                );
+                match sr.status {
+                    SignoffStatus::Valid => {
+                        let s = signoff.as_ref().expect("valid sign-off exists");
+                        r.message = format!("signed off by {} on {} ({})", s.by, s.on, s.evidence);
+                        r.remediation = None;
+                    }
+                    SignoffStatus::Expired => {
+                        let s = signoff.as_ref().expect("expired sign-off exists");
+                        r.outcome = Outcome::Pending;
+                        r.code = "signoff-expired".into();
+                        r.message = format!(
+                            "sign-off by {} expired on {}",
+                            s.by,
+                            s.expires.map(|d| d.to_string()).unwrap_or_default()
+                        );
+                    }
+                    SignoffStatus::Missing => {
+                        r.outcome = Outcome::Pending;
+                        match signoff {
+                            Some(s) => {
+                                r.code = "signoff-in-future".into();
+                                r.message = format!("sign-off dated {} is in the future", s.on);
+                            }
+                            None => {
+                                r.code = "signoff-missing".into();
+                                r.message = "waiting for a manual sign-off".into();
+                            }
+                        }
+                    }
+                }
+                r.signoff = Some(sr.clone());
+                signoffs.push(sr);
+            }
+            ItemKind::Check { .. } => {
+                let Some(run) = runs.get(&item.id) else {
+                    r.outcome = Outcome::Unverified;
+                    r.code = "not-run".into();
+                    r.message = "the check did not run".into();
+                    items.push(r);
+                    continue;
+                };
+                r.duration_ms = run.duration.as_millis() as u64;
+                r.findings = run.report.findings.clone();
+                r.evidence = run.report.evidence.clone();
+                if let Some(u) = &run.report.unverified {
+                    r.outcome = Outcome::Unverified;
+                    r.code = u.code.clone();
+                    r.message = match &u.missing_permission {
+                        Some(p) => format!("{} (missing permission: {p})", u.reason),
+                        None => u.reason.clone(),
+                    };
+                    r.unverified = Some(u.clone());
+                } else if let Some(reason) = &run.report.skipped {
+                    r.outcome = Outcome::Skipped;
+                    r.code = "not-applicable".into();
+                    r.message = reason.clone();
+                    r.remediation = None;
+                } else {
+                    match run.report.worst_level() {
+                        Some(level @ (Level::Error | Level::Warning)) => {
+                            let f = run.report.findings.iter().find(|f| f.level == level).expect("worst exists");
+                            let more = run.report.findings.iter().filter(|f| f.level >= Level::Warning).count() - 1;
+                            r.code = f.code.clone();
+                            r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
+                            r.outcome = if level == Level::Error && item.severity == Severity::Blocking {
+                                Outcome::Fail
+                            } else {
+                                Outcome::Warn
+                            };
+                        }
+                        _ => {
+                            r.message = "all requirements hold".into();
+                            r.remediation = None;
+                        }
+                    }
+                }
+            }
+        }
+
+        // Waivers: cover fail, warn and pending; never unverified (could not see is not accepted risk).
+        if let (Some(w), Some(idx)) = (waiver, waiver_idx) {
+            let needs_waiver = matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending);
+            let dl = days_left(today, w.expires);
+            let status = if !waiver_in_force(w, today) {
+                WaiverStatus::Expired
+            } else if needs_waiver {
+                WaiverStatus::Applied
+            } else {
+                WaiverStatus::Unused
+            };
+            match status {
+                WaiverStatus::Applied => {
+                    r.outcome = Outcome::Waived;
+                    r.message = format!("waived until {} by {} ({}): {}", w.expires, w.owner, w.reason, r.message);
+                    r.waiver = Some(WaiverRef {
+                        reason: w.reason.clone(),
+                        owner: w.owner.clone(),
+                        expires: w.expires.to_string(),
+                        days_left: dl,
+                        ticket: w.ticket.clone(),
+                    });
+                }
+                WaiverStatus::Expired if needs_waiver => {
+                    r.message = format!("{} (waiver by {} expired on {})", r.message, w.owner, w.expires);
+                    notes.push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
+                }
+                WaiverStatus::Expired => {
+                    notes.push(format!("waiver for {} expired on {} (the item passes without it)", item.id, w.expires));
+                }
+                WaiverStatus::Unused => {
+                    notes.push(format!(
+                        "waiver for {} matches nothing: the item is {}; remove the waiver",
+                        item.id, r.outcome
+                    ));
+                }
+            }
+            waiver_status.insert(idx, status);
+        }
+
+        r.blocks = match r.outcome {
+            Outcome::Fail => true,
+            Outcome::Pending => item.severity == Severity::Blocking || strict,
+            Outcome::Unverified => item.severity == Severity::Blocking,
+            Outcome::Warn => strict && item.severity != Severity::Info,
+            Outcome::Pass | Outcome::Waived | Outcome::Skipped => false,
+        };
+        items.push(r);
+    }
+
+    // Waivers of items not selected this run are reported as they stand, without a verdict.
+    let waivers = checklist
+        .waivers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WaiverReport {
+            item: w.item.clone(),
+            reason: w.reason.clone(),
+            owner: w.owner.clone(),
+            expires: w.expires.to_string(),
+            days_left: days_left(today, w.expires),
+            ticket: w.ticket.clone(),
+            status: waiver_status.get(&i).copied().unwrap_or(if waiver_in_force(w, today) {
+                WaiverStatus::Unused
+            } else {
+                WaiverStatus::Expired
+            }),
+        })
+        .collect();
+
+    let blocking: Vec<BlockingItem> = items
+        .iter()
+        .filter(|i| i.blocks)
+        .map(|i| BlockingItem {
+            id: i.id.clone(),
+            title: i.title.clone(),
+            owner: i.owner.clone(),
+            outcome: i.outcome,
+            code: i.code.clone(),
+            message: i.message.clone(),
+        })
+        .collect();
+
+    let hard_blocks = blocking.iter().filter(|b| b.outcome != Outcome::Unverified).count();
+    let unverified_blocks = blocking.len() - hard_blocks;
+    let waived = items.iter().filter(|i| i.outcome == Outcome::Waived).count();
+    let (decision, decision_reason) = if hard_blocks > 0 {
+        (Decision::Blocked, plural(hard_blocks, "item blocks", "items block") + " the launch")
+    } else if unverified_blocks > 0 {
+        (Decision::Incomplete, plural(unverified_blocks, "blocking item", "blocking items") + " could not be verified")
+    } else if waived > 0 {
+        (Decision::ApprovedWithWaivers, plural(waived, "item is", "items are") + " waived; everything else passed")
+    } else {
+        (Decision::Approved, "every blocking item passed".to_string())
+    };
+
+    let categories = checklist
+        .categories
+        .iter()
+        .map(|c| {
+            let mine: Vec<&ItemReport> = items.iter().filter(|i| i.category == c.id).collect();
+            let summary = summarize(mine.iter().copied());
+            CategoryProgress {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                done: summary.pass,
+                total: summary.total - summary.skipped,
+                summary,
+            }
+        })
+        .collect();
+
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool: Tool { name: "kgents-gate".into(), version: env!("CARGO_PKG_VERSION").into() },
+        launch: LaunchInfo { name: checklist.launch.name.clone(), approvers: checklist.launch.approvers.clone() },
+        decision,
+        decision_reason,
+        exit_code: decision.exit_code(),
+        strict,
+        summary: summarize(items.iter()),
+        categories,
+        items,
+        blocking,
+        waivers,
+        signoffs,
+        notes,
+        provenance,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Counts outcomes.
+pub fn summarize<'a>(items: impl Iterator<Item = &'a ItemReport>) -> Summary {
+    let mut s = Summary::default();
+    for i in items {
+        s.total += 1;
+        match i.outcome {
+            Outcome::Pass => s.pass += 1,
+            Outcome::Fail => s.fail += 1,
+            Outcome::Warn => s.warn += 1,
+            Outcome::Waived => s.waived += 1,
+            Outcome::Unverified => s.unverified += 1,
+            Outcome::Pending => s.pending += 1,
+            Outcome::Skipped => s.skipped += 1,
+        }
+    }
+    s
+}
