@@ -2,6 +2,10 @@
 //! loaded once per audit and shared by every check.
 
 pub mod kinds;
+pub mod live;
 pub mod manifests;
+pub mod rbac;
+pub mod view;
 
 pub use kinds::{Kind, Need, Scope};
+pub use view::{ClusterView, Gap, KindData, object_ref};

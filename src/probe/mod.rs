@@ -73,6 +73,18 @@ impl ProbeSpec {
         }
     }
 
+    /// The Kubernetes kinds this check reads, and how widely; the cluster view loads exactly these.
+    pub fn needs(&self) -> Vec<crate::cluster::Need> {
+        match self {
+            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) => Vec::new(),
+        }
+    }
+
+    /// Extra permissions beyond reading (e.g. creating probe pods), for the `rbac` command.
+    pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
+        Vec::new()
+    }
+
     /// Runs the probe. The engine applies the timeout and cancellation around this future.
     pub async fn run(&self, ctx: &ProbeContext) -> ProbeReport {
         match self {
@@ -101,6 +113,9 @@ pub struct ProbeContext {
     /// Cancelled on Ctrl-C or the global timeout: probes that create things (pods, keys) stop
     /// and clean up when they see it; the engine waits a short grace period for them.
     pub cancel: tokio_util::sync::CancellationToken,
+    /// The shared cluster view, loaded once before the probes run (None when no selected
+    /// check needs Kubernetes objects).
+    pub view: Option<std::sync::Arc<crate::cluster::ClusterView>>,
 }
 
 impl ProbeContext {
@@ -114,6 +129,7 @@ impl ProbeContext {
             no_live: false,
             run_id: new_run_id(),
             cancel: tokio_util::sync::CancellationToken::new(),
+            view: None,
         }
     }
 

@@ -1,0 +1,198 @@
+//! The shared, read-only view: for each kind the selected checks need, either its objects or the
+//! reason they could not be read (a gap). Probes turn a gap into `unverified` or `skipped`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::kinds::Kind;
+use super::manifests::ManifestSet;
+use crate::outcome::ProbeReport;
+use crate::report::ClusterInfo;
+
+/// Why a kind's objects are not (all) in the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gap {
+    /// RBAC refused: the verb, resource (with group) and namespace the credentials lack.
+    Forbidden { verb: String, resource: String, namespace: Option<String> },
+    /// The API does not serve the kind (e.g. the PrometheusRule CRD is not installed).
+    NotServed { reason: String },
+    /// The API server could not be reached or answered an error.
+    Failed { reason: String },
+    /// No live cluster and the manifests say nothing of this kind's absence (offline audit).
+    Offline,
+    /// No cluster configured and no manifests given.
+    NoSource { reason: String },
+    /// The kind was not requested by any selected check (a bug if a probe asks for it).
+    NotLoaded,
+}
+
+impl Gap {
+    /// The result a check needing this kind reports.
+    pub fn to_report(&self, kind: Kind) -> ProbeReport {
+        match self {
+            Gap::Forbidden { verb, resource, namespace } => {
+                let perm = match namespace {
+                    Some(ns) => format!("{verb} {resource} in namespace {ns}"),
+                    None => format!("{verb} {resource} (cluster-wide)"),
+                };
+                ProbeReport::forbidden(format!("not allowed to {verb} {resource}: cannot see the {kind} objects"), perm)
+            }
+            Gap::NotServed { reason } => ProbeReport::skipped(reason.clone()),
+            Gap::Failed { reason } => ProbeReport::unverified("api-error", format!("cannot read {kind} objects: {reason}")),
+            Gap::Offline => ProbeReport::unverified(
+                "offline",
+                format!("offline audit: no live cluster, and the manifests were not read for {kind} objects"),
+            ),
+            Gap::NoSource { reason } => ProbeReport::unverified("no-cluster", reason.clone()),
+            Gap::NotLoaded => ProbeReport::unverified("not-loaded", format!("{kind} objects were not loaded")),
+        }
+    }
+}
+
+/// One kind's content in the view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KindData {
+    Objects(Vec<Value>),
+    Gap(Gap),
+}
+
+/// The view every check reads. Objects are Kubernetes JSON with `apiVersion` and `kind` set.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    data: BTreeMap<Kind, KindData>,
+    /// Set when a live cluster was read.
+    pub cluster: Option<ClusterInfo>,
+    /// Manifest files that were read.
+    pub manifest_files: Vec<String>,
+    /// True when no live cluster is involved (manifests alone, or nothing).
+    pub offline: bool,
+}
+
+fn meta<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
+    o.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
+}
+
+/// `namespace/name` of an object (or `name` when cluster-scoped).
+pub fn object_ref(o: &Value) -> String {
+    match meta(o, "namespace") {
+        Some(ns) => format!("{ns}/{}", meta(o, "name").unwrap_or("?")),
+        None => meta(o, "name").unwrap_or("?").to_string(),
+    }
+}
+
+impl ClusterView {
+    pub fn new(offline: bool) -> Self {
+        ClusterView { offline, ..Default::default() }
+    }
+
+    pub fn set(&mut self, kind: Kind, data: KindData) {
+        self.data.insert(kind, data);
+    }
+
+    /// Every loaded object of `kind`, or the gap.
+    pub fn objects(&self, kind: Kind) -> Result<&[Value], &Gap> {
+        static NOT_LOADED: Gap = Gap::NotLoaded;
+        match self.data.get(&kind) {
+            Some(KindData::Objects(v)) => Ok(v),
+            Some(KindData::Gap(g)) => Err(g),
+            None => Err(&NOT_LOADED),
+        }
+    }
+
+    /// Objects of `kind` in namespace `ns`.
+    pub fn in_namespace(&self, kind: Kind, ns: &str) -> Result<Vec<&Value>, &Gap> {
+        Ok(self.objects(kind)?.iter().filter(|o| meta(o, "namespace") == Some(ns)).collect())
+    }
+
+    /// The first gap among `kinds`, as the report a check should return; None when all loaded.
+    pub fn gap_report(&self, kinds: &[Kind]) -> Option<ProbeReport> {
+        kinds.iter().find_map(|k| self.objects(*k).err().map(|g| g.to_report(*k)))
+    }
+
+    /// Every object of every loaded kind (for checks that look at everything, e.g. secrets scans).
+    pub fn all_objects(&self) -> impl Iterator<Item = &Value> {
+        self.data.values().flat_map(|d| match d {
+            KindData::Objects(v) => v.as_slice(),
+            KindData::Gap(_) => &[],
+        })
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = (&Kind, &KindData)> {
+        self.data.iter()
+    }
+
+    /// Puts manifest objects over the view: an object in the files replaces the live one with the
+    /// same kind, namespace and name ("the cluster after this deploy"). Kinds the manifests hold
+    /// become loaded even where the live read had a gap only when no live cluster is involved.
+    pub fn overlay(&mut self, set: &ManifestSet, default_namespace: &str) {
+        for m in &set.objects {
+            let mut obj = m.object.clone();
+            if m.kind.info().namespaced && meta(&obj, "namespace").is_none() {
+                if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    md.insert("namespace".into(), Value::String(default_namespace.to_string()));
+                }
+            }
+            let entry = self.data.entry(m.kind).or_insert_with(|| KindData::Objects(Vec::new()));
+            if let KindData::Gap(_) = entry {
+                if !self.offline {
+                    continue; // the live read failed: do not pretend the files are the whole truth
+                }
+                *entry = KindData::Objects(Vec::new());
+            }
+            if let KindData::Objects(list) = entry {
+                let key = object_ref(&obj);
+                list.retain(|o| object_ref(o) != key);
+                list.push(obj);
+            }
+        }
+        self.manifest_files.extend(set.files.iter().map(|f| f.display().to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::manifests::parse_into;
+    use std::path::Path;
+
+    #[test]
+    fn overlay_replaces_same_object_and_defaults_namespace() {
+        let mut view = ClusterView::new(false);
+        view.set(
+            Kind::ConfigMap,
+            KindData::Objects(vec![
+                serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns"},"data":{"v":"live"}}),
+                serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"ns"}}),
+            ]),
+        );
+        view.set(Kind::Secret, KindData::Gap(Gap::Failed { reason: "x".into() }));
+        let mut set = ManifestSet::default();
+        parse_into(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\ndata: {v: file}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+            Path::new("m.yaml"),
+            &mut set,
+        );
+        view.overlay(&set, "default");
+        let cms = view.objects(Kind::ConfigMap).unwrap();
+        assert_eq!(cms.len(), 3);
+        let a = cms.iter().find(|o| object_ref(o) == "ns/a").unwrap();
+        assert_eq!(a["data"]["v"], "file");
+        assert!(cms.iter().any(|o| object_ref(o) == "default/c"));
+        assert!(view.objects(Kind::Secret).is_err(), "a failed live read stays a gap");
+        assert_eq!(view.in_namespace(Kind::ConfigMap, "ns").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn gaps_become_unverified_or_skipped() {
+        let g = Gap::Forbidden { verb: "list".into(), resource: "secrets".into(), namespace: Some("kgents".into()) };
+        let r = g.to_report(Kind::Secret);
+        let u = r.unverified.unwrap();
+        assert_eq!(u.code, "forbidden");
+        assert_eq!(u.missing_permission.as_deref(), Some("list secrets in namespace kgents"));
+        let r = Gap::NotServed { reason: "no CRD".into() }.to_report(Kind::PrometheusRule);
+        assert_eq!(r.skipped.as_deref(), Some("no CRD"));
+        let view = ClusterView::new(true);
+        assert_eq!(view.gap_report(&[Kind::Pod]).unwrap().unverified.unwrap().code, "not-loaded");
+    }
+}
