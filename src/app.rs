@@ -10,7 +10,10 @@ use jiff::civil::Date;
 use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
-use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat};
+use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat, SourceArgs};
+use crate::cluster::live::LiveOptions;
+use crate::cluster::{Need, kinds::merge_needs, rbac};
+use crate::sources::{SourceOptions, load_view};
 use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
 use crate::exit;
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             Ok(exit::APPROVED)
         }
         Command::Diff { old, new, format } => diff(&old, &new, format),
+        Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
     }
 }
 
@@ -225,24 +229,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     let (loaded, today) = load(&args.checklist, stderr_color(styles))?;
     let checklist = loaded.checklist;
 
-    // --only: item ids or category ids.
-    let mut selected = Vec::new();
-    if args.only.is_empty() {
-        selected = checklist.items.iter().map(|i| i.id.clone()).collect();
-    } else {
-        for want in &args.only {
-            let matched: Vec<String> = checklist
-                .items
-                .iter()
-                .filter(|i| &i.id == want || &i.category == want)
-                .map(|i| i.id.clone())
-                .collect();
-            if matched.is_empty() {
-                return Err(Failure::usage(format!("--only {want:?} matches no item id and no category id")));
-            }
-            selected.extend(matched);
-        }
-    }
+    let selected = select(&checklist, &args.only)?;
+    let source_opts = source_options(&args.source, args.offline, item_timeout)?;
+    let needs = needs_of(&checklist, &selected);
 
     let base_dir = match &checklist.origin {
         o if o.starts_with('<') => std::env::current_dir().unwrap_or_default(),
@@ -256,8 +245,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         no_live: args.no_live,
         run_id: new_run_id(),
         cancel: CancellationToken::new(),
+        view: None,
     };
-    let opts = EngineOptions { global_timeout, item_timeout, context };
+    let mut opts = EngineOptions { global_timeout, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
         Arc::new(TtyProgress { total: AtomicUsize::new(0), done: AtomicUsize::new(0), out: Mutex::new(std::io::stderr()) })
     } else {
@@ -268,7 +258,15 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure { code: exit::USAGE, message: format!("cannot start the async runtime: {e}") })?;
+    let mut notes = Vec::new();
     let result = runtime.block_on(async {
+        let loaded = load_view(&needs, &source_opts, global_timeout).await;
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(errors) => return Err(errors),
+        };
+        notes = loaded.notes;
+        opts.context.view = Some(loaded.view);
         let stop = CancellationToken::new();
         let stop_on_signal = stop.clone();
         tokio::spawn(async move {
@@ -277,8 +275,22 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
                 stop_on_signal.cancel();
             }
         });
-        engine::run(&checklist, &selected, &opts, stop, progress).await
+        Ok(engine::run(&checklist, &selected, &opts, stop, progress).await)
     });
+    let result = match result {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Err(Failure::usage(format!(
+                "{} manifest problem{}; nothing was checked",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            )));
+        }
+    };
+    let view = opts.context.view.clone();
     // Do not wait for blocking tasks that may still hang on a dead endpoint.
     runtime.shutdown_timeout(Duration::from_secs(1));
 
@@ -288,11 +300,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         started_at: started_at.to_string(),
         duration_ms: t0.elapsed().as_millis() as u64,
         today: today.to_string(),
-        cluster: None,
-        manifests: Vec::new(),
+        cluster: view.as_ref().and_then(|v| v.cluster.clone()),
+        manifests: view.as_ref().map(|v| v.manifest_files.clone()).unwrap_or_default(),
         interrupted: result.interrupted.is_some(),
     };
-    let report = decide(DecideInput {
+    let mut report = decide(DecideInput {
         checklist: &checklist,
         selected: &selected,
         runs: &result.items,
@@ -300,6 +312,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         strict: args.strict,
         provenance,
     });
+    report.notes.splice(0..0, notes);
 
     if formats.contains(&Format::Terminal) {
         let width = terminal_width();
@@ -316,4 +329,75 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
 /// Terminal width from COLUMNS, else 80 (the layout is designed for 80 columns).
 fn terminal_width() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w: &usize| *w >= 40).unwrap_or(80)
+}
+
+/// Item ids selected by `--only` (item ids or category ids); every item when empty.
+fn select(checklist: &crate::checklist::Checklist, only: &[String]) -> Result<Vec<String>, Failure> {
+    if only.is_empty() {
+        return Ok(checklist.items.iter().map(|i| i.id.clone()).collect());
+    }
+    let mut selected = Vec::new();
+    for want in only {
+        let matched: Vec<String> =
+            checklist.items.iter().filter(|i| &i.id == want || &i.category == want).map(|i| i.id.clone()).collect();
+        if matched.is_empty() {
+            return Err(Failure::usage(format!("--only {want:?} matches no item id and no category id")));
+        }
+        for m in matched {
+            if !selected.contains(&m) {
+                selected.push(m);
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// What the selected checks read from Kubernetes, merged to one entry per kind.
+fn needs_of(checklist: &crate::checklist::Checklist, selected: &[String]) -> Vec<Need> {
+    merge_needs(checklist.items.iter().filter(|i| selected.contains(&i.id)).flat_map(|i| match &i.kind {
+        crate::checklist::ItemKind::Check { spec, .. } => spec.needs(),
+        crate::checklist::ItemKind::Manual { .. } => Vec::new(),
+    }))
+}
+
+fn source_options(args: &SourceArgs, offline: bool, read_timeout: Duration) -> Result<SourceOptions, Failure> {
+    let connect_timeout =
+        parse_duration(&args.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
+    if args.page_size == 0 {
+        return Err(Failure::usage("--page-size must be at least 1"));
+    }
+    Ok(SourceOptions {
+        live: LiveOptions {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            connect_timeout,
+            read_timeout,
+            page_size: args.page_size,
+        },
+        manifests: args.manifests.clone(),
+        manifest_namespace: args.manifest_namespace.clone(),
+        offline,
+    })
+}
+
+fn rbac_cmd(args: &ChecklistArgs, only: &[String], name: &str, bind: Option<&str>) -> Result<i32, Failure> {
+    let (loaded, _) = load(args, false)?;
+    let checklist = loaded.checklist;
+    let selected = select(&checklist, only)?;
+    let needs = needs_of(&checklist, &selected);
+    let grants: Vec<rbac::Grant> = checklist
+        .items
+        .iter()
+        .filter(|i| selected.contains(&i.id))
+        .flat_map(|i| match &i.kind {
+            crate::checklist::ItemKind::Check { spec, .. } => spec.grants(),
+            crate::checklist::ItemKind::Manual { .. } => Vec::new(),
+        })
+        .collect();
+    print!("{}", rbac::least_privilege_yaml(name, &needs, &grants));
+    if let Some(b) = bind {
+        let subject = rbac::Subject::parse(b).map_err(Failure::usage)?;
+        print!("{}", rbac::bindings_yaml(name, &needs, &grants, &subject));
+    }
+    Ok(exit::APPROVED)
 }

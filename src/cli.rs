@@ -52,6 +52,20 @@ pub enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
+    Rbac {
+        #[command(flatten)]
+        checklist: ChecklistArgs,
+        /// Only these items or categories (as for `audit --only`).
+        #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
+        only: Vec<String>,
+        /// Name of the roles.
+        #[arg(long, default_value = "kgents-gate")]
+        name: String,
+        /// Also print bindings to this subject: user:NAME or serviceaccount:NS/NAME.
+        #[arg(long, value_name = "SUBJECT")]
+        bind: Option<String>,
+    },
     /// Compare two JSON reports; exits 1 when a new blocking failure appears.
     Diff {
         old: PathBuf,
@@ -81,10 +95,37 @@ pub struct ChecklistArgs {
     pub today: Option<String>,
 }
 
+/// Where Kubernetes objects come from: a live cluster (like kubectl), manifest files, or both.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Kubeconfig file (default: KUBECONFIG, which may list several files, then ~/.kube/config,
+    /// then the in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Manifest files or directories (YAML/JSON, multi-document, List kinds). Repeatable.
+    /// Alone with --offline: a pre-deploy audit; with a cluster: overlaid on the live view.
+    #[arg(long, value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// Namespace for manifest objects that name none.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub manifest_namespace: String,
+    /// Objects per LIST page when reading the live cluster.
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: u32,
+    /// Connect timeout for the API server.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub connect_timeout: String,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
     pub checklist: ChecklistArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Run only these items or categories (repeatable or comma-separated).
     #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
     pub only: Vec<String>,

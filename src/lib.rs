@@ -12,3 +12,4 @@ pub mod outcome;
 pub mod probe;
 pub mod report;
 pub mod selector;
+pub mod sources;

@@ -1,0 +1,97 @@
+//! Loads the cluster view an audit needs from its sources: the live cluster, manifest files,
+//! or both (manifests overlaid on the live objects).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cluster::live::{self, ConnectError, LiveOptions};
+use crate::cluster::manifests::{self, ManifestError};
+use crate::cluster::{ClusterView, Gap, KindData, Need};
+
+#[derive(Debug, Clone)]
+pub struct SourceOptions {
+    pub live: LiveOptions,
+    pub manifests: Vec<PathBuf>,
+    pub manifest_namespace: String,
+    /// `--offline`: never contact a cluster.
+    pub offline: bool,
+}
+
+/// The loaded view, plus remarks for the report (e.g. "no cluster configured: manifests only").
+pub struct LoadedView {
+    pub view: Arc<ClusterView>,
+    pub notes: Vec<String>,
+}
+
+/// Reads the manifests first (bad files are an error listing every problem), then the cluster.
+pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration) -> Result<LoadedView, Vec<ManifestError>> {
+    let set = manifests::read_paths(&opts.manifests);
+    if !set.errors.is_empty() {
+        return Err(set.errors);
+    }
+    let mut notes = Vec::new();
+    let offline_view = |notes: &mut Vec<String>| {
+        // Pre-deploy: the manifests are the whole world for the kinds the checks read.
+        let mut view = ClusterView::new(true);
+        for n in needs {
+            view.set(n.kind, KindData::Objects(Vec::new()));
+        }
+        view.overlay(&set, &opts.manifest_namespace);
+        if set.ignored > 0 {
+            notes.push(format!("{} manifest objects of kinds no check reads were ignored", set.ignored));
+        }
+        view
+    };
+    if opts.offline {
+        if opts.manifests.is_empty() {
+            let mut view = ClusterView::new(true);
+            for n in needs {
+                view.set(n.kind, KindData::Gap(Gap::Offline));
+            }
+            return Ok(LoadedView { view: Arc::new(view), notes });
+        }
+        let view = offline_view(&mut notes);
+        return Ok(LoadedView { view: Arc::new(view), notes });
+    }
+    if needs.is_empty() && opts.manifests.is_empty() {
+        return Ok(LoadedView { view: Arc::new(ClusterView::new(true)), notes });
+    }
+    let connected = tokio::time::timeout(deadline, live::connect(&opts.live)).await;
+    let live = match connected {
+        Ok(Ok(l)) => l,
+        Ok(Err(ConnectError::NoConfig)) if !opts.manifests.is_empty() => {
+            notes.push("no cluster configured: the audit read the manifests only (pre-deploy)".into());
+            let view = offline_view(&mut notes);
+            return Ok(LoadedView { view: Arc::new(view), notes });
+        }
+        Ok(Err(e)) => return Ok(LoadedView { view: Arc::new(gap_view(needs, &e.to_string())), notes }),
+        Err(_) => {
+            let reason = format!("the API server did not answer within {}", crate::engine::human(deadline));
+            return Ok(LoadedView { view: Arc::new(gap_view(needs, &reason)), notes });
+        }
+    };
+    let mut view = match tokio::time::timeout(deadline, live::load(&live, needs, opts.live.page_size)).await {
+        Ok(v) => v,
+        Err(_) => {
+            let reason = format!("listing objects took longer than {}", crate::engine::human(deadline));
+            let mut v = gap_view(needs, &reason);
+            v.cluster = Some(live.info.clone());
+            v
+        }
+    };
+    if !opts.manifests.is_empty() {
+        view.overlay(&set, &opts.manifest_namespace);
+        notes.push(format!("{} manifest files overlaid on the live cluster", set.files.len()));
+    }
+    Ok(LoadedView { view: Arc::new(view), notes })
+}
+
+fn gap_view(needs: &[Need], reason: &str) -> ClusterView {
+    let mut view = ClusterView::new(false);
+    for n in needs {
+        let gap = Gap::NoSource { reason: reason.to_string() };
+        view.set(n.kind, KindData::Gap(gap));
+    }
+    view
+}
