@@ -3,6 +3,7 @@
 //! engine runs it with a `ProbeContext`. Probes never print, exit or read flags.
 
 pub mod file;
+pub mod http;
 pub mod load_baseline;
 pub mod params;
 
@@ -21,15 +22,17 @@ pub use params::{ParamError, ParamReader};
 pub enum ProbeKind {
     File,
     LoadBaseline,
+    Http,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline];
+    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::File => "file",
             ProbeKind::LoadBaseline => "load-baseline",
+            ProbeKind::Http => "http",
         }
     }
 
@@ -42,6 +45,7 @@ impl ProbeKind {
     pub fn needs_live(self) -> bool {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
+            ProbeKind::Http => true,
         }
     }
 }
@@ -51,6 +55,7 @@ impl ProbeKind {
 pub enum ProbeSpec {
     File(file::FileParams),
     LoadBaseline(load_baseline::LoadBaselineParams),
+    Http(http::HttpParams),
 }
 
 impl ProbeSpec {
@@ -60,6 +65,7 @@ impl ProbeSpec {
         let spec = match kind {
             ProbeKind::File => file::FileParams::read(&mut r).map(ProbeSpec::File),
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
+            ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -70,6 +76,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(_) => ProbeKind::File,
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
+            ProbeSpec::Http(_) => ProbeKind::Http,
         }
     }
 
@@ -90,6 +97,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(p) => file::run(p, ctx).await,
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
+            ProbeSpec::Http(p) => http::run(p, ctx).await,
         }
     }
 }
