@@ -146,14 +146,7 @@ fn server_cert(
 
 fn ctx(base_dir: &Path) -> ProbeContext {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    ProbeContext {
-        today: jiff::ZonedDateTime::now().date(),
-        base_dir: base_dir.to_path_buf(),
-        timeout: Duration::from_secs(20),
-        offline: false,
-        no_live: false,
-        run_id: "http-probe-test".into(),
-    }
+    ProbeContext::standalone(base_dir, Duration::from_secs(20))
 }
 
 /// Validates the parameters like a checklist item's `[item.with]` and runs the probe.

@@ -83,7 +83,7 @@ impl ProbeSpec {
     /// The Kubernetes kinds this check reads, and how widely; the cluster view loads exactly these.
     pub fn needs(&self) -> Vec<crate::cluster::Need> {
         match self {
-            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) => Vec::new(),
+            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
         }
     }
 
