@@ -4,6 +4,7 @@
 //! engine runs the probes -> findings; `decide` -> immutable `Report`; renderers -> files.
 
 pub mod checklist;
+pub mod diff;
 pub mod exit;
 pub mod outcome;
 pub mod probe;
