@@ -101,3 +101,43 @@ fn strip_ansi(s: &str) -> String {
     let re = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
     re.replace_all(s, "").into_owned()
 }
+
+#[test]
+fn offline_interrupted_and_odd_reports_render_in_every_format() {
+    use kgents_gate::report::{render_json, render_junit, render_markdown};
+    let mut report = common::sample();
+    report.provenance.cluster = None;
+    report.provenance.interrupted = true;
+    report.provenance.manifests = vec!["deploy/".into()];
+    report.provenance.started_at = "not a timestamp".into();
+    // An item whose category is not in the progress list.
+    report.items[0].category = "unlisted".into();
+    let out = render_terminal(&report, &Styles::plain(), 80);
+    assert_fits(&out, 80);
+    assert!(out.contains("none (offline)"));
+    assert!(out.contains("yes: the audit was cut short"));
+    assert!(out.contains("Other items") && out.contains("network.default-deny"));
+    let md = render_markdown(&report);
+    assert!(
+        md.contains("**Interrupted:**")
+            && md.contains("#### Other items")
+            && md.contains("| Cluster | none (offline) |")
+    );
+    let xml = render_junit(&report).unwrap();
+    assert!(xml.contains("classname=\"unlisted\"") && !xml.contains("timestamp="));
+
+    // A report with no categories and no items at all.
+    let mut empty = report.clone();
+    empty.items.clear();
+    empty.categories.clear();
+    empty.blocking.clear();
+    empty.waivers.clear();
+    empty.signoffs.clear();
+    common::recompute(&mut empty);
+    let text = render_terminal(&empty, &Styles::plain(), 80);
+    assert_fits(&text, 80);
+    assert!(text.contains("  0 items\n"), "{text}");
+    assert!(render_markdown(&empty).contains("0 items"));
+    assert!(render_junit(&empty).unwrap().contains("tests=\"0\""));
+    assert!(render_json(&empty).contains("\"items\": []"));
+}

@@ -68,7 +68,11 @@ fn header(out: &mut Out, report: &Report) {
     out.para(
         2,
         4,
-        &[plain(&format!("{} items: {counts}", report.summary.total))],
+        &[plain(&if counts.is_empty() {
+            "0 items".to_string()
+        } else {
+            format!("{} items: {counts}", report.summary.total)
+        })],
     );
     if report.strict {
         out.para(2, 4, &[seg("strict: warnings block the launch", st.dim)]);
@@ -93,7 +97,10 @@ fn progress(out: &mut Out, report: &Report) {
         let title = text::fit(&cat.title, title_cols);
         let fraction = format!("{:>3}/{:<3}", cat.done, cat.total);
         // A category with nothing to check (all skipped) shows as complete.
-        let filled = (cat.done * BAR).checked_div(cat.total).unwrap_or(BAR).min(BAR);
+        let filled = (cat.done * BAR)
+            .checked_div(cat.total)
+            .unwrap_or(BAR)
+            .min(BAR);
         let bar = format!("{}{}", "■".repeat(filled), "·".repeat(BAR - filled));
         let style = if cat.done == cat.total {
             st.pass
