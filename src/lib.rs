@@ -6,6 +6,7 @@
 pub mod checklist;
 pub mod cluster;
 pub mod decide;
+pub mod diff;
 pub mod engine;
 pub mod exit;
 pub mod outcome;
