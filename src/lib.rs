@@ -6,6 +6,7 @@
 pub mod checklist;
 pub mod exit;
 pub mod outcome;
+pub mod pdb;
 pub mod probe;
 pub mod report;
 pub mod selector;
