@@ -237,7 +237,8 @@ fn judge(
             );
         }
     }
-    if status.current_healthy < status.desired_healthy {
+    // With no pod matched, the selector is the one cause worth reporting.
+    if status.current_healthy < status.desired_healthy && !matches_nothing {
         findings.push(with_numbers(Finding::error(
             "pdb-unhealthy",
             format!(
