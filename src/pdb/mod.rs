@@ -6,6 +6,7 @@ pub mod findings;
 pub mod intstr;
 pub mod report;
 pub mod rollout;
+mod spec;
 pub mod world;
 
 use std::collections::BTreeMap;

@@ -197,3 +197,45 @@ pub fn all_findings(analysis: &PdbAnalysis) -> Vec<&Finding> {
         .chain(analysis.workload_findings.iter())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(src: &str) -> Result<PdbParams, Vec<crate::probe::ParamError>> {
+        let t: toml::Table = toml::from_str(src).unwrap();
+        let mut r = ParamReader::new(&t);
+        let p = PdbParams::read(&mut r);
+        r.finish()?;
+        Ok(p.unwrap())
+    }
+
+    #[test]
+    fn params_defaults_and_values() {
+        let p = read("").unwrap();
+        assert_eq!(
+            p,
+            PdbParams {
+                namespaces: vec![],
+                selector: None,
+                min_replicas_for_pdb: 2
+            }
+        );
+        assert_eq!(p.scope(), Scope::default());
+        let p = read("namespaces = [\"kgents-agents\"]\nselector = { \"app.kubernetes.io/name\" = \"nats\" }\nmin_replicas_for_pdb = 3").unwrap();
+        assert_eq!(p.namespaces, ["kgents-agents"]);
+        let scope = p.scope();
+        assert_eq!(scope.min_replicas_for_pdb, 3);
+        assert_eq!(
+            scope.selector.map(|s| s.to_string()).as_deref(),
+            Some("app.kubernetes.io/name=nats")
+        );
+    }
+
+    #[test]
+    fn params_errors_are_collected() {
+        let errs = read("namespaces = 3\nmin_replicas_for_pdb = 0\nselecter = {}").unwrap_err();
+        let keys: Vec<_> = errs.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(keys, ["namespaces", "min_replicas_for_pdb", "selecter"]);
+    }
+}

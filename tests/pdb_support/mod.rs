@@ -8,25 +8,38 @@ use kgents_gate::pdb::{PdbAnalysis, PdbResult};
 use serde_json::{Value, json};
 
 pub fn fixture(name: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdb").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pdb")
+        .join(name);
     load_yaml(&path)
 }
 
 pub fn load_yaml(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     docs.into_iter().filter(|d| !d.is_null()).collect()
 }
 
 pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
 
-fn workload(api_version: &str, kind: &str, ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>) -> Value {
+fn workload(
+    api_version: &str,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    replicas: i32,
+    l: &BTreeMap<String, String>,
+) -> Value {
     json!({
         "apiVersion": api_version, "kind": kind,
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{kind}-{name}"), "generation": 1},
@@ -45,7 +58,13 @@ pub fn deployment(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, Stri
 }
 
 /// A ReplicaSet, controlled by the Deployment `owner` when given.
-pub fn replica_set(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>, owner: Option<&str>) -> Value {
+pub fn replica_set(
+    ns: &str,
+    name: &str,
+    replicas: i32,
+    l: &BTreeMap<String, String>,
+    owner: Option<&str>,
+) -> Value {
     let mut v = workload("apps/v1", "ReplicaSet", ns, name, replicas, l);
     if let Some(d) = owner {
         v["metadata"]["ownerReferences"] = json!([owner_ref("apps/v1", "Deployment", d)]);
@@ -53,7 +72,12 @@ pub fn replica_set(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, Str
     v
 }
 
-pub fn replication_controller(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>) -> Value {
+pub fn replication_controller(
+    ns: &str,
+    name: &str,
+    replicas: i32,
+    l: &BTreeMap<String, String>,
+) -> Value {
     json!({
         "apiVersion": "v1", "kind": "ReplicationController",
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-ReplicationController-{name}")},
@@ -66,7 +90,13 @@ pub fn owner_ref(api_version: &str, kind: &str, name: &str) -> Value {
 }
 
 /// A pod, controlled by `owner` = (apiVersion, kind, name) when given.
-pub fn pod(ns: &str, name: &str, l: &BTreeMap<String, String>, owner: Option<(&str, &str, &str)>, ready: bool) -> Value {
+pub fn pod(
+    ns: &str,
+    name: &str,
+    l: &BTreeMap<String, String>,
+    owner: Option<(&str, &str, &str)>,
+    ready: bool,
+) -> Value {
     let mut v = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": l},
@@ -83,7 +113,14 @@ pub fn pdb(api_version: &str, ns: &str, name: &str, spec: Value) -> Value {
     json!({"apiVersion": api_version, "kind": "PodDisruptionBudget", "metadata": {"name": name, "namespace": ns, "generation": 1}, "spec": spec})
 }
 
-pub fn with_status(mut pdb: Value, expected: i32, current: i32, desired: i32, allowed: i32, observed_generation: i64) -> Value {
+pub fn with_status(
+    mut pdb: Value,
+    expected: i32,
+    current: i32,
+    desired: i32,
+    allowed: i32,
+    observed_generation: i64,
+) -> Value {
     pdb["status"] = json!({
         "expectedPods": expected, "currentHealthy": current, "desiredHealthy": desired,
         "disruptionsAllowed": allowed, "observedGeneration": observed_generation
@@ -92,7 +129,10 @@ pub fn with_status(mut pdb: Value, expected: i32, current: i32, desired: i32, al
 }
 
 pub fn result<'a>(a: &'a PdbAnalysis, ns: &str, name: &str) -> &'a PdbResult {
-    a.pdbs.iter().find(|r| r.namespace == ns && r.name == name).unwrap_or_else(|| panic!("no result for {ns}/{name}: {a:#?}"))
+    a.pdbs
+        .iter()
+        .find(|r| r.namespace == ns && r.name == name)
+        .unwrap_or_else(|| panic!("no result for {ns}/{name}: {a:#?}"))
 }
 
 pub fn codes(r: &PdbResult) -> Vec<&str> {
@@ -100,9 +140,16 @@ pub fn codes(r: &PdbResult) -> Vec<&str> {
 }
 
 pub fn workload_codes(a: &PdbAnalysis) -> Vec<&str> {
-    a.workload_findings.iter().map(|f| f.code.as_str()).collect()
+    a.workload_findings
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect()
 }
 
 pub fn fact<'a>(f: &'a kgents_gate::outcome::Finding, name: &str) -> &'a str {
-    f.evidence.iter().find(|e| e.name == name).map(|e| e.value.as_str()).unwrap_or_else(|| panic!("no fact {name} in {f:#?}"))
+    f.evidence
+        .iter()
+        .find(|e| e.name == name)
+        .map(|e| e.value.as_str())
+        .unwrap_or_else(|| panic!("no fact {name} in {f:#?}"))
 }
