@@ -10,6 +10,7 @@ pub mod diff;
 pub mod engine;
 pub mod exit;
 pub mod outcome;
+pub mod pdb;
 pub mod probe;
 pub mod report;
 pub mod selector;
