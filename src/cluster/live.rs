@@ -57,6 +57,13 @@ pub struct Live {
     pub info: ClusterInfo,
 }
 
+impl std::fmt::Debug for Live {
+    // The client holds credentials: show only where it points.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").field("server", &self.info.server).finish_non_exhaustive()
+    }
+}
+
 /// Builds the client configuration the way kubectl picks it.
 async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectError> {
     let kco = KubeConfigOptions { context: opts.context.clone(), cluster: None, user: None };

@@ -6,6 +6,7 @@ pub mod file;
 pub mod http;
 pub mod load_baseline;
 pub mod params;
+pub mod pdb;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,16 +24,18 @@ pub enum ProbeKind {
     File,
     LoadBaseline,
     Http,
+    Pdb,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http];
+    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::File => "file",
             ProbeKind::LoadBaseline => "load-baseline",
             ProbeKind::Http => "http",
+            ProbeKind::Pdb => "pdb",
         }
     }
 
@@ -46,6 +49,8 @@ impl ProbeKind {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
             ProbeKind::Http => true,
+            // Reads the cluster view, which is offline-capable (manifests).
+            ProbeKind::Pdb => false,
         }
     }
 }
@@ -56,6 +61,7 @@ pub enum ProbeSpec {
     File(file::FileParams),
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
+    Pdb(crate::pdb::PdbParams),
 }
 
 impl ProbeSpec {
@@ -66,6 +72,7 @@ impl ProbeSpec {
             ProbeKind::File => file::FileParams::read(&mut r).map(ProbeSpec::File),
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
+            ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -77,6 +84,7 @@ impl ProbeSpec {
             ProbeSpec::File(_) => ProbeKind::File,
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
             ProbeSpec::Http(_) => ProbeKind::Http,
+            ProbeSpec::Pdb(_) => ProbeKind::Pdb,
         }
     }
 
@@ -84,6 +92,7 @@ impl ProbeSpec {
     pub fn needs(&self) -> Vec<crate::cluster::Need> {
         match self {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
+            ProbeSpec::Pdb(p) => pdb::needs(p),
         }
     }
 
@@ -98,6 +107,7 @@ impl ProbeSpec {
             ProbeSpec::File(p) => file::run(p, ctx).await,
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
             ProbeSpec::Http(p) => http::run(p, ctx).await,
+            ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
         }
     }
 }
@@ -124,6 +134,10 @@ pub struct ProbeContext {
     /// The shared cluster view, loaded once before the probes run (None when no selected
     /// check needs Kubernetes objects).
     pub view: Option<std::sync::Arc<crate::cluster::ClusterView>>,
+    /// The live cluster connection, when there is one (probes that re-read or create pods).
+    pub live: Option<crate::cluster::live::Live>,
+    /// `--settle`: how long a check may wait for a rollout in progress to settle.
+    pub settle: Option<Duration>,
 }
 
 impl ProbeContext {
@@ -138,6 +152,8 @@ impl ProbeContext {
             run_id: new_run_id(),
             cancel: tokio_util::sync::CancellationToken::new(),
             view: None,
+            live: None,
+            settle: None,
         }
     }
 

@@ -1,0 +1,107 @@
+//! `pdb` probe: PodDisruptionBudget health on the cluster view (pure analysis in `crate::pdb`),
+//! with `--settle`: a workload mid-rollout is re-read until it settles or the time runs out.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster::{ClusterView, Kind, Need};
+use crate::outcome::ProbeReport;
+use crate::pdb::{PdbAnalysis, PdbParams, PdbWorld, UnmanagedPods, analyze, to_probe_report};
+use crate::probe::ProbeContext;
+
+/// The kinds PDB health reads.
+pub const KINDS: &[Kind] = &[
+    Kind::PodDisruptionBudget,
+    Kind::Pod,
+    Kind::Deployment,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::ReplicationController,
+];
+
+pub fn needs(p: &PdbParams) -> Vec<Need> {
+    KINDS.iter().map(|k| Need::namespaced(*k, &p.namespaces)).collect()
+}
+
+/// `major.minor` of a `v1.20.2`-style server version.
+fn server_minor(version: &str) -> Option<(u32, u32)> {
+    let v = version.trim_start_matches('v');
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+    Some((major, minor.parse().ok()?))
+}
+
+/// Builds the PDB world from the view: manifests alone assume the workloads' pods are Ready;
+/// a live view takes pods as they are.
+pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, ProbeReport> {
+    if let Some(gap) = view.gap_report(KINDS) {
+        return Err(gap);
+    }
+    let in_scope = |o: &&Value| {
+        namespaces.is_empty()
+            || o.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+    };
+    let values: Vec<Value> = KINDS
+        .iter()
+        .flat_map(|k| view.objects(*k).map(|v| v.iter().filter(in_scope).cloned().collect::<Vec<_>>()).unwrap_or_default())
+        .collect();
+    let mut world = if view.offline { PdbWorld::from_manifests(values) } else { PdbWorld::from_snapshot(values) };
+    if let Some((major, minor)) = view.cluster.as_ref().and_then(|c| server_minor(&c.version)) {
+        world.unmanaged_pods = UnmanagedPods::for_version(major, minor);
+    }
+    world.now = Some(jiff::Timestamp::now());
+    Ok(world)
+}
+
+fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, ProbeReport> {
+    let world = world_from_view(view, &p.namespaces)?;
+    Ok(analyze(&world, &p.scope()))
+}
+
+pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
+    let Some(view) = ctx.view.clone() else {
+        return ProbeReport::unverified("no-cluster", "no cluster view was loaded for this audit");
+    };
+    let mut analysis = match analysis_of(&view, p) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    // --settle: while a rollout is in progress, re-read the live objects and judge again.
+    if let (Some(settle), Some(live)) = (ctx.settle, ctx.live.as_ref())
+        && !analysis.rolling_out.is_empty()
+    {
+        let started = Instant::now();
+        let budget = settle.min(ctx.timeout.saturating_sub(Duration::from_secs(1)));
+        while !analysis.rolling_out.is_empty() && started.elapsed() < budget {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = ctx.cancel.cancelled() => break,
+            }
+            let fresh = crate::cluster::live::load(live, &needs(p), 500).await;
+            match analysis_of(&fresh, p) {
+                Ok(a) => analysis = a,
+                Err(r) => return r,
+            }
+        }
+    }
+    let mut report = to_probe_report(&analysis);
+    if view.offline {
+        report.fact("source", "manifests (status computed as the disruption controller would)");
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_versions() {
+        assert_eq!(server_minor("v1.20.2"), Some((1, 20)));
+        assert_eq!(server_minor("v1.31.4-gke.100"), Some((1, 31)));
+        assert_eq!(server_minor("v1.30+k3s1"), Some((1, 30)));
+        assert_eq!(server_minor("garbage"), None);
+    }
+}
