@@ -9,7 +9,19 @@ use serde::Serialize;
 use crate::probe::{ProbeKind, ProbeSpec};
 
 /// How much an item matters for the launch decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A failure blocks the launch.
@@ -34,6 +46,9 @@ impl Severity {
 pub struct Launch {
     pub name: String,
     pub approvers: Vec<String>,
+    /// Optional free text shown at the top of reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
