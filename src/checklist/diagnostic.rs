@@ -187,7 +187,14 @@ impl Diagnostic {
                 .enumerate()
                 .filter(|(_, l)| Arc::ptr_eq(&l.file, f))
                 .map(|(i, l)| {
-                    let lvl = if i == 0 { level } else { SnippetLevel::Info };
+                    // In annotate-snippets 0.11 only the Error level underlines with `^` and only
+                    // Error and Warning print a label without a level prefix: the primary span gets
+                    // carets (for warnings too), related spans get `-`.
+                    let lvl = if i == 0 {
+                        SnippetLevel::Error
+                    } else {
+                        SnippetLevel::Warning
+                    };
                     lvl.span(l.span.clone()).label(&l.text)
                 });
             msg = msg.snippet(

@@ -207,14 +207,14 @@ fn parse_launch(r: &TableReader, d: &mut Diags) -> RawLaunch {
             Vec::new()
         }
         Some(v) => {
-            let list = r.string_list("approvers", d).unwrap_or_default();
-            if list.is_empty() {
+            let list = r.string_list("approvers", d);
+            if list.as_ref().is_some_and(Vec::is_empty) {
                 d.push(
                     Diagnostic::error(r.file, v.span(), "[launch] needs at least one approver")
                         .label("empty list"),
                 );
             }
-            list
+            list.unwrap_or_default()
         }
     };
     RawLaunch {

@@ -116,7 +116,40 @@ struct WaiverTable {
 
 /// The JSON Schema (draft 2020-12) of `checklist.toml`.
 pub fn checklist_json_schema() -> serde_json::Value {
-    schemars::schema_for!(ChecklistFile).to_value()
+    let mut schema = schemars::schema_for!(ChecklistFile).to_value();
+    drop_null(&mut schema);
+    schema
+}
+
+/// TOML has no null: an optional key is simply absent. schemars describes `Option<T>` as
+/// "T or null", so the null alternatives are removed.
+fn drop_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            if let Some(Value::Array(any)) = map.get_mut("anyOf") {
+                any.retain(|s| s.get("type").is_none_or(|t| t != "null"));
+                if any.len() == 1
+                    && let Value::Object(only) = any.remove(0)
+                {
+                    map.remove("anyOf");
+                    for (k, x) in only {
+                        map.entry(k).or_insert(x);
+                    }
+                }
+            }
+            map.values_mut().for_each(drop_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +172,25 @@ mod tests {
         let mut k: Vec<String> = list.iter().map(|s| s.to_string()).collect();
         k.sort();
         k
+    }
+
+    #[test]
+    fn optional_keys_are_not_nullable() {
+        let mut v = serde_json::json!({
+            "a": {"type": ["string", "null"]},
+            "b": {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}], "description": "d"},
+            "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+        });
+        drop_null(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "a": {"type": "string"},
+                "b": {"$ref": "#/$defs/X", "description": "d"},
+                "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+            })
+        );
+        assert!(!checklist_json_schema().to_string().contains("null"));
     }
 
     #[test]

@@ -247,15 +247,16 @@ pub(crate) fn validate(
                 with,
             } => match index.get(check_ref.get_ref().as_str()) {
                 None => {
-                    d.push(
-                        unknown_ref(file, check_ref, "check", index.keys().copied()).help(format!(
-                            "{}; checks are defined in the catalog (checks/*.toml)",
-                            did_you_mean(check_ref.get_ref(), index.keys().copied())
-                                .map_or("no check has a similar id".to_string(), |m| format!(
-                                    "did you mean `{m}`?"
-                                ))
-                        )),
-                    );
+                    let help = match did_you_mean(check_ref.get_ref(), index.keys().copied()) {
+                        Some(m) => format!(
+                            "did you mean `{m}`? Checks are defined in the catalog (checks/*.toml)"
+                        ),
+                        None => format!(
+                            "checks are defined in the catalog (checks/*.toml); known: {}",
+                            index.keys().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    d.push(unknown_ref(file, check_ref, "check", []).help(help));
                     None
                 }
                 Some((None, _)) => None,
