@@ -390,7 +390,7 @@ fn launch_table_missing_or_incomplete() {
 #[test]
 fn wrong_shapes_are_reported() {
     let out = render(&diagnostics(
-        "[launch]\nname = 3\napprovers = \"ops\"\n\n[category]\nid = \"docs\"\n\n[[item]]\nid = \"Docs Runbook\"\ncategory = \"docs\"\ntitle = \"T\"\nkind = \"manual\"\nwith = 1\n",
+        "[launch]\nname = 3\napprovers = \"ops\"\n\n[category]\nid = \"docs\"\n\n[[item]]\nid = \"Docs Runbook\"\ncategory = \"docs\"\ntitle = \"T\"\nkind = \"manual\"\nwith = 1\n\n[[item]]\nid = \"x\"\ncategory = \"docs\"\ntitle = \"X\"\ncheck = 3\n",
     ));
     insta::assert_snapshot!(out);
 }

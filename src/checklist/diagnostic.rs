@@ -234,14 +234,13 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 fn normalize_span(text: &str, span: Range<usize>) -> Range<usize> {
     let start = floor_char_boundary(text, span.start.min(text.len()));
     let mut end = floor_char_boundary(text, span.end.min(text.len())).max(start);
-    if end == start {
-        if let Some(c) = text[start..]
+    if end == start
+        && let Some(c) = text[start..]
             .chars()
             .next()
             .filter(|c| *c != '\n' && *c != '\r')
-        {
-            end = start + c.len_utf8();
-        }
+    {
+        end = start + c.len_utf8();
     }
     start..end
 }
@@ -269,8 +268,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

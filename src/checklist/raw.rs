@@ -11,7 +11,7 @@ use toml::de::DeTable;
 
 use super::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 use super::model::{Severity, Signoff};
-use super::spanned::{Diags, Params, Sp, TableReader};
+use super::spanned::{Diags, Params, Sp, TableReader, valid_id};
 use crate::probe::ProbeKind;
 use crate::probe::params::parse_duration;
 
@@ -120,10 +120,7 @@ fn parse_document<'i>(file: &Arc<SourceFile>, text: &'i str, d: &mut Diags) -> O
 /// Ids are used on the command line (`--only`) and in reports, so they stay plain.
 fn check_id(file: &Arc<SourceFile>, id: &Sp<String>, what: &str, d: &mut Diags) {
     let s = id.get_ref();
-    let ok = s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
-    if !ok {
+    if !valid_id(s) {
         d.push(
             Diagnostic::error(file, id.span(), format!("invalid {what} id `{s}`"))
                 .label("not a valid id")
@@ -401,6 +398,9 @@ fn parse_item(r: &TableReader, d: &mut Diags) -> RawItem {
             )
             .help("manual items are marked with `kind = \"manual\"`"),
         );
+        RawBody::Invalid
+    } else if r.value("check").is_some() || r.value("kind").is_some() {
+        // `check` or `kind` is there but mistyped: already reported.
         RawBody::Invalid
     } else {
         d.push(

@@ -254,6 +254,14 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 }
 
+/// Ids are used on the command line (`--only`) and in reports, so they stay plain: lowercase
+/// letters, digits, `.`, `-` and `_`, starting with a letter or digit.
+pub(crate) fn valid_id(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+}
+
 /// Converts a parsed value into a plain `toml::Value` (for probe parameters).
 pub(crate) fn to_value(v: &DeValue<'_>) -> toml::Value {
     match v {
@@ -284,6 +292,24 @@ mod tests {
             SourceFile::new("t.toml", text),
             DeTable::parse(text).unwrap(),
         )
+    }
+
+    #[test]
+    fn ids_stay_plain() {
+        for ok in ["docs", "network.nats-isolated", "load.k6_baseline", "1st"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Docs",
+            "docs runbook",
+            ".docs",
+            "-x",
+            "docs/runbook",
+            "é",
+        ] {
+            assert!(!valid_id(bad), "{bad}");
+        }
     }
 
     #[test]
