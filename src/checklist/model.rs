@@ -34,6 +34,9 @@ impl Severity {
 pub struct Launch {
     pub name: String,
     pub approvers: Vec<String>,
+    /// Optional free text shown at the top of reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

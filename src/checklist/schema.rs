@@ -1,0 +1,219 @@
+//! The JSON Schema of `checklist.toml` (for the `schema` command and editor completion), from
+//! schema-only types that mirror the keys the loader accepts; a test keeps the two in step.
+
+// The types below are never built: they exist only to describe the file.
+#![allow(dead_code)]
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use super::model::Severity;
+
+/// A TOML local date such as `2026-06-30` (no quotes).
+struct TomlDate;
+
+impl JsonSchema for TomlDate {
+    fn schema_name() -> Cow<'static, str> {
+        "TomlDate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date",
+            "description": "A TOML local date such as 2026-06-30 (written without quotes)."
+        })
+    }
+}
+
+/// kgents-gate launch checklist (`checklist.toml`).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "kgents-gate checklist")]
+struct ChecklistFile {
+    launch: LaunchTable,
+    #[serde(default)]
+    category: Vec<CategoryTable>,
+    #[serde(default)]
+    item: Vec<ItemTable>,
+    #[serde(default)]
+    waiver: Vec<WaiverTable>,
+}
+
+/// What is being launched and who approves it.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LaunchTable {
+    name: String,
+    description: Option<String>,
+    /// Who signs the launch approval (at least one).
+    #[schemars(length(min = 1))]
+    approvers: Vec<String>,
+}
+
+/// A group of items, e.g. "Network policies".
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CategoryTable {
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]*$"))]
+    id: String,
+    title: String,
+}
+
+/// The only item kind besides catalog checks.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum ItemKindName {
+    Manual,
+}
+
+/// One checklist item: a catalog check (`check`) or a manual item (`kind = "manual"`).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ItemTable {
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]*$"))]
+    id: String,
+    /// A category id.
+    category: String,
+    title: String,
+    /// A check id from the catalog (`checks/*.toml`); not with `kind = "manual"`.
+    check: Option<String>,
+    /// `manual`: pending until signed off.
+    kind: Option<ItemKindName>,
+    /// Default: blocking.
+    severity: Option<Severity>,
+    owner: Option<String>,
+    /// Time budget of the check, e.g. "30s", "2m", "500ms".
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
+    timeout: Option<String>,
+    /// Parameters of the check, overriding the catalog defaults.
+    with: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The sign-off of a manual item.
+    signoff: Option<SignoffTable>,
+}
+
+/// Who signed a manual item off, when, on what evidence, until when.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SignoffTable {
+    by: String,
+    on: TomlDate,
+    evidence: String,
+    expires: Option<TomlDate>,
+}
+
+/// An accepted risk: the item does not block the launch until `expires`.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WaiverTable {
+    /// An item id.
+    item: String,
+    reason: String,
+    owner: String,
+    expires: TomlDate,
+    ticket: Option<String>,
+}
+
+/// The JSON Schema (draft 2020-12) of `checklist.toml`.
+pub fn checklist_json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(ChecklistFile).to_value();
+    drop_null(&mut schema);
+    schema
+}
+
+/// TOML has no null: an optional key is simply absent. schemars describes `Option<T>` as
+/// "T or null", so the null alternatives are removed.
+fn drop_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            if let Some(Value::Array(any)) = map.get_mut("anyOf") {
+                any.retain(|s| s.get("type").is_none_or(|t| t != "null"));
+                if any.len() == 1
+                    && let Value::Object(only) = any.remove(0)
+                {
+                    map.remove("anyOf");
+                    for (k, x) in only {
+                        map.entry(k).or_insert(x);
+                    }
+                }
+            }
+            map.values_mut().for_each(drop_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checklist::raw;
+
+    fn keys(schema: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    }
+
+    fn sorted(list: &[&str]) -> Vec<String> {
+        let mut k: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn optional_keys_are_not_nullable() {
+        let mut v = serde_json::json!({
+            "a": {"type": ["string", "null"]},
+            "b": {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}], "description": "d"},
+            "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+        });
+        drop_null(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "a": {"type": "string"},
+                "b": {"$ref": "#/$defs/X", "description": "d"},
+                "c": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+            })
+        );
+        assert!(!checklist_json_schema().to_string().contains("null"));
+    }
+
+    #[test]
+    fn schema_keys_match_the_loader() {
+        let s = checklist_json_schema();
+        let defs = &s["$defs"];
+        assert_eq!(keys(&s), sorted(raw::TOP_KEYS));
+        assert_eq!(keys(&defs["LaunchTable"]), sorted(raw::LAUNCH_KEYS));
+        assert_eq!(keys(&defs["CategoryTable"]), sorted(raw::CATEGORY_KEYS));
+        assert_eq!(keys(&defs["ItemTable"]), sorted(raw::ITEM_KEYS));
+        assert_eq!(keys(&defs["SignoffTable"]), sorted(raw::SIGNOFF_KEYS));
+        assert_eq!(keys(&defs["WaiverTable"]), sorted(raw::WAIVER_KEYS));
+        for t in [
+            "LaunchTable",
+            "CategoryTable",
+            "ItemTable",
+            "SignoffTable",
+            "WaiverTable",
+        ] {
+            assert_eq!(
+                defs[t]["additionalProperties"], false,
+                "{t} must reject unknown keys"
+            );
+        }
+    }
+}
