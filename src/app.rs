@@ -108,7 +108,7 @@ fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Fail
 }
 
 fn stderr_color(styles: &Styles) -> bool {
-    styles.colored() && std::io::stderr().is_terminal()
+    styles.is_colored() && std::io::stderr().is_terminal()
 }
 
 fn validate(args: &ChecklistArgs, styles: &Styles) -> Result<i32, Failure> {
@@ -218,7 +218,7 @@ impl Progress for TtyProgress {
 }
 
 fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
-    let formats = Format::parse_list(&args.format).map_err(Failure::usage)?;
+    let formats = Format::parse_list(&args.format).map_err(|e| Failure::usage(e.to_string()))?;
     let global_timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
     let item_timeout = parse_duration(&args.item_timeout).map_err(|e| Failure::usage(format!("--item-timeout: {e}")))?;
     if global_timeout.is_zero() || item_timeout.is_zero() {
@@ -246,6 +246,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         run_id: new_run_id(),
         cancel: CancellationToken::new(),
         view: None,
+        live: None,
+        settle: match &args.settle {
+            Some(s) => Some(parse_duration(s).map_err(|e| Failure::usage(format!("--settle: {e}")))?),
+            None => None,
+        },
     };
     let mut opts = EngineOptions { global_timeout, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
@@ -267,6 +272,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         };
         notes = loaded.notes;
         opts.context.view = Some(loaded.view);
+        opts.context.live = loaded.live;
         let stop = CancellationToken::new();
         let stop_on_signal = stop.clone();
         tokio::spawn(async move {

@@ -150,4 +150,8 @@ pub struct AuditArgs {
     /// Create no probe pods (live network checks become static only).
     #[arg(long)]
     pub no_live: bool,
+    /// Wait up to this long for workloads mid-rollout to settle, re-reading them, instead of
+    /// reporting them unverified, e.g. 2m. Bounded by the item timeout.
+    #[arg(long, value_name = "DURATION")]
+    pub settle: Option<String>,
 }

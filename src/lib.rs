@@ -3,7 +3,9 @@
 //! Data flows one way: checklist -> validated `Checklist`; sources -> cluster view;
 //! engine runs the probes -> findings; `decide` -> immutable `Report`; renderers -> files.
 
+pub mod app;
 pub mod checklist;
+pub mod cli;
 pub mod cluster;
 pub mod decide;
 pub mod diff;

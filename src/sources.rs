@@ -22,6 +22,8 @@ pub struct SourceOptions {
 pub struct LoadedView {
     pub view: Arc<ClusterView>,
     pub notes: Vec<String>,
+    /// The live connection, for probes that re-read or create objects.
+    pub live: Option<live::Live>,
 }
 
 /// Reads the manifests first (bad files are an error listing every problem), then the cluster.
@@ -49,13 +51,13 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration)
             for n in needs {
                 view.set(n.kind, KindData::Gap(Gap::Offline));
             }
-            return Ok(LoadedView { view: Arc::new(view), notes });
+            return Ok(LoadedView { view: Arc::new(view), notes, live: None });
         }
         let view = offline_view(&mut notes);
-        return Ok(LoadedView { view: Arc::new(view), notes });
+        return Ok(LoadedView { view: Arc::new(view), notes, live: None });
     }
     if needs.is_empty() && opts.manifests.is_empty() {
-        return Ok(LoadedView { view: Arc::new(ClusterView::new(true)), notes });
+        return Ok(LoadedView { view: Arc::new(ClusterView::new(true)), notes, live: None });
     }
     let connected = tokio::time::timeout(deadline, live::connect(&opts.live)).await;
     let live = match connected {
@@ -63,12 +65,12 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration)
         Ok(Err(ConnectError::NoConfig)) if !opts.manifests.is_empty() => {
             notes.push("no cluster configured: the audit read the manifests only (pre-deploy)".into());
             let view = offline_view(&mut notes);
-            return Ok(LoadedView { view: Arc::new(view), notes });
+            return Ok(LoadedView { view: Arc::new(view), notes, live: None });
         }
-        Ok(Err(e)) => return Ok(LoadedView { view: Arc::new(gap_view(needs, &e.to_string())), notes }),
+        Ok(Err(e)) => return Ok(LoadedView { view: Arc::new(gap_view(needs, &e.to_string())), notes, live: None }),
         Err(_) => {
             let reason = format!("the API server did not answer within {}", crate::engine::human(deadline));
-            return Ok(LoadedView { view: Arc::new(gap_view(needs, &reason)), notes });
+            return Ok(LoadedView { view: Arc::new(gap_view(needs, &reason)), notes, live: None });
         }
     };
     let mut view = match tokio::time::timeout(deadline, live::load(&live, needs, opts.live.page_size)).await {
@@ -84,7 +86,7 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration)
         view.overlay(&set, &opts.manifest_namespace);
         notes.push(format!("{} manifest files overlaid on the live cluster", set.files.len()));
     }
-    Ok(LoadedView { view: Arc::new(view), notes })
+    Ok(LoadedView { view: Arc::new(view), notes, live: Some(live) })
 }
 
 fn gap_view(needs: &[Need], reason: &str) -> ClusterView {

@@ -20,7 +20,9 @@ pub const BUILT_IN_CHECKLIST: &str = include_str!("../../checklist.toml");
 /// A test keeps this list in step with the directory, so a new catalog file cannot be forgotten.
 pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("docs.toml", include_str!("../../checks/docs.toml")),
+    ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),
+    ("pdb.toml", include_str!("../../checks/pdb.toml")),
 ];
 
 /// Display name of the built-in checklist (`Checklist::origin`).
