@@ -27,6 +27,25 @@ pub const DURATION_INVALID: &str = "rule-duration-invalid";
 /// A label or annotation template does not parse.
 pub const TEMPLATE_INVALID: &str = "rule-template-invalid";
 
+/// Every code above: the findings for which `promtool check rules` fails.
+pub const PROMTOOL_ERRORS: &[&str] = &[
+    FILE_UNPARSABLE,
+    UNKNOWN_FIELD,
+    GROUP_NAME_MISSING,
+    GROUP_DUPLICATE,
+    GROUP_FIELD_INVALID,
+    KIND_CONFLICT,
+    KIND_MISSING,
+    EXPR_MISSING,
+    EXPR_INVALID,
+    RECORDING_FIELD,
+    RECORD_NAME_INVALID,
+    LABEL_NAME_INVALID,
+    ANNOTATION_NAME_INVALID,
+    DURATION_INVALID,
+    TEMPLATE_INVALID,
+];
+
 // promtool's lint (a warning: promtool still exits 0).
 /// Same name and labels as an earlier rule of the same file.
 pub const DUPLICATE: &str = "rule-duplicate";

@@ -153,10 +153,29 @@ impl RuleEntry {
     }
 }
 
+/// Which Prometheus the rules are written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromVersion {
+    /// As `promtool check rules` 2.42: legacy names; groups without `labels` and `query_offset`.
+    #[default]
+    V2,
+    /// Prometheus 3: UTF-8 names; groups may carry `labels` and `query_offset`.
+    V3,
+}
+
+impl PromVersion {
+    pub fn names(self) -> NameValidation {
+        match self {
+            PromVersion::V2 => NameValidation::Legacy,
+            PromVersion::V3 => NameValidation::Utf8,
+        }
+    }
+}
+
 /// How strictly rules are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOptions {
-    pub names: NameValidation,
+    pub prometheus: PromVersion,
     /// Severities an alert may carry without an `alert-severity-unknown` finding.
     pub known_severities: Vec<String>,
 }
@@ -164,7 +183,7 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            names: NameValidation::Legacy,
+            prometheus: PromVersion::V2,
             known_severities: ["critical", "warning", "info"].iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -198,6 +217,12 @@ pub fn check_paths_with<P: AsRef<Path>>(paths: &[P], opts: &CheckOptions) -> Res
     }
     lint::lint_entries(&mut entries, opts);
     Ok(entries)
+}
+
+/// Whether Prometheus itself would accept these rules (`promtool check rules` succeeds): no
+/// finding among [`codes::PROMTOOL_ERRORS`]. kgents' own findings do not count here.
+pub fn prometheus_accepts(entries: &[RuleEntry]) -> bool {
+    !entries.iter().flat_map(|e| &e.findings).any(|f| codes::PROMTOOL_ERRORS.contains(&f.code.as_str()))
 }
 
 /// The exit status of `rules check`: `BLOCKED` (1) when any finding is an error, else 0.

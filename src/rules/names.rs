@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// Which names Prometheus accepts. promtool 2.x checks the legacy scheme; Prometheus 3 defaults
+/// Which names Prometheus accepts. Prometheus 2 checks the legacy scheme; Prometheus 3 defaults
 /// to UTF-8, which accepts any non-empty name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NameValidation {

@@ -11,7 +11,7 @@ use crate::outcome::ProbeReport;
 use crate::probe::ParamReader;
 use crate::rules::api::{AlertsData, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, RulesData};
 use crate::rules::lint::{ExpectedAlert, judge_expected, lint_entries};
-use crate::rules::{CheckOptions, NameValidation, judge, sources};
+use crate::rules::{CheckOptions, PromVersion, judge, sources};
 use crate::selector::Selector;
 
 /// ConfigMaps holding rule files: one by name, or those matching labels, in a namespace.
@@ -140,8 +140,10 @@ impl AlertRulesParams {
         if let Some(s) = r.opt_str_list("severities") {
             options.known_severities = s;
         }
-        if r.opt_bool("utf8_names") == Some(true) {
-            options.names = NameValidation::Utf8;
+        match r.opt_str("prometheus_version").as_deref() {
+            None | Some("2") => {}
+            Some("3") => options.prometheus = PromVersion::V3,
+            Some(other) => r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}")),
         }
         if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
             r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");

@@ -11,7 +11,7 @@ use crate::rules::codes;
 use crate::rules::names::parse_prometheus_duration;
 use crate::rules::template::check_template;
 use crate::rules::yaml::{Node, Value};
-use crate::rules::{CheckOptions, RuleDef, RuleEntry, RuleFinding, RuleSource};
+use crate::rules::{CheckOptions, PromVersion, RuleDef, RuleEntry, RuleFinding, RuleSource};
 
 /// Where the groups sit: a plain rule file, or the `spec` of a PrometheusRule (whose CRD also
 /// allows `partial_response_strategy` on a group, for Thanos).
@@ -22,8 +22,8 @@ pub enum Flavour {
 }
 
 const FILE_FIELDS: &[&str] = &["groups"];
-/// `labels` and `query_offset` are Prometheus 3 fields; promtool 2.42 would reject them.
-const GROUP_FIELDS: &[&str] = &["name", "interval", "limit", "rules", "query_offset", "labels"];
+const GROUP_FIELDS: &[&str] = &["name", "interval", "limit", "rules"];
+const GROUP_FIELDS_V3: &[&str] = &["query_offset", "labels"];
 const RULE_FIELDS: &[&str] = &["record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"];
 
 fn error(code: &str, message: impl Into<String>, node: &Node) -> RuleFinding {
@@ -138,6 +138,9 @@ fn check_group(
 ) {
     let mut findings = Vec::new();
     let mut known = GROUP_FIELDS.to_vec();
+    if opts.prometheus == PromVersion::V3 {
+        known.extend(GROUP_FIELDS_V3);
+    }
     if flavour == Flavour::PrometheusRule {
         known.push("partial_response_strategy");
     }
@@ -156,7 +159,7 @@ fn check_group(
         findings.push(error(codes::GROUP_FIELD_INVALID, format!("`limit` must be a whole number, found {}", limit.kind_name()), limit));
     }
     for (k, _, key_node) in string_map(f.get("labels"), "labels", &mut findings) {
-        if !opts.names.is_valid_label_name(&k) || k == "__name__" {
+        if !opts.prometheus.names().is_valid_label_name(&k) || k == "__name__" {
             findings.push(error(codes::LABEL_NAME_INVALID, format!("invalid label name: {k}"), &key_node));
         }
     }
@@ -194,7 +197,7 @@ fn check_rule(node: &Node, index: usize, source: &RuleSource, group: Option<Stri
     if expr.is_empty() {
         out.push(error(codes::EXPR_MISSING, "field 'expr' must be set in rule", node));
     } else if let Err(e) = promql_parser::parser::parse(&expr) {
-        out.push(error(codes::EXPR_INVALID, format!("could not parse expression: {e}"), at("expr")));
+        out.push(error(codes::EXPR_INVALID, format!("could not parse expression: parse error: {e}"), at("expr")));
     }
     let for_duration = duration(f.get("for"), "for", codes::DURATION_INVALID, &mut out);
     let keep_firing_for = duration(f.get("keep_firing_for"), "keep_firing_for", codes::DURATION_INVALID, &mut out);
@@ -210,7 +213,7 @@ fn check_rule(node: &Node, index: usize, source: &RuleSource, group: Option<Stri
         if keep_firing_for.is_some_and(|d| !d.is_zero()) {
             out.push(error(codes::RECORDING_FIELD, "invalid field 'keep_firing_for' in recording rule", at("record")));
         }
-        if !opts.names.is_valid_metric_name(&record) {
+        if !opts.prometheus.names().is_valid_metric_name(&record) {
             out.push(error(codes::RECORD_NAME_INVALID, format!("invalid recording rule name: {record}"), at("record")));
         }
         // A common mistake: the selector written into the record name.
@@ -223,12 +226,12 @@ fn check_rule(node: &Node, index: usize, source: &RuleSource, group: Option<Stri
         }
     }
     for (k, _, key_node) in &labels {
-        if !opts.names.is_valid_label_name(k) || k == "__name__" {
+        if !opts.prometheus.names().is_valid_label_name(k) || k == "__name__" {
             out.push(error(codes::LABEL_NAME_INVALID, format!("invalid label name: {k}"), key_node));
         }
     }
     for (k, _, key_node) in &annotations {
-        if !opts.names.is_valid_label_name(k) {
+        if !opts.prometheus.names().is_valid_label_name(k) {
             out.push(error(codes::ANNOTATION_NAME_INVALID, format!("invalid annotation name: {k}"), key_node));
         }
     }
