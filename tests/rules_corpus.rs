@@ -38,7 +38,12 @@ fn kube_prometheus_rules_are_all_read() {
     assert_eq!(count_code(&entries, codes::SUMMARY_MISSING), 1);
     let for_findings: Vec<(&str, &str)> = entries
         .iter()
-        .flat_map(|e| e.findings.iter().filter(|f| f.code == codes::FOR_ZERO).map(move |f| (e.alert.as_deref().unwrap(), f.message.as_str())))
+        .flat_map(|e| {
+            e.findings
+                .iter()
+                .filter(|f| f.code == codes::FOR_ZERO)
+                .map(move |f| (e.alert.as_deref().unwrap(), f.message.as_str()))
+        })
         .collect();
     assert_eq!(for_findings.iter().filter(|(_, m)| m.starts_with("no `for`")).count(), 10, "10 alerts have no `for`");
     // And one says `for: 0s` explicitly.
@@ -132,7 +137,8 @@ fn configmaps_lists_and_multi_document_files_keep_their_source() {
     assert_eq!(first["source"]["key"], "nats.rules.yml");
     assert_eq!(first["group"], "NatsExporter");
     assert!(first.get("record").is_none());
-    let codes_found: Vec<&str> = first["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes_found: Vec<&str> =
+        first["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     assert_eq!(codes_found, [codes::RUNBOOK_MISSING], "it has `for: 3m`, a severity and a summary");
     assert_eq!(first["findings"][0]["severity"], "warning");
 }

@@ -8,7 +8,7 @@ use kgents_gate::probe::ParamReader;
 use kgents_gate::rules::api::{AlertState, AlertsData, AuthSpec, LoadedRule, RuleHealth, RulesData};
 use kgents_gate::rules::lint::ExpectedAlert;
 use kgents_gate::rules::params::AlertRulesParams;
-use kgents_gate::rules::{codes, judge, sources, CheckOptions};
+use kgents_gate::rules::{CheckOptions, codes, judge, sources};
 
 fn example() -> RulesData {
     let text = std::fs::read_to_string("tests/corpora/rules/prometheus-api/api-v1-rules-example.json").unwrap();
@@ -38,10 +38,12 @@ fn the_documented_rules_example_is_read() {
 }
 
 fn rules_json(health: &str, last_error: &str, last_eval: &str, severity: &str) -> RulesData {
-    serde_json::from_value(serde_json::json!({"groups": [{"name": "g", "file": "/etc/rules/a.yml", "interval": 30, "rules": [
+    serde_json::from_value(
+        serde_json::json!({"groups": [{"name": "g", "file": "/etc/rules/a.yml", "interval": 30, "rules": [
         {"type": "alerting", "name": "ApiDown", "query": "up == 0", "duration": 60, "labels": {"severity": severity},
          "annotations": {}, "alerts": [], "health": health, "lastError": last_error, "lastEvaluation": last_eval,
-         "evaluationTime": 0.001, "state": "inactive"}]}]}))
+         "evaluationTime": 0.001, "state": "inactive"}]}]}),
+    )
     .unwrap()
 }
 
@@ -55,16 +57,30 @@ fn health_staleness_and_loading_are_judged() {
     };
     let healthy = rules_json("ok", "", "2025-01-01T11:59:30Z", "critical");
     assert_eq!(codes_of(&healthy, &x("critical")), Vec::<String>::new());
-    assert_eq!(codes_of(&rules_json("err", "bad", "2025-01-01T11:59:30Z", "critical"), &x("critical")), [codes::RULE_UNHEALTHY]);
-    assert_eq!(codes_of(&rules_json("ok", "", "2025-01-01T11:50:00Z", "critical"), &x("critical")), [codes::RULE_STALE]);
-    assert_eq!(codes_of(&rules_json("unknown", "", "0001-01-01T00:00:00Z", "critical"), &x("critical")), [codes::RULE_STALE]);
+    assert_eq!(
+        codes_of(&rules_json("err", "bad", "2025-01-01T11:59:30Z", "critical"), &x("critical")),
+        [codes::RULE_UNHEALTHY]
+    );
+    assert_eq!(
+        codes_of(&rules_json("ok", "", "2025-01-01T11:50:00Z", "critical"), &x("critical")),
+        [codes::RULE_STALE]
+    );
+    assert_eq!(
+        codes_of(&rules_json("unknown", "", "0001-01-01T00:00:00Z", "critical"), &x("critical")),
+        [codes::RULE_STALE]
+    );
     assert_eq!(codes_of(&healthy, &x("warning")), [codes::LOADED_WRONG_SEVERITY]);
     let other = vec![ExpectedAlert { name: "Other".into(), severity: "critical".into() }];
     assert_eq!(codes_of(&healthy, &other), [codes::EXPECTED_NOT_LOADED]);
 
     // A source alert that is loaded is fine; one that is not is `alert-not-loaded`.
     let src = |name: &str| {
-        sources::entries_from_text(&format!("groups:\n- name: g\n  rules:\n  - alert: {name}\n    expr: up == 0\n"), "a.yml", &CheckOptions::default(), true)
+        sources::entries_from_text(
+            &format!("groups:\n- name: g\n  rules:\n  - alert: {name}\n    expr: up == 0\n"),
+            "a.yml",
+            &CheckOptions::default(),
+            true,
+        )
     };
     let f = judge::judge_rules(&healthy, &[], &src("ApiDown"), now, age);
     assert!(f.is_empty(), "{f:?}");
@@ -84,7 +100,8 @@ fn firing_alerts_are_judged_by_severity() {
     ]}))
     .unwrap();
     let f = judge::judge_alerts(&alerts);
-    let got: Vec<(&str, Level, &str)> = f.iter().map(|f| (f.code.as_str(), f.level, f.target.as_deref().unwrap())).collect();
+    let got: Vec<(&str, Level, &str)> =
+        f.iter().map(|f| (f.code.as_str(), f.level, f.target.as_deref().unwrap())).collect();
     assert_eq!(got, [(codes::FIRING_CRITICAL, Level::Error, "Crit"), (codes::FIRING_WARNING, Level::Warning, "Warn")]);
     assert!(f[0].evidence.iter().any(|e| e.name == "labels" && e.value.contains("pod=\"p1\"")));
     assert!(f[0].evidence.iter().any(|e| e.name == "activeAt" && e.value == "2025-01-01T11:00:00Z"));
@@ -161,9 +178,15 @@ fn credentials_come_from_named_variables_and_never_show() {
     for (spec, want) in [
         (AuthSpec { token_env: Some("MISSING".into()), ..Default::default() }, "MISSING is not set"),
         (AuthSpec { token_env: Some("EMPTY".into()), ..Default::default() }, "EMPTY is not set or empty"),
-        (AuthSpec { token_env: Some("TOKEN".into()), username_env: Some("U".into()), ..Default::default() }, "not both"),
+        (
+            AuthSpec { token_env: Some("TOKEN".into()), username_env: Some("U".into()), ..Default::default() },
+            "not both",
+        ),
         (AuthSpec { username_env: Some("TOKEN".into()), ..Default::default() }, "needs both"),
-        (AuthSpec { token_file: Some("/nonexistent/token".into()), ..Default::default() }, "cannot read /nonexistent/token"),
+        (
+            AuthSpec { token_file: Some("/nonexistent/token".into()), ..Default::default() },
+            "cannot read /nonexistent/token",
+        ),
     ] {
         let err = spec.resolve_with(env).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
@@ -173,5 +196,7 @@ fn credentials_come_from_named_variables_and_never_show() {
     let file = dir.path().join("token");
     std::fs::write(&file, "file-token\n").unwrap();
     let spec = AuthSpec { token_file: Some(file.display().to_string()), ..Default::default() };
-    assert!(matches!(spec.resolve_with(env).unwrap().0, kgents_gate::rules::api::Auth::Bearer(t) if t.expose() == "file-token"));
+    assert!(
+        matches!(spec.resolve_with(env).unwrap().0, kgents_gate::rules::api::Auth::Bearer(t) if t.expose() == "file-token")
+    );
 }

@@ -151,7 +151,10 @@ async fn loaded_healthy_failing_and_firing_rules_are_judged() {
     };
     let objects = vec![
         configmap("kgents-observability", serde_json::json!({"alerts.yml": RULES, "nats.rules.yml": not_loaded})),
-        configmap("elsewhere", serde_json::json!({"other.rules.yml": not_loaded.replace("NatsCircuitBreakerOpen", "Unselected")})),
+        configmap(
+            "elsewhere",
+            serde_json::json!({"other.rules.yml": not_loaded.replace("NatsCircuitBreakerOpen", "Unselected")}),
+        ),
     ];
     let p = params(&format!(
         r#"
@@ -175,10 +178,17 @@ async fn loaded_healthy_failing_and_firing_rules_are_judged() {
     let nl = with_code(f, codes::NOT_LOADED);
     assert_eq!(nl.len(), 1, "{f:#?}");
     assert!(nl[0].message.contains("NatsCircuitBreakerOpen"));
-    assert!(nl[0].target.as_deref().unwrap().contains("ConfigMap kgents-observability/prometheus-alerting-rules key nats.rules.yml"));
+    assert!(
+        nl[0]
+            .target
+            .as_deref()
+            .unwrap()
+            .contains("ConfigMap kgents-observability/prometheus-alerting-rules key nats.rules.yml")
+    );
     assert!(!f.iter().any(|x| x.message.contains("Unselected")), "the other namespace is not a source");
 
-    let stripe: Vec<&str> = f.iter().filter(|x| x.message.contains("StripeWebhookFailures")).map(|x| x.code.as_str()).collect();
+    let stripe: Vec<&str> =
+        f.iter().filter(|x| x.message.contains("StripeWebhookFailures")).map(|x| x.code.as_str()).collect();
     assert_eq!(stripe, [codes::EXPECTED_MISSING, codes::EXPECTED_NOT_LOADED]);
 
     let unhealthy = with_code(f, codes::RULE_UNHEALTHY);
@@ -221,10 +231,14 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let server_key = rcgen::KeyPair::generate().unwrap();
-    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&server_key, &ca).unwrap();
+    let server =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&server_key, &ca).unwrap();
     // bcrypt (cost 4) of the test-only password "kgents-test-password".
     let web = "tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users:\n  kgents: $2b$04$nliRGadiiofTBAdSagBgQ.Pr4BH4IzmWx/T8ZLTqIB/3RJ4q7hxjy\n";
-    let prom = start_prometheus(RULES, Some((web, &[("server.crt", &server.pem()), ("server.key", &server_key.serialize_pem())])));
+    let prom = start_prometheus(
+        RULES,
+        Some((web, &[("server.crt", &server.pem()), ("server.key", &server_key.serialize_pem())])),
+    );
     let ca_file = prom.dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca.pem()).unwrap();
 
@@ -254,7 +268,12 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
     assert!(!err.to_string().contains("wrong-password"), "no secret in errors: {err}");
 
     // Without the CA the certificate is not trusted.
-    let no_ca = client(&prom.url, Auth::Basic { username: "kgents".into(), password: Secret::new("kgents-test-password") }, None, Duration::from_secs(5));
+    let no_ca = client(
+        &prom.url,
+        Auth::Basic { username: "kgents".into(), password: Secret::new("kgents-test-password") },
+        None,
+        Duration::from_secs(5),
+    );
     let err = no_ca.rules().await.unwrap_err();
     assert!(matches!(err, PromApiError::Unreachable { .. }), "{err}");
     assert!(!format!("{err} {err:?}").contains("kgents-test-password"));
@@ -264,7 +283,10 @@ async fn tls_with_a_custom_ca_and_basic_auth() {
 async fn prometheus_down_or_hanging_is_an_error_within_the_timeout() {
     let port = free_port(); // nothing listens there any more
     let start = Instant::now();
-    let err = client(&format!("http://127.0.0.1:{port}"), Auth::None, None, Duration::from_secs(2)).rules().await.unwrap_err();
+    let err = client(&format!("http://127.0.0.1:{port}"), Auth::None, None, Duration::from_secs(2))
+        .rules()
+        .await
+        .unwrap_err();
     assert!(matches!(err, PromApiError::Unreachable { .. }), "{err}");
     assert_eq!(err.unverified_code(), "unreachable");
     assert!(start.elapsed() < Duration::from_secs(3));
@@ -278,14 +300,18 @@ async fn prometheus_down_or_hanging_is_an_error_within_the_timeout() {
         drop(held);
     });
     let start = Instant::now();
-    let err = client(&format!("http://{addr}"), Auth::None, None, Duration::from_millis(500)).alerts().await.unwrap_err();
+    let err =
+        client(&format!("http://{addr}"), Auth::None, None, Duration::from_millis(500)).alerts().await.unwrap_err();
     assert!(matches!(err, PromApiError::Timeout { .. }), "{err}");
     assert_eq!(err.unverified_code(), "timeout");
     assert!(start.elapsed() < Duration::from_secs(2));
 
     // The check then reports the rule sources and says Prometheus was not verified.
-    let p = params(&format!("configmaps = [{{ namespace = \"ns\", name = \"rules\" }}]\nprometheus_url = \"http://127.0.0.1:{port}\""));
-    let objects = [serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rules", "namespace": "ns"},
+    let p = params(&format!(
+        "configmaps = [{{ namespace = \"ns\", name = \"rules\" }}]\nprometheus_url = \"http://127.0.0.1:{port}\""
+    ));
+    let objects =
+        [serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rules", "namespace": "ns"},
         "data": {"a.rules": "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"}})];
     let result = fetch_snapshot(p.prometheus.as_ref().unwrap(), Duration::from_secs(2)).await;
     let report = evaluate(&p, &objects, Some(result), jiff::Timestamp::now());

@@ -32,7 +32,10 @@ pub enum Auth {
     #[default]
     None,
     Bearer(Secret),
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
 }
 
 /// Where credentials come from: names of environment variables and files, never values.
@@ -55,13 +58,12 @@ impl AuthSpec {
     /// As `resolve`, with the environment given (so tests need not change the process's).
     pub fn resolve_with(&self, env: impl Fn(&str) -> Option<String>) -> Result<(Auth, Option<Vec<u8>>), PromApiError> {
         let var = |name: &str| {
-            env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                PromApiError::Credentials(format!("environment variable {name} is not set or empty"))
-            })
+            env(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| PromApiError::Credentials(format!("environment variable {name} is not set or empty")))
         };
-        let read = |path: &str| {
-            std::fs::read(path).map_err(|e| PromApiError::Credentials(format!("cannot read {path}: {e}")))
-        };
+        let read =
+            |path: &str| std::fs::read(path).map_err(|e| PromApiError::Credentials(format!("cannot read {path}: {e}")));
         let has_token = self.token_env.is_some() || self.token_file.is_some();
         let has_basic = self.username_env.is_some() || self.password_env.is_some();
         if has_token && has_basic {
@@ -81,7 +83,9 @@ impl AuthSpec {
                 }
                 Auth::Bearer(Secret::new(token))
             }
-            (None, None, Some(user), Some(pass)) => Auth::Basic { username: var(user)?, password: Secret::new(var(pass)?) },
+            (None, None, Some(user), Some(pass)) => {
+                Auth::Basic { username: var(user)?, password: Secret::new(var(pass)?) }
+            }
             (None, None, Some(_), None) | (None, None, None, Some(_)) => {
                 return Err(PromApiError::Credentials("basic auth needs both username_env and password_env".into()));
             }
@@ -155,7 +159,8 @@ struct Envelope<T> {
 
 impl PrometheusClient {
     pub fn new(ep: &PrometheusEndpoint) -> Result<Self, PromApiError> {
-        let mut base = reqwest::Url::parse(ep.url.trim()).map_err(|e| PromApiError::InvalidUrl(format!("{:?}: {e}", ep.url)))?;
+        let mut base =
+            reqwest::Url::parse(ep.url.trim()).map_err(|e| PromApiError::InvalidUrl(format!("{:?}: {e}", ep.url)))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(PromApiError::InvalidUrl(format!("{:?}: the scheme must be http or https", ep.url)));
         }

@@ -102,7 +102,8 @@ pub fn judge_rules(
             // Go's zero time (year 1) means never evaluated.
             match r.last_evaluation().filter(|t| t.as_second() > 0) {
                 None => out.push(
-                    Finding::error(codes::RULE_STALE, format!("rule {} has never been evaluated", r.name())).target(&target),
+                    Finding::error(codes::RULE_STALE, format!("rule {} has never been evaluated", r.name()))
+                        .target(&target),
                 ),
                 Some(t) => {
                     let age = now.duration_since(t);
@@ -140,7 +141,8 @@ pub fn judge_alerts(alerts: &AlertsData) -> Vec<Finding> {
         };
         let since = a.active_at.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into());
         let msg = format!("{level_word} alert {} is firing since {since}", a.name());
-        let mut f = if code == codes::FIRING_CRITICAL { Finding::error(code, msg) } else { Finding::warning(code, msg) };
+        let mut f =
+            if code == codes::FIRING_CRITICAL { Finding::error(code, msg) } else { Finding::warning(code, msg) };
         f = f.target(a.name()).fact("labels", labels_text(&a.labels)).fact("activeAt", since);
         out.push(f);
     }

@@ -24,14 +24,21 @@ fn blank(v: Option<&String>) -> bool {
 /// Adds the per-alert findings, the duplicate lint and severity conflicts to `entries`.
 pub fn lint_entries(entries: &mut [RuleEntry], opts: &CheckOptions) {
     for e in entries.iter_mut() {
-        let (Some(_), Some(rule)) = (&e.alert, &e.rule) else { continue };
+        let (Some(_), Some(rule)) = (&e.alert, &e.rule) else {
+            continue;
+        };
         let mut add = Vec::new();
         match rule.labels.get("severity").map(|s| s.trim()) {
-            None | Some("") => add.push((codes::SEVERITY_MISSING, Level::Error, "no `severity` label, so it cannot be routed".to_string())),
+            None | Some("") => add.push((
+                codes::SEVERITY_MISSING,
+                Level::Error,
+                "no `severity` label, so it cannot be routed".to_string(),
+            )),
             Some("none") => add.push((
                 codes::SEVERITY_NONE,
                 Level::Warning,
-                "severity `none`: fine for a deliberate always-firing alert (Watchdog), otherwise it is never routed".into(),
+                "severity `none`: fine for a deliberate always-firing alert (Watchdog), otherwise it is never routed"
+                    .into(),
             )),
             Some(s) if !opts.known_severities.iter().any(|k| k == s) => add.push((
                 codes::SEVERITY_UNKNOWN,
@@ -64,10 +71,14 @@ pub fn lint_entries(entries: &mut [RuleEntry], opts: &CheckOptions) {
 /// promtool's lint: two rules of one file with the same name and labels. A warning, since
 /// promtool still accepts the file.
 fn lint_duplicates(entries: &mut [RuleEntry]) {
-    let mut first: BTreeMap<(RuleSource, String, Vec<(String, String)>), String> = BTreeMap::new();
+    // (source, rule name, labels) -> where it first appeared.
+    type RuleKey = (RuleSource, String, Vec<(String, String)>);
+    let mut first: BTreeMap<RuleKey, String> = BTreeMap::new();
     for e in entries.iter_mut() {
         let Some(rule) = &e.rule else { continue };
-        let Some(name) = e.alert.clone().or_else(|| e.record.clone()) else { continue };
+        let Some(name) = e.alert.clone().or_else(|| e.record.clone()) else {
+            continue;
+        };
         let labels: Vec<(String, String)> = rule.labels.clone().into_iter().collect();
         let here = format!("group {}, rule {}", e.group.as_deref().unwrap_or(""), rule.index);
         match first.get(&(e.source.clone(), name.clone(), labels.clone())) {
@@ -94,14 +105,17 @@ fn lint_severity_conflicts(entries: &mut [RuleEntry]) {
         }
     }
     for e in entries.iter_mut() {
-        let (Some(a), Some(rule)) = (&e.alert, &e.rule) else { continue };
+        let (Some(a), Some(rule)) = (&e.alert, &e.rule) else {
+            continue;
+        };
         let Some(all) = by_name.get(a) else { continue };
         let severities: BTreeSet<&str> = all.iter().map(|(s, _)| s.as_str()).collect();
         if severities.len() < 2 {
             continue;
         }
         let expr = rule.expr.trim();
-        let same_expr_differs = all.iter().filter(|(_, x)| x == expr).map(|(s, _)| s.as_str()).collect::<BTreeSet<_>>().len() > 1;
+        let same_expr_differs =
+            all.iter().filter(|(_, x)| x == expr).map(|(s, _)| s.as_str()).collect::<BTreeSet<_>>().len() > 1;
         let list = severities.into_iter().collect::<Vec<_>>().join(", ");
         let (level, msg) = if same_expr_differs {
             (Level::Warning, format!("alert {a} has conflicting severities ({list}) for the same expression"))

@@ -65,9 +65,8 @@ pub fn parse_prometheus_duration(s: &str) -> Result<Duration, String> {
         let number: u64 = rest[..digits].parse().map_err(|_| "duration out of range".to_string())?;
         rest = &rest[digits..];
         // "ms" must be tried before "m".
-        let Some(idx) = (next_unit..UNITS.len())
-            .filter(|&i| rest.starts_with(UNITS[i].0))
-            .max_by_key(|&i| UNITS[i].0.len())
+        let Some(idx) =
+            (next_unit..UNITS.len()).filter(|&i| rest.starts_with(UNITS[i].0)).max_by_key(|&i| UNITS[i].0.len())
         else {
             return Err(invalid());
         };
@@ -91,7 +90,15 @@ pub fn format_prometheus_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("y", 365 * 86_400_000u128), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size) in [
+        ("y", 365 * 86_400_000u128),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;

@@ -48,7 +48,9 @@ pub struct AlertRulesParams {
 /// Reads a list of tables with the given keys, reporting unknown keys and wrong types.
 fn table_list<'t>(r: &mut ParamReader<'t>, key: &str, known: &[&str]) -> Vec<&'t toml::Table> {
     let mut out = Vec::new();
-    let Some(items) = r.opt_array(key) else { return out };
+    let Some(items) = r.opt_array(key) else {
+        return out;
+    };
     for (i, v) in items.iter().enumerate() {
         let Some(t) = v.as_table() else {
             r.error(key, format!("`{key}[{i}]` must be a table, found {}", v.type_str()));
@@ -143,7 +145,9 @@ impl AlertRulesParams {
         match r.opt_str("prometheus_version").as_deref() {
             None | Some("2") => {}
             Some("3") => options.prometheus = PromVersion::V3,
-            Some(other) => r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}")),
+            Some(other) => {
+                r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}"))
+            }
         }
         if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
             r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");
@@ -179,7 +183,9 @@ impl AlertRulesParams {
         };
         match kind {
             Some("ConfigMap") => self.configmaps.iter().any(|c| {
-                Some(c.namespace.as_str()) == ns && c.name.as_ref().is_none_or(|n| Some(n.as_str()) == name) && matches(&c.selector)
+                Some(c.namespace.as_str()) == ns
+                    && c.name.as_ref().is_none_or(|n| Some(n.as_str()) == name)
+                    && matches(&c.selector)
             }),
             Some("PrometheusRule") => self
                 .prometheusrules
@@ -230,7 +236,13 @@ pub fn evaluate(
             let loaded: usize = snap.rules.groups.iter().map(|g| g.rules.len()).sum();
             report.fact("rules_loaded", loaded);
             report.fact("alerts_active", snap.alerts.alerts.len());
-            report.findings.extend(judge::judge_rules(&snap.rules, &params.expected, &entries, now, params.max_eval_age));
+            report.findings.extend(judge::judge_rules(
+                &snap.rules,
+                &params.expected,
+                &entries,
+                now,
+                params.max_eval_age,
+            ));
             report.findings.extend(judge::judge_alerts(&snap.alerts));
         }
         Some(Err(e)) => {

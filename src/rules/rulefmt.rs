@@ -31,7 +31,12 @@ fn error(code: &str, message: impl Into<String>, node: &Node) -> RuleFinding {
 }
 
 /// The fields of a mapping, reporting unknown ones; None (with a finding) when it is no mapping.
-fn fields<'a>(node: &'a Node, known: &[&str], what: &str, out: &mut Vec<RuleFinding>) -> Option<BTreeMap<String, &'a Node>> {
+fn fields<'a>(
+    node: &'a Node,
+    known: &[&str],
+    what: &str,
+    out: &mut Vec<RuleFinding>,
+) -> Option<BTreeMap<String, &'a Node>> {
     let Some(map) = node.as_map() else {
         out.push(error(codes::FILE_UNPARSABLE, format!("{what} must be a mapping, found {}", node.kind_name()), node));
         return None;
@@ -78,7 +83,9 @@ fn duration(node: Option<&&Node>, field: &str, code: &str, out: &mut Vec<RuleFin
 
 /// A map of strings (labels, annotations); null is empty.
 fn string_map(node: Option<&&Node>, field: &str, out: &mut Vec<RuleFinding>) -> Vec<(String, String, Node)> {
-    let Some(n) = node.filter(|n| !n.is_null()) else { return Vec::new() };
+    let Some(n) = node.filter(|n| !n.is_null()) else {
+        return Vec::new();
+    };
     let Some(map) = n.as_map() else {
         out.push(error(codes::FILE_UNPARSABLE, format!("`{field}` must be a mapping, found {}", n.kind_name()), n));
         return Vec::new();
@@ -91,7 +98,11 @@ fn string_map(node: Option<&&Node>, field: &str, out: &mut Vec<RuleFinding>) -> 
         } else if let Some(t) = v.scalar_text() {
             t
         } else {
-            out.push(error(codes::FILE_UNPARSABLE, format!("`{field}.{key}` must be a string, found {}", v.kind_name()), v));
+            out.push(error(
+                codes::FILE_UNPARSABLE,
+                format!("`{field}.{key}` must be a string, found {}", v.kind_name()),
+                v,
+            ));
             continue;
         };
         items.push((key, value, k.clone()));
@@ -156,7 +167,11 @@ fn check_group(
     if let Some(limit) = f.get("limit").filter(|n| !n.is_null())
         && !matches!(limit.value, Value::Int(_))
     {
-        findings.push(error(codes::GROUP_FIELD_INVALID, format!("`limit` must be a whole number, found {}", limit.kind_name()), limit));
+        findings.push(error(
+            codes::GROUP_FIELD_INVALID,
+            format!("`limit` must be a whole number, found {}", limit.kind_name()),
+            limit,
+        ));
     }
     for (k, _, key_node) in string_map(f.get("labels"), "labels", &mut findings) {
         if !opts.prometheus.names().is_valid_label_name(&k) || k == "__name__" {

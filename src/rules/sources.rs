@@ -111,9 +111,13 @@ fn entries_from_doc(doc: &Node, base: &RuleSource, opts: &CheckOptions, explicit
 /// parse counts when its name says it holds rules (`*.rules`, `*rule*`, `*alert*`).
 fn configmap_entries(doc: &Node, source: RuleSource, opts: &CheckOptions) -> Vec<RuleEntry> {
     let mut entries = Vec::new();
-    let Some(data) = doc.get("data").and_then(Node::as_map) else { return entries };
+    let Some(data) = doc.get("data").and_then(Node::as_map) else {
+        return entries;
+    };
     for (k, v) in data {
-        let (Some(key), Some(content)) = (k.scalar_text(), v.as_str()) else { continue };
+        let (Some(key), Some(content)) = (k.scalar_text(), v.as_str()) else {
+            continue;
+        };
         let key_source = RuleSource { key: Some(key.clone()), ..source.clone() };
         let lower = key.to_lowercase();
         let named_as_rules = lower.ends_with(".rules") || lower.contains("rule") || lower.contains("alert");

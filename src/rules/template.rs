@@ -6,14 +6,39 @@ use std::collections::BTreeSet;
 
 /// Functions Prometheus adds to Go's built-ins (union over 2.x and 3.x).
 const PROMETHEUS_FUNCS: &[&str] = &[
-    "query", "first", "label", "value", "strvalue", "args", "reReplaceAll", "safeHtml", "match", "title",
-    "toUpper", "toLower", "graphLink", "tableLink", "sortByLabel", "humanize", "humanize1024",
-    "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "toTime", "toDuration", "pathPrefix",
-    "externalURL", "parseDuration", "stripPort", "stripDomain", "now", "urlQueryEscape",
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "reReplaceAll",
+    "safeHtml",
+    "match",
+    "title",
+    "toUpper",
+    "toLower",
+    "graphLink",
+    "tableLink",
+    "sortByLabel",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toTime",
+    "toDuration",
+    "pathPrefix",
+    "externalURL",
+    "parseDuration",
+    "stripPort",
+    "stripDomain",
+    "now",
+    "urlQueryEscape",
 ];
 const GO_FUNCS: &[&str] = &[
-    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println",
-    "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println", "urlquery", "eq",
+    "ge", "gt", "le", "lt", "ne",
 ];
 /// Variables promtool defines before the text (`{{$labels := .Labels}}` ...).
 const PREDEFINED: &[&str] = &["$", "$labels", "$externalLabels", "$externalURL", "$value"];
@@ -163,7 +188,8 @@ fn lex(body: &str) -> Result<Vec<Tok>, String> {
                 loop {
                     match chars.get(j) {
                         None => {
-                            let what = if c == '`' { "unterminated raw quoted string" } else { "unterminated quoted string" };
+                            let what =
+                                if c == '`' { "unterminated raw quoted string" } else { "unterminated quoted string" };
                             return Err(what.into());
                         }
                         Some('\\') if c != '`' => j += 2,
@@ -190,7 +216,9 @@ fn lex(body: &str) -> Result<Vec<Tok>, String> {
                 word(&mut i);
                 toks.push(Tok::Field);
             }
-            c if c.is_ascii_digit() || ((c == '-' || c == '+') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || ((c == '-' || c == '+') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 i += 1;
                 while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '.' | '_' | '+' | '-')) {
                     i += 1;
@@ -217,7 +245,9 @@ impl Checker {
     }
 
     fn action(&mut self, toks: &[Tok]) -> Result<(), String> {
-        let Some(first) = toks.first() else { return Err("missing value for command".into()) };
+        let Some(first) = toks.first() else {
+            return Err("missing value for command".into());
+        };
         let keyword = if let Tok::Ident(w) = first { w.as_str() } else { "" };
         match keyword {
             "if" | "with" | "range" => {
@@ -269,7 +299,7 @@ impl Checker {
 
     /// A pipeline, optionally starting with `$x :=` / `$x =` (or `$i, $x :=` in range).
     fn pipeline(&mut self, toks: &[Tok], may_declare: bool) -> Result<(), String> {
-        let mut rest = toks;
+        let rest = toks;
         if may_declare {
             let decl_len = match rest {
                 [Tok::Var(_), Tok::Comma, Tok::Var(_), Tok::Declare | Tok::Assign, ..] => Some(4),
@@ -294,7 +324,6 @@ impl Checker {
                 return Ok(());
             }
         }
-        rest = &rest[..];
         self.terms(rest)
     }
 
@@ -318,7 +347,9 @@ impl Checker {
                         return Err("unexpected right paren".into());
                     }
                 }
-                Tok::Declare | Tok::Assign | Tok::Comma => return Err("unexpected declaration or comma in command".into()),
+                Tok::Declare | Tok::Assign | Tok::Comma => {
+                    return Err("unexpected declaration or comma in command".into());
+                }
                 _ => {}
             }
         }
