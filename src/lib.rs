@@ -15,5 +15,6 @@ pub mod outcome;
 pub mod pdb;
 pub mod probe;
 pub mod report;
+pub mod rules;
 pub mod selector;
 pub mod sources;

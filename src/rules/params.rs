@@ -1,0 +1,257 @@
+//! The alert-rules check: its typed parameters (expected alerts, rule sources, Prometheus
+//! endpoint and auth), the choice of objects from the cluster view, and the whole judgement
+//! from already-fetched objects and Prometheus answers to a `ProbeReport`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::outcome::ProbeReport;
+use crate::probe::ParamReader;
+use crate::rules::api::{AlertsData, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, RulesData};
+use crate::rules::lint::{ExpectedAlert, judge_expected, lint_entries};
+use crate::rules::{CheckOptions, PromVersion, judge, sources};
+use crate::selector::Selector;
+
+/// ConfigMaps holding rule files: one by name, or those matching labels, in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigMapSource {
+    pub namespace: String,
+    pub name: Option<String>,
+    pub selector: Option<BTreeMap<String, String>>,
+}
+
+/// PrometheusRule objects, in one namespace or all, optionally by labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusRuleSource {
+    pub namespace: Option<String>,
+    pub selector: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusParams {
+    pub url: String,
+    pub auth: AuthSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRulesParams {
+    pub expected: Vec<ExpectedAlert>,
+    pub configmaps: Vec<ConfigMapSource>,
+    pub prometheusrules: Vec<PrometheusRuleSource>,
+    pub prometheus: Option<PrometheusParams>,
+    pub max_eval_age: Duration,
+    pub options: CheckOptions,
+}
+
+/// Reads a list of tables with the given keys, reporting unknown keys and wrong types.
+fn table_list<'t>(r: &mut ParamReader<'t>, key: &str, known: &[&str]) -> Vec<&'t toml::Table> {
+    let mut out = Vec::new();
+    let Some(items) = r.opt_array(key) else {
+        return out;
+    };
+    for (i, v) in items.iter().enumerate() {
+        let Some(t) = v.as_table() else {
+            r.error(key, format!("`{key}[{i}]` must be a table, found {}", v.type_str()));
+            continue;
+        };
+        for k in t.keys().filter(|k| !known.contains(&k.as_str())) {
+            r.error(key, format!("unknown key `{k}` in `{key}[{i}]` (expected: {})", known.join(", ")));
+        }
+        out.push(t);
+    }
+    out
+}
+
+fn str_in(r: &mut ParamReader, key: &str, i: usize, t: &toml::Table, field: &str, required: bool) -> Option<String> {
+    match t.get(field) {
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(other) => {
+            r.error(key, format!("`{key}[{i}].{field}` must be a non-empty string, found {}", other.type_str()));
+            None
+        }
+        None => {
+            if required {
+                r.error(key, format!("`{key}[{i}]` needs `{field}`"));
+            }
+            None
+        }
+    }
+}
+
+fn labels_in(r: &mut ParamReader, key: &str, i: usize, t: &toml::Table) -> Option<BTreeMap<String, String>> {
+    let v = t.get("selector")?;
+    let Some(tab) = v.as_table() else {
+        r.error(key, format!("`{key}[{i}].selector` must be a table of labels"));
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in tab {
+        match v.as_str() {
+            Some(s) => {
+                out.insert(k.clone(), s.to_string());
+            }
+            None => r.error(key, format!("label `{k}` in `{key}[{i}].selector` must be a string")),
+        }
+    }
+    Some(out)
+}
+
+impl AlertRulesParams {
+    pub fn read(r: &mut ParamReader) -> Option<Self> {
+        let mut expected = Vec::new();
+        for (i, t) in table_list(r, "expected", &["name", "severity"]).into_iter().enumerate() {
+            let name = str_in(r, "expected", i, t, "name", true);
+            let severity = str_in(r, "expected", i, t, "severity", true);
+            if let (Some(name), Some(severity)) = (name, severity) {
+                expected.push(ExpectedAlert { name, severity });
+            }
+        }
+        let mut configmaps = Vec::new();
+        for (i, t) in table_list(r, "configmaps", &["namespace", "name", "selector"]).into_iter().enumerate() {
+            let namespace = str_in(r, "configmaps", i, t, "namespace", true);
+            let name = str_in(r, "configmaps", i, t, "name", false);
+            let selector = labels_in(r, "configmaps", i, t);
+            if name.is_some() == selector.is_some() {
+                r.error("configmaps", format!("`configmaps[{i}]` needs exactly one of `name` or `selector`"));
+            }
+            if let Some(namespace) = namespace {
+                configmaps.push(ConfigMapSource { namespace, name, selector });
+            }
+        }
+        let mut prometheusrules = Vec::new();
+        for (i, t) in table_list(r, "prometheusrules", &["namespace", "selector"]).into_iter().enumerate() {
+            let namespace = str_in(r, "prometheusrules", i, t, "namespace", false);
+            let selector = labels_in(r, "prometheusrules", i, t);
+            prometheusrules.push(PrometheusRuleSource { namespace, selector });
+        }
+        let url = r.opt_str("prometheus_url");
+        let auth = AuthSpec {
+            token_env: r.opt_str("token_env"),
+            token_file: r.opt_str("token_file"),
+            username_env: r.opt_str("username_env"),
+            password_env: r.opt_str("password_env"),
+            ca_cert_file: r.opt_str("ca_cert_file"),
+        };
+        if url.is_none() && auth != AuthSpec::default() {
+            r.error_general("Prometheus credentials are given without `prometheus_url`");
+        }
+        let max_eval_age = r.opt_duration("max_eval_age").unwrap_or(Duration::from_secs(300));
+        let mut options = CheckOptions::default();
+        if let Some(s) = r.opt_str_list("severities") {
+            options.known_severities = s;
+        }
+        match r.opt_str("prometheus_version").as_deref() {
+            None | Some("2") => {}
+            Some("3") => options.prometheus = PromVersion::V3,
+            Some(other) => {
+                r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}"))
+            }
+        }
+        if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
+            r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");
+            return None;
+        }
+        Some(AlertRulesParams {
+            expected,
+            configmaps,
+            prometheusrules,
+            prometheus: url.map(|url| PrometheusParams { url, auth }),
+            max_eval_age,
+            options,
+        })
+    }
+
+    /// The objects of the cluster view that these parameters name as rule sources.
+    pub fn select<'a>(&self, objects: &'a [serde_json::Value]) -> Vec<&'a serde_json::Value> {
+        objects.iter().filter(|o| self.selects(o)).collect()
+    }
+
+    fn selects(&self, o: &serde_json::Value) -> bool {
+        let kind = o.get("kind").and_then(|v| v.as_str());
+        let meta = o.get("metadata");
+        let ns = meta.and_then(|m| m.get("namespace")).and_then(|v| v.as_str());
+        let name = meta.and_then(|m| m.get("name")).and_then(|v| v.as_str());
+        let labels: BTreeMap<String, String> = meta
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.as_object())
+            .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        let matches = |sel: &Option<BTreeMap<String, String>>| {
+            sel.as_ref().is_none_or(|s| Selector::from_labels(s).matches(&labels))
+        };
+        match kind {
+            Some("ConfigMap") => self.configmaps.iter().any(|c| {
+                Some(c.namespace.as_str()) == ns
+                    && c.name.as_ref().is_none_or(|n| Some(n.as_str()) == name)
+                    && matches(&c.selector)
+            }),
+            Some("PrometheusRule") => self
+                .prometheusrules
+                .iter()
+                .any(|p| p.namespace.as_ref().is_none_or(|n| Some(n.as_str()) == ns) && matches(&p.selector)),
+            _ => false,
+        }
+    }
+}
+
+/// What Prometheus answered, fetched together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSnapshot {
+    pub rules: RulesData,
+    pub alerts: AlertsData,
+}
+
+/// Asks Prometheus for its rules and alerts, with `timeout` for each request.
+pub async fn fetch_snapshot(p: &PrometheusParams, timeout: Duration) -> Result<PrometheusSnapshot, PromApiError> {
+    let (auth, ca_cert_pem) = p.auth.resolve()?;
+    let client = PrometheusClient::new(&PrometheusEndpoint { url: p.url.clone(), auth, ca_cert_pem, timeout })?;
+    let (rules, alerts) = tokio::join!(client.rules(), client.alerts());
+    Ok(PrometheusSnapshot { rules: rules?, alerts: alerts? })
+}
+
+/// The whole check from already-fetched inputs: the cluster objects (ConfigMaps and
+/// PrometheusRules as JSON; `None` when the PrometheusRule CRD is absent is the caller's
+/// `skipped`), and Prometheus' answer (None when no URL is configured).
+pub fn evaluate(
+    params: &AlertRulesParams,
+    objects: &[serde_json::Value],
+    prometheus: Option<Result<PrometheusSnapshot, PromApiError>>,
+    now: Timestamp,
+) -> ProbeReport {
+    let mut report = ProbeReport::default();
+    let selected: Vec<serde_json::Value> = params.select(objects).into_iter().cloned().collect();
+    let mut entries = sources::entries_from_objects(&selected, &params.options);
+    lint_entries(&mut entries, &params.options);
+    report.fact("rule_sources", selected.len());
+    report.fact("alerts_in_sources", entries.iter().filter(|e| e.alert.is_some()).count());
+    for e in &entries {
+        report.findings.extend(e.to_findings());
+    }
+    report.findings.extend(judge_expected(&entries, &params.expected));
+    match prometheus {
+        None => {}
+        Some(Ok(snap)) => {
+            let loaded: usize = snap.rules.groups.iter().map(|g| g.rules.len()).sum();
+            report.fact("rules_loaded", loaded);
+            report.fact("alerts_active", snap.alerts.alerts.len());
+            report.findings.extend(judge::judge_rules(
+                &snap.rules,
+                &params.expected,
+                &entries,
+                now,
+                params.max_eval_age,
+            ));
+            report.findings.extend(judge::judge_alerts(&snap.alerts));
+        }
+        Some(Err(e)) => {
+            report.unverified = Some(crate::outcome::Unverified {
+                code: e.unverified_code().to_string(),
+                reason: format!("the running Prometheus was not checked: {e}"),
+                missing_permission: None,
+            });
+        }
+    }
+    report
+}
