@@ -5,6 +5,7 @@
 
 pub mod checklist;
 pub mod exit;
+pub mod netpol;
 pub mod outcome;
 pub mod probe;
 pub mod report;
