@@ -48,7 +48,9 @@ impl FromStr for Protocol {
             "TCP" => Ok(Protocol::Tcp),
             "UDP" => Ok(Protocol::Udp),
             "SCTP" => Ok(Protocol::Sctp),
-            _ => Err(format!("unknown protocol {s:?} (expected TCP, UDP or SCTP)")),
+            _ => Err(format!(
+                "unknown protocol {s:?} (expected TCP, UDP or SCTP)"
+            )),
         }
     }
 }
@@ -98,7 +100,10 @@ pub enum Endpoint {
 
 impl Endpoint {
     pub fn pod(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Endpoint::Pod { namespace: namespace.into(), name: name.into() }
+        Endpoint::Pod {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -171,7 +176,10 @@ impl PodInfo {
 
     /// The number of the container port `name` on `protocol`, as Kubernetes resolves named ports.
     pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
-        self.ports.iter().find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol).map(|p| p.number)
+        self.ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol)
+            .map(|p| p.number)
     }
 }
 
@@ -210,7 +218,10 @@ impl fmt::Display for Direction {
 pub enum Peer {
     /// `podSelector` and/or `namespaceSelector` (both present: AND). A missing namespaceSelector
     /// means the policy's own namespace; a missing podSelector means every pod.
-    Pods { namespace_selector: Option<Selector>, pod_selector: Option<Selector> },
+    Pods {
+        namespace_selector: Option<Selector>,
+        pod_selector: Option<Selector>,
+    },
     IpBlock(IpBlock),
 }
 
@@ -311,7 +322,9 @@ impl NetpolWorld {
     }
 
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodInfo> {
-        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+        self.pods
+            .iter()
+            .find(|p| p.namespace == namespace && p.name == name)
     }
 
     pub fn ipblock_scope(&self) -> IpBlockScope {

@@ -16,7 +16,19 @@ use crate::outcome::ProbeReport;
 pub use params::{ParamError, ParamReader};
 
 /// The kinds of probe, as named by `probe = "..."` in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeKind {
     File,
@@ -59,11 +71,18 @@ impl ProbeSpec {
         let mut r = ParamReader::new(params);
         let spec = match kind {
             ProbeKind::File => file::FileParams::read(&mut r).map(ProbeSpec::File),
-            ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
+            ProbeKind::LoadBaseline => {
+                load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline)
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
-        spec.ok_or_else(|| vec![ParamError { key: None, message: "invalid parameters".into() }])
+        spec.ok_or_else(|| {
+            vec![ParamError {
+                key: None,
+                message: "invalid parameters".into(),
+            }]
+        })
     }
 
     pub fn kind(&self) -> ProbeKind {
@@ -103,6 +122,10 @@ pub struct ProbeContext {
 impl ProbeContext {
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
-        if p.is_absolute() { p } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }
