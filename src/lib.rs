@@ -11,6 +11,7 @@ pub mod decide;
 pub mod diff;
 pub mod engine;
 pub mod exit;
+pub mod netpol;
 pub mod outcome;
 pub mod pdb;
 pub mod probe;
