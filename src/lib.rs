@@ -8,4 +8,5 @@ pub mod exit;
 pub mod outcome;
 pub mod probe;
 pub mod report;
+pub mod secrets;
 pub mod selector;
