@@ -65,7 +65,8 @@ fn judge(
     p: &Patterns,
     opts: &SecretScanOptions,
 ) -> Option<Reason> {
-    if value.trim().is_empty()
+    // Paths, `$(VAR)` references, templates and booleans are not credentials under any name.
+    if p.names.is_ignored_value(value)
         || opts
             .allowed_credential_values
             .iter()
@@ -74,8 +75,9 @@ fn judge(
         return None;
     }
     let single_line = !value.trim_end().contains('\n');
-    let by_name = single_line
-        && !p.names.is_ignored_value(value)
+    // A multi-line ConfigMap value is a file, and a file name (`token-config.yaml`) says little
+    // about its content; an env variable's name speaks for its value.
+    let by_name = (single_line || key.is_none())
         && !lower_contains_any(name, &opts.allowed_credential_names)
         && (p.names.is_credential_name(name)
             || lower_contains_any(name, &opts.extra_credential_names));

@@ -10,6 +10,7 @@
 mod access;
 mod content;
 mod lifecycle;
+mod names;
 pub mod objects;
 pub mod params;
 pub mod patterns;

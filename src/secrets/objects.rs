@@ -57,7 +57,7 @@ pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 /// The elements of an array field, or nothing when absent or not an array.
-pub fn items<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Value> {
+pub fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_array).into_iter().flatten()
 }
 
