@@ -17,5 +17,6 @@ pub mod pdb;
 pub mod probe;
 pub mod report;
 pub mod rules;
+pub mod secrets;
 pub mod selector;
 pub mod sources;
