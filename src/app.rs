@@ -13,13 +13,13 @@ use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
 use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat, SourceArgs};
 use crate::cluster::live::LiveOptions;
 use crate::cluster::{Need, kinds::merge_needs, rbac};
-use crate::sources::{SourceOptions, load_view};
 use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
 use crate::exit;
 use crate::outcome::ProbeReport;
 use crate::probe::{ProbeContext, new_run_id, params::parse_duration};
 use crate::report::{self, ColorChoice, Format, Provenance, Styles};
+use crate::sources::{SourceOptions, load_view};
 
 /// A failure that ends the command with a message and an exit code.
 #[derive(Debug)]
@@ -132,7 +132,8 @@ fn list(args: &ChecklistArgs) -> Result<i32, Failure> {
     for cat in &c.categories {
         println!("{} ({})", cat.title, cat.id);
         for item in c.items.iter().filter(|i| i.category == cat.id) {
-            let what = item.check().map_or("manual sign-off".to_string(), |d| format!("{} [{}]", d.id, d.probe.as_str()));
+            let what =
+                item.check().map_or("manual sign-off".to_string(), |d| format!("{} [{}]", d.id, d.probe.as_str()));
             println!("  {:<40} {:<9} {}", item.id, item.severity.as_str(), what);
             println!("      {}", item.title);
         }
@@ -154,9 +155,16 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
     }
     if let Some(item) = item {
         println!("item {}: {}", item.id, item.title);
-        println!("  category: {}   severity: {}   owner: {}", item.category, item.severity.as_str(), item.owner.as_deref().unwrap_or("-"));
+        println!(
+            "  category: {}   severity: {}   owner: {}",
+            item.category,
+            item.severity.as_str(),
+            item.owner.as_deref().unwrap_or("-")
+        );
         if def.is_none() {
-            println!("  manual item: pending until signed off (by, on, evidence) in the checklist; a sign-off may expire.");
+            println!(
+                "  manual item: pending until signed off (by, on, evidence) in the checklist; a sign-off may expire."
+            );
         }
     }
     if let Some(def) = def {
@@ -177,7 +185,8 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
 
 fn diff(old: &PathBuf, new: &PathBuf, format: DiffFormat) -> Result<i32, Failure> {
     let read = |p: &PathBuf| -> Result<report::Report, Failure> {
-        let text = std::fs::read_to_string(p).map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
+        let text =
+            std::fs::read_to_string(p).map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
         report::json::parse_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
     };
     let (a, b) = (read(old)?, read(new)?);
@@ -220,7 +229,8 @@ impl Progress for TtyProgress {
 fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     let formats = Format::parse_list(&args.format).map_err(|e| Failure::usage(e.to_string()))?;
     let global_timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
-    let item_timeout = parse_duration(&args.item_timeout).map_err(|e| Failure::usage(format!("--item-timeout: {e}")))?;
+    let item_timeout =
+        parse_duration(&args.item_timeout).map_err(|e| Failure::usage(format!("--item-timeout: {e}")))?;
     if global_timeout.is_zero() || item_timeout.is_zero() {
         return Err(Failure::usage("--timeout and --item-timeout must be greater than zero"));
     }
@@ -235,7 +245,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
 
     let base_dir = match &checklist.origin {
         o if o.starts_with('<') => std::env::current_dir().unwrap_or_default(),
-        o => PathBuf::from(o).parent().map(PathBuf::from).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from(".")),
+        o => PathBuf::from(o)
+            .parent()
+            .map(PathBuf::from)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
     };
     let context = ProbeContext {
         today,
@@ -254,7 +268,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     };
     let mut opts = EngineOptions { global_timeout, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(TtyProgress { total: AtomicUsize::new(0), done: AtomicUsize::new(0), out: Mutex::new(std::io::stderr()) })
+        Arc::new(TtyProgress {
+            total: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            out: Mutex::new(std::io::stderr()),
+        })
     } else {
         Arc::new(Silent)
     };

@@ -163,7 +163,8 @@ pub fn decide(input: DecideInput<'_>) -> Report {
                             let f = run.report.findings.iter().find(|f| f.level == level).expect("worst exists");
                             let more = run.report.findings.iter().filter(|f| f.level >= Level::Warning).count() - 1;
                             r.code = f.code.clone();
-                            r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
+                            r.message =
+                                if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
                             r.outcome = if level == Level::Error && item.severity == Severity::Blocking {
                                 Outcome::Fail
                             } else {
@@ -204,7 +205,8 @@ pub fn decide(input: DecideInput<'_>) -> Report {
                 }
                 WaiverStatus::Expired if needs_waiver => {
                     r.message = format!("{} (waiver by {} expired on {})", r.message, w.owner, w.expires);
-                    notes.push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
+                    notes
+                        .push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
                 }
                 WaiverStatus::Expired => {
                     notes.push(format!("waiver for {} expired on {} (the item passes without it)", item.id, w.expires));

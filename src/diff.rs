@@ -19,29 +19,17 @@ pub struct ItemState {
 
 impl ItemState {
     fn of(item: &ItemReport) -> Self {
-        ItemState {
-            outcome: item.outcome,
-            code: item.code.clone(),
-            message: item.message.clone(),
-            blocks: item.blocks,
-        }
+        ItemState { outcome: item.outcome, code: item.code.clone(), message: item.message.clone(), blocks: item.blocks }
     }
 
     /// Failed (or is pending) and keeps the launch from being approved. Unverified items block
     /// too, but as INCOMPLETE, not as a failure.
     pub fn is_blocking_failure(&self) -> bool {
-        self.blocks
-            && matches!(
-                self.outcome,
-                Outcome::Fail | Outcome::Warn | Outcome::Pending
-            )
+        self.blocks && matches!(self.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending)
     }
 
     fn is_failure(&self) -> bool {
-        matches!(
-            self.outcome,
-            Outcome::Fail | Outcome::Warn | Outcome::Pending
-        )
+        matches!(self.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending)
     }
 
     /// Anything that is not a pass and not a plain "does not apply".
@@ -97,9 +85,7 @@ impl ReportDiff {
     /// True when an item blocks the launch by failing (or pending) in the new report and did not
     /// in the old one, including new items. `diff` exits 1 on this.
     pub fn has_new_blocking_failure(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.kind == ChangeKind::NewBlockingFailure)
+        self.changes.iter().any(|c| c.kind == ChangeKind::NewBlockingFailure)
             || self.added.iter().any(|a| a.state.is_blocking_failure())
     }
 
@@ -122,17 +108,8 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
     let mut added = Vec::new();
     for item in &new.items {
         let now = ItemState::of(item);
-        let Some(before) = old
-            .items
-            .iter()
-            .find(|o| o.id == item.id)
-            .map(ItemState::of)
-        else {
-            added.push(ItemOnlyIn {
-                id: item.id.clone(),
-                title: item.title.clone(),
-                state: now,
-            });
+        let Some(before) = old.items.iter().find(|o| o.id == item.id).map(ItemState::of) else {
+            added.push(ItemOnlyIn { id: item.id.clone(), title: item.title.clone(), state: now });
             continue;
         };
         if before.outcome == now.outcome && before.code == now.code && before.blocks == now.blocks {
@@ -147,23 +124,13 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
         } else {
             ChangeKind::Changed
         };
-        changes.push(ItemChange {
-            id: item.id.clone(),
-            title: item.title.clone(),
-            kind,
-            old: before,
-            new: now,
-        });
+        changes.push(ItemChange { id: item.id.clone(), title: item.title.clone(), kind, old: before, new: now });
     }
     let removed = old
         .items
         .iter()
         .filter(|o| !new.items.iter().any(|n| n.id == o.id))
-        .map(|o| ItemOnlyIn {
-            id: o.id.clone(),
-            title: o.title.clone(),
-            state: ItemState::of(o),
-        })
+        .map(|o| ItemOnlyIn { id: o.id.clone(), title: o.title.clone(), state: ItemState::of(o) })
         .collect();
     ReportDiff {
         old_decision: old.decision,
@@ -181,12 +148,7 @@ pub fn render_diff(d: &ReportDiff) -> String {
     if d.old_decision == d.new_decision {
         let _ = writeln!(out, "Decision: {} (unchanged)", d.new_decision.label());
     } else {
-        let _ = writeln!(
-            out,
-            "Decision: {} -> {}",
-            d.old_decision.label(),
-            d.new_decision.label()
-        );
+        let _ = writeln!(out, "Decision: {} -> {}", d.old_decision.label(), d.new_decision.label());
     }
     if d.checklist_changed {
         out.push_str("Checklist: changed between the two reports\n");
@@ -208,36 +170,20 @@ pub fn render_diff(d: &ReportDiff) -> String {
         }
         let _ = writeln!(out, "\n{title} ({})", list.len());
         for c in list {
-            let _ = writeln!(
-                out,
-                "  {}  {} -> {}{}",
-                c.id,
-                state_word(&c.old),
-                state_word(&c.new),
-                code_change(c)
-            );
+            let _ = writeln!(out, "  {}  {} -> {}{}", c.id, state_word(&c.old), state_word(&c.new), code_change(c));
             let _ = writeln!(out, "    {}", c.title);
             if c.new.outcome != Outcome::Pass {
                 let _ = writeln!(out, "    {}: {}", c.new.code, one_line(&c.new.message));
             }
         }
     }
-    for (list, title, sign) in [
-        (&d.added, "Added items", '+'),
-        (&d.removed, "Removed items", '-'),
-    ] {
+    for (list, title, sign) in [(&d.added, "Added items", '+'), (&d.removed, "Removed items", '-')] {
         if list.is_empty() {
             continue;
         }
         let _ = writeln!(out, "\n{title} ({})", list.len());
         for a in list {
-            let _ = writeln!(
-                out,
-                "  {sign} {}  {}  {}",
-                a.id,
-                state_word(&a.state),
-                a.title
-            );
+            let _ = writeln!(out, "  {sign} {}  {}  {}", a.id, state_word(&a.state), a.title);
             if a.state.outcome != Outcome::Pass {
                 let _ = writeln!(out, "    {}: {}", a.state.code, one_line(&a.state.message));
             }
@@ -247,11 +193,7 @@ pub fn render_diff(d: &ReportDiff) -> String {
 }
 
 fn state_word(s: &ItemState) -> String {
-    if s.blocks {
-        format!("{} (blocking)", s.outcome)
-    } else {
-        s.outcome.to_string()
-    }
+    if s.blocks { format!("{} (blocking)", s.outcome) } else { s.outcome.to_string() }
 }
 
 fn code_change(c: &ItemChange) -> String {

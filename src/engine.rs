@@ -164,10 +164,15 @@ pub async fn run(
 
     for (id, since) in pending {
         let (code, reason) = match interrupted {
-            Some(Interruption::CtrlC) => ("interrupted", "the audit was interrupted (Ctrl-C) before this check finished".to_string()),
+            Some(Interruption::CtrlC) => {
+                ("interrupted", "the audit was interrupted (Ctrl-C) before this check finished".to_string())
+            }
             Some(Interruption::GlobalTimeout) => (
                 "timeout",
-                format!("the audit's global timeout of {} ran out before this check finished", human(opts.global_timeout)),
+                format!(
+                    "the audit's global timeout of {} ran out before this check finished",
+                    human(opts.global_timeout)
+                ),
             ),
             None => ("probe-crashed", "the probe stopped unexpectedly; this is a bug in kgents-gate".to_string()),
         };

@@ -3,19 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The verdict on one checklist item.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Checked, and everything required holds.
@@ -56,19 +44,7 @@ impl std::fmt::Display for Outcome {
 
 /// How serious a single finding is, independent of the item's severity in the checklist.
 /// `Error` findings fail the item; `Warning` findings make it `warn`; `Info` is evidence only.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
@@ -95,10 +71,7 @@ pub struct Fact {
 
 impl Fact {
     pub fn new(name: impl Into<String>, value: impl std::fmt::Display) -> Self {
-        Fact {
-            name: name.into(),
-            value: value.to_string(),
-        }
+        Fact { name: name.into(), value: value.to_string() }
     }
 }
 
@@ -119,13 +92,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: impl Into<String>, level: Level, message: impl Into<String>) -> Self {
-        Finding {
-            code: code.into(),
-            level,
-            message: message.into(),
-            target: None,
-            evidence: Vec::new(),
-        }
+        Finding { code: code.into(), level, message: message.into(), target: None, evidence: Vec::new() }
     }
     pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(code, Level::Error, message)
@@ -173,11 +140,7 @@ pub struct ProbeReport {
 impl ProbeReport {
     pub fn unverified(code: impl Into<String>, reason: impl Into<String>) -> Self {
         ProbeReport {
-            unverified: Some(Unverified {
-                code: code.into(),
-                reason: reason.into(),
-                missing_permission: None,
-            }),
+            unverified: Some(Unverified { code: code.into(), reason: reason.into(), missing_permission: None }),
             ..Default::default()
         }
     }
@@ -192,10 +155,7 @@ impl ProbeReport {
         }
     }
     pub fn skipped(reason: impl Into<String>) -> Self {
-        ProbeReport {
-            skipped: Some(reason.into()),
-            ..Default::default()
-        }
+        ProbeReport { skipped: Some(reason.into()), ..Default::default() }
     }
     pub fn fact(&mut self, name: impl Into<String>, value: impl std::fmt::Display) {
         self.evidence.push(Fact::new(name, value));

@@ -49,12 +49,7 @@ impl Selector {
 
     /// From a plain `key = value` map (matchLabels only).
     pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
-        Selector {
-            requirements: labels
-                .into_iter()
-                .map(|(k, v)| Requirement::Equals(k.clone(), v.clone()))
-                .collect(),
-        }
+        Selector { requirements: labels.into_iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect() }
     }
 
     /// From a Kubernetes `LabelSelector`, validating operators and values as the API server does.
@@ -76,10 +71,7 @@ impl Selector {
                     )));
                 }
                 "Exists" | "DoesNotExist" if !values.is_empty() => {
-                    return Err(SelectorError(format!(
-                        "operator {} on key {key:?} takes no values",
-                        expr.operator
-                    )));
+                    return Err(SelectorError(format!("operator {} on key {key:?} takes no values", expr.operator)));
                 }
                 "In" => Requirement::In(key, values),
                 "NotIn" => Requirement::NotIn(key, values),
@@ -143,21 +135,14 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
         LabelSelectorRequirement {
             key: key.into(),
             operator: op.into(),
-            values: if values.is_empty() {
-                None
-            } else {
-                Some(values.iter().map(|s| s.to_string()).collect())
-            },
+            values: if values.is_empty() { None } else { Some(values.iter().map(|s| s.to_string()).collect()) },
         }
     }
 
@@ -183,49 +168,20 @@ mod tests {
         };
         let s = Selector::from_k8s(&sel).unwrap();
         assert!(s.matches(&labels(&[("app", "nats"), ("tier", "a"), ("team", "x")])));
-        assert!(s.matches(&labels(&[
-            ("app", "nats"),
-            ("tier", "b"),
-            ("team", "x"),
-            ("zone", "z2")
-        ])));
+        assert!(s.matches(&labels(&[("app", "nats"), ("tier", "b"), ("team", "x"), ("zone", "z2")])));
         assert!(!s.matches(&labels(&[("app", "nats"), ("tier", "c"), ("team", "x")])));
-        assert!(!s.matches(&labels(&[
-            ("app", "nats"),
-            ("tier", "a"),
-            ("team", "x"),
-            ("canary", "1")
-        ])));
-        assert!(!s.matches(&labels(&[
-            ("app", "nats"),
-            ("tier", "a"),
-            ("team", "x"),
-            ("zone", "z1")
-        ])));
+        assert!(!s.matches(&labels(&[("app", "nats"), ("tier", "a"), ("team", "x"), ("canary", "1")])));
+        assert!(!s.matches(&labels(&[("app", "nats"), ("tier", "a"), ("team", "x"), ("zone", "z1")])));
         assert!(!s.matches(&labels(&[("app", "nats"), ("tier", "a")])));
         assert!(!s.matches(&labels(&[("app", "redis"), ("tier", "a"), ("team", "x")])));
-        assert_eq!(
-            s.to_string(),
-            "app=nats,tier in (a,b),!canary,zone notin (z1),team"
-        );
+        assert_eq!(s.to_string(), "app=nats,tier in (a,b),!canary,zone notin (z1),team");
     }
 
     #[test]
     fn invalid_operators_and_values_are_rejected() {
-        for (op, vals) in [
-            ("In", &[][..]),
-            ("NotIn", &[][..]),
-            ("Exists", &["x"][..]),
-            ("Equals", &["x"][..]),
-        ] {
-            let sel = LabelSelector {
-                match_expressions: Some(vec![expr("k", op, vals)]),
-                ..Default::default()
-            };
-            assert!(
-                Selector::from_k8s(&sel).is_err(),
-                "{op} {vals:?} should be rejected"
-            );
+        for (op, vals) in [("In", &[][..]), ("NotIn", &[][..]), ("Exists", &["x"][..]), ("Equals", &["x"][..])] {
+            let sel = LabelSelector { match_expressions: Some(vec![expr("k", op, vals)]), ..Default::default() };
+            assert!(Selector::from_k8s(&sel).is_err(), "{op} {vals:?} should be rejected");
         }
     }
 

@@ -27,7 +27,11 @@ pub struct LoadedView {
 }
 
 /// Reads the manifests first (bad files are an error listing every problem), then the cluster.
-pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration) -> Result<LoadedView, Vec<ManifestError>> {
+pub async fn load_view(
+    needs: &[Need],
+    opts: &SourceOptions,
+    deadline: Duration,
+) -> Result<LoadedView, Vec<ManifestError>> {
     let set = manifests::read_paths(&opts.manifests);
     if !set.errors.is_empty() {
         return Err(set.errors);

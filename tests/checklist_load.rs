@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jiff::civil::{Date, date};
 use kgents_gate::checklist::{
-    BUILT_IN_CATALOG, BUILT_IN_CHECKLIST, BUILT_IN_ORIGIN, ChecklistSource, DiagLevel, ItemKind,
-    LoadOptions, Loaded, Severity, checklist_json_schema, load, load_from_strs,
+    BUILT_IN_CATALOG, BUILT_IN_CHECKLIST, BUILT_IN_ORIGIN, ChecklistSource, DiagLevel, ItemKind, LoadOptions, Loaded,
+    Severity, checklist_json_schema, load, load_from_strs,
 };
 use kgents_gate::probe::file::FileParams;
 use kgents_gate::probe::load_baseline::LoadBaselineParams;
@@ -100,44 +100,21 @@ ticket = "OPS-142"
 "#;
 
 fn load_ok(checklist: &str, today: Date) -> Loaded {
-    match load_from_strs(
-        ("checklist.toml", checklist),
-        &[("docs.toml", DOCS), ("load.toml", LOAD)],
-        today,
-    ) {
+    match load_from_strs(("checklist.toml", checklist), &[("docs.toml", DOCS), ("load.toml", LOAD)], today) {
         Ok(l) => l,
-        Err(d) => panic!(
-            "{}",
-            d.iter()
-                .map(|x| x.render(false))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
+        Err(d) => panic!("{}", d.iter().map(|x| x.render(false)).collect::<Vec<_>>().join("\n")),
     }
 }
 
 #[test]
 fn valid_checklist_round_trips_into_the_model() {
-    let Loaded {
-        checklist: c,
-        warnings,
-    } = load_ok(CHECKLIST, TODAY);
+    let Loaded { checklist: c, warnings } = load_ok(CHECKLIST, TODAY);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(c.launch.name, "kgents SaaS production launch");
     assert_eq!(c.launch.approvers, ["platform-lead", "security-lead"]);
     assert_eq!(c.launch.description.as_deref(), Some("Agents and billing."));
-    assert_eq!(
-        c.categories
-            .iter()
-            .map(|x| x.id.as_str())
-            .collect::<Vec<_>>(),
-        ["docs", "load"]
-    );
-    let ids: Vec<_> = c
-        .items
-        .iter()
-        .map(|i| (i.id.as_str(), i.category.as_str(), i.severity))
-        .collect();
+    assert_eq!(c.categories.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["docs", "load"]);
+    let ids: Vec<_> = c.items.iter().map(|i| (i.id.as_str(), i.category.as_str(), i.severity)).collect();
     assert_eq!(
         ids,
         [
@@ -151,13 +128,8 @@ fn valid_checklist_round_trips_into_the_model() {
     let runbook = c.item("docs.runbook").unwrap();
     assert_eq!(runbook.owner.as_deref(), Some("ops"));
     assert_eq!(runbook.timeout, Some(Duration::from_secs(90)));
-    let ItemKind::Check { def, spec } = &runbook.kind else {
-        panic!("not a check")
-    };
-    assert_eq!(
-        (def.id.as_str(), def.probe, def.source.as_str()),
-        ("docs.file", ProbeKind::File, "docs.toml")
-    );
+    let ItemKind::Check { def, spec } = &runbook.kind else { panic!("not a check") };
+    assert_eq!((def.id.as_str(), def.probe, def.source.as_str()), ("docs.file", ProbeKind::File, "docs.toml"));
     // Item keys win over catalog defaults; defaults fill the rest.
     assert_eq!(
         spec,
@@ -167,9 +139,7 @@ fn valid_checklist_round_trips_into_the_model() {
             non_empty: false,
         })
     );
-    let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else {
-        panic!("not a check")
-    };
+    let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else { panic!("not a check") };
     assert_eq!(
         spec,
         &ProbeSpec::LoadBaseline(LoadBaselineParams {
@@ -180,25 +150,15 @@ fn valid_checklist_round_trips_into_the_model() {
         })
     );
 
-    let ItemKind::Manual { signoff: Some(s) } = &c.item("docs.runbook-reviewed").unwrap().kind
-    else {
+    let ItemKind::Manual { signoff: Some(s) } = &c.item("docs.runbook-reviewed").unwrap().kind else {
         panic!("no sign-off")
     };
-    assert_eq!(
-        (s.by.as_str(), s.on, s.expires),
-        ("ops-lead", date(2026, 11, 14), Some(date(2027, 5, 14)))
-    );
-    assert_eq!(
-        c.item("docs.pending").unwrap().kind,
-        ItemKind::Manual { signoff: None }
-    );
+    assert_eq!((s.by.as_str(), s.on, s.expires), ("ops-lead", date(2026, 11, 14), Some(date(2027, 5, 14))));
+    assert_eq!(c.item("docs.pending").unwrap().kind, ItemKind::Manual { signoff: None });
 
     assert_eq!(c.waivers.len(), 1);
     let w = &c.waivers[0];
-    assert_eq!(
-        (w.item.as_str(), w.owner.as_str(), w.expires),
-        ("docs.pending", "ops-lead", date(2027, 3, 31))
-    );
+    assert_eq!((w.item.as_str(), w.owner.as_str(), w.expires), ("docs.pending", "ops-lead", date(2027, 3, 31)));
     assert_eq!(w.ticket.as_deref(), Some("OPS-142"));
 
     let catalog: Vec<_> = c.catalog.iter().map(|d| d.id.as_str()).collect();
@@ -210,60 +170,31 @@ fn valid_checklist_round_trips_into_the_model() {
 
 #[test]
 fn expired_waivers_and_sign_offs_and_empty_categories_are_warnings() {
-    let text = CHECKLIST
-        .replace("expires = 2027-05-14", "expires = 2027-02-01")
-        .replace(
-            "[[category]]\nid = \"load\"",
-            "[[category]]\nid = \"network\"\ntitle = \"Network\"\n\n[[category]]\nid = \"load\"",
-        );
+    let text = CHECKLIST.replace("expires = 2027-05-14", "expires = 2027-02-01").replace(
+        "[[category]]\nid = \"load\"",
+        "[[category]]\nid = \"network\"\ntitle = \"Network\"\n\n[[category]]\nid = \"load\"",
+    );
     let later = date(2027, 4, 1);
     let loaded = load_ok(&text, later);
-    let msgs: Vec<_> = loaded
-        .warnings
-        .iter()
-        .map(|w| (w.level, w.line, w.message.as_str()))
-        .collect();
+    let msgs: Vec<_> = loaded.warnings.iter().map(|w| (w.level, w.line, w.message.as_str())).collect();
     assert_eq!(
         msgs,
         [
             (DiagLevel::Warning, 11, "category `network` has no items"),
-            (
-                DiagLevel::Warning,
-                46,
-                "sign-off of `docs.runbook-reviewed` expired on 2027-02-01"
-            ),
-            (
-                DiagLevel::Warning,
-                58,
-                "waiver for `docs.pending` expired on 2027-03-31"
-            ),
+            (DiagLevel::Warning, 46, "sign-off of `docs.runbook-reviewed` expired on 2027-02-01"),
+            (DiagLevel::Warning, 58, "waiver for `docs.pending` expired on 2027-03-31"),
         ]
     );
-    insta::assert_snapshot!(
-        loaded
-            .warnings
-            .iter()
-            .map(|w| w.render(false))
-            .collect::<Vec<_>>()
-            .join("\n\n")
-    );
+    insta::assert_snapshot!(loaded.warnings.iter().map(|w| w.render(false)).collect::<Vec<_>>().join("\n\n"));
     // The day of expiry itself is still valid.
-    let on_the_day = load_ok(
-        &CHECKLIST.replace("2027-05-14", "2027-03-31"),
-        date(2027, 3, 31),
-    );
+    let on_the_day = load_ok(&CHECKLIST.replace("2027-05-14", "2027-03-31"), date(2027, 3, 31));
     assert!(on_the_day.warnings.is_empty(), "{:?}", on_the_day.warnings);
 }
 
 #[test]
 fn embedded_default_checklist_and_catalog_validate_cleanly() {
-    let opts = LoadOptions {
-        source: ChecklistSource::BuiltIn,
-        catalog_dir: None,
-        today: TODAY,
-    };
-    let loaded = load(&opts)
-        .unwrap_or_else(|d| panic!("{}", d.iter().map(|x| x.render(false)).collect::<String>()));
+    let opts = LoadOptions { source: ChecklistSource::BuiltIn, catalog_dir: None, today: TODAY };
+    let loaded = load(&opts).unwrap_or_else(|d| panic!("{}", d.iter().map(|x| x.render(false)).collect::<String>()));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = &loaded.checklist;
     assert_eq!(c.origin, BUILT_IN_ORIGIN);
@@ -286,9 +217,7 @@ fn embedded_default_checklist_and_catalog_validate_cleanly() {
         (w.item.as_str(), w.owner.as_str(), w.ticket.as_deref()),
         ("observability.log-aggregation", "ops-lead", Some("OPS-142"))
     );
-    let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else {
-        panic!("not a check")
-    };
+    let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else { panic!("not a check") };
     assert_eq!(
         spec,
         &ProbeSpec::LoadBaseline(LoadBaselineParams {
@@ -298,23 +227,12 @@ fn embedded_default_checklist_and_catalog_validate_cleanly() {
             max_p95_ms: Some(500.0),
         })
     );
-    assert!(
-        c.items.iter().any(
-            |i| matches!(&i.kind, ItemKind::Check { def, .. } if def.probe == ProbeKind::File)
-        )
-    );
-    assert!(
-        c.items
-            .iter()
-            .any(|i| matches!(&i.kind, ItemKind::Manual { signoff: Some(_) }))
-    );
+    assert!(c.items.iter().any(|i| matches!(&i.kind, ItemKind::Check { def, .. } if def.probe == ProbeKind::File)));
+    assert!(c.items.iter().any(|i| matches!(&i.kind, ItemKind::Manual { signoff: Some(_) })));
     // The repository's files are the embedded ones.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file = LoadOptions {
-        source: ChecklistSource::File(root.join("checklist.toml")),
-        catalog_dir: None,
-        today: TODAY,
-    };
+    let file =
+        LoadOptions { source: ChecklistSource::File(root.join("checklist.toml")), catalog_dir: None, today: TODAY };
     let from_file = load(&file).unwrap_or_else(|d| panic!("{d:?}"));
     assert_eq!(from_file.checklist.sha256, c.sha256);
 }
@@ -326,26 +244,13 @@ fn every_catalog_file_of_the_repository_is_embedded() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     on_disk.sort();
-    let embedded: Vec<(String, String)> = BUILT_IN_CATALOG
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
-    assert_eq!(
-        embedded, on_disk,
-        "add new checks/*.toml files to BUILT_IN_CATALOG"
-    );
-    assert_eq!(
-        BUILT_IN_CHECKLIST,
-        std::fs::read_to_string(dir.with_file_name("checklist.toml")).unwrap()
-    );
+    let embedded: Vec<(String, String)> =
+        BUILT_IN_CATALOG.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    assert_eq!(embedded, on_disk, "add new checks/*.toml files to BUILT_IN_CATALOG");
+    assert_eq!(BUILT_IN_CHECKLIST, std::fs::read_to_string(dir.with_file_name("checklist.toml")).unwrap());
 }
 
 #[test]
@@ -353,15 +258,10 @@ fn catalog_location_rule() {
     let tmp = tempfile::tempdir().unwrap();
     let list = tmp.path().join("checklist.toml");
     let item = "\n[[item]]\nid = \"docs.x\"\ncategory = \"docs\"\ntitle = \"X\"\ncheck = \"custom.readme\"\n[item.with]\npath = \"README.md\"\n";
-    let text = format!(
-        "[launch]\nname = \"n\"\napprovers = [\"a\"]\n\n[[category]]\nid = \"docs\"\ntitle = \"Docs\"\n{item}"
-    );
+    let text =
+        format!("[launch]\nname = \"n\"\napprovers = [\"a\"]\n\n[[category]]\nid = \"docs\"\ntitle = \"Docs\"\n{item}");
     std::fs::write(&list, &text).unwrap();
-    let opts = |catalog_dir| LoadOptions {
-        source: ChecklistSource::File(list.clone()),
-        catalog_dir,
-        today: TODAY,
-    };
+    let opts = |catalog_dir| LoadOptions { source: ChecklistSource::File(list.clone()), catalog_dir, today: TODAY };
 
     // No checks/ beside the checklist: the built-in catalog, which has no `custom.readme`.
     let errs = load(&opts(None)).unwrap_err();
@@ -377,15 +277,9 @@ fn catalog_location_rule() {
     let loaded = load(&opts(None)).unwrap_or_else(|d| panic!("{d:?}"));
     let c = &loaded.checklist;
     assert_eq!(c.catalog.len(), 1);
-    assert_eq!(
-        c.catalog[0].source,
-        tmp.path().join("checks/custom.toml").display().to_string()
-    );
+    assert_eq!(c.catalog[0].source, tmp.path().join("checks/custom.toml").display().to_string());
     assert_eq!(c.origin, list.display().to_string());
-    assert_eq!(
-        c.sha256,
-        hex::encode(Sha256::digest(format!("{text}{custom}")))
-    );
+    assert_eq!(c.sha256, hex::encode(Sha256::digest(format!("{text}{custom}"))));
 
     // An explicit catalog directory wins over checks/ beside the checklist.
     let other = tmp.path().join("other");
@@ -393,34 +287,15 @@ fn catalog_location_rule() {
     std::fs::write(other.join("a.toml"), DOCS).unwrap();
     let errs = load(&opts(Some(other.clone()))).unwrap_err();
     assert_eq!(errs[0].message, "unknown check `custom.readme`");
-    assert!(
-        errs[0]
-            .help
-            .as_deref()
-            .unwrap_or("")
-            .contains("known: docs.file"),
-        "{:?}",
-        errs[0].help
-    );
+    assert!(errs[0].help.as_deref().unwrap_or("").contains("known: docs.file"), "{:?}", errs[0].help);
 
     // Missing files are diagnostics, not panics.
     let errs = load(&opts(Some(tmp.path().join("missing")))).unwrap_err();
-    assert!(
-        errs[0]
-            .message
-            .starts_with("cannot read the catalog directory"),
-        "{errs:?}"
-    );
-    let missing = LoadOptions {
-        source: ChecklistSource::File(tmp.path().join("nope.toml")),
-        catalog_dir: None,
-        today: TODAY,
-    };
+    assert!(errs[0].message.starts_with("cannot read the catalog directory"), "{errs:?}");
+    let missing =
+        LoadOptions { source: ChecklistSource::File(tmp.path().join("nope.toml")), catalog_dir: None, today: TODAY };
     let errs = load(&missing).unwrap_err();
-    assert!(
-        errs[0].message.starts_with("cannot read the checklist"),
-        "{errs:?}"
-    );
+    assert!(errs[0].message.starts_with("cannot read the checklist"), "{errs:?}");
     assert_eq!((errs[0].line, errs[0].column), (0, 0));
 }
 
@@ -429,21 +304,14 @@ fn digest_covers_the_catalog() {
     let a = load_ok(CHECKLIST, TODAY).checklist.sha256;
     let changed = load_from_strs(
         ("checklist.toml", CHECKLIST),
-        &[
-            ("docs.toml", DOCS),
-            ("load.toml", &LOAD.replace("50", "60")),
-        ],
+        &[("docs.toml", DOCS), ("load.toml", &LOAD.replace("50", "60"))],
         TODAY,
     )
     .unwrap_or_else(|d| panic!("{d:?}"));
     assert_ne!(a, changed.checklist.sha256);
     // Catalog files are hashed in name order, whatever order they are given in.
-    let swapped = load_from_strs(
-        ("checklist.toml", CHECKLIST),
-        &[("load.toml", LOAD), ("docs.toml", DOCS)],
-        TODAY,
-    )
-    .unwrap_or_else(|d| panic!("{d:?}"));
+    let swapped = load_from_strs(("checklist.toml", CHECKLIST), &[("load.toml", LOAD), ("docs.toml", DOCS)], TODAY)
+        .unwrap_or_else(|d| panic!("{d:?}"));
     assert_eq!(a, swapped.checklist.sha256);
 }
 

@@ -38,10 +38,7 @@ title = "Documentation"
 
 fn diagnostics_with(checklist: &str, catalog: &[(&str, &str)]) -> Vec<Diagnostic> {
     match load_from_strs(("checklist.toml", checklist), catalog, TODAY) {
-        Ok(l) => panic!(
-            "expected the checklist to be rejected; warnings: {:?}",
-            l.warnings
-        ),
+        Ok(l) => panic!("expected the checklist to be rejected; warnings: {:?}", l.warnings),
         Err(d) => d,
     }
 }
@@ -51,11 +48,7 @@ fn diagnostics(checklist: &str) -> Vec<Diagnostic> {
 }
 
 fn render(diags: &[Diagnostic]) -> String {
-    diags
-        .iter()
-        .map(|d| d.render(false))
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    diags.iter().map(|d| d.render(false)).collect::<Vec<_>>().join("\n\n")
 }
 
 /// Renders the errors for `HEAD` followed by `rest`.
@@ -125,35 +118,26 @@ id = "x"
             "unknown key `items` in checklist",
         ]
     );
-    assert!(
-        diags
-            .iter()
-            .all(|d| d.level == DiagLevel::Error && d.line > 0)
-    );
+    assert!(diags.iter().all(|d| d.level == DiagLevel::Error && d.line > 0));
     insta::assert_snapshot!(render(&diags));
 }
 
 #[test]
 fn toml_syntax_errors_point_at_the_line() {
-    let out = errors(
-        "\n[[item]]\nid = \"docs.runbook\"\ntitle = \"unterminated\ncategory = = \"docs\"\n",
-    );
+    let out = errors("\n[[item]]\nid = \"docs.runbook\"\ntitle = \"unterminated\ncategory = = \"docs\"\n");
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn unknown_check_id() {
-    let out = errors(
-        "\n[[item]]\nid = \"docs.runbook\"\ncategory = \"docs\"\ntitle = \"Runbook\"\ncheck = \"docs.files\"\n",
-    );
+    let out =
+        errors("\n[[item]]\nid = \"docs.runbook\"\ncategory = \"docs\"\ntitle = \"Runbook\"\ncheck = \"docs.files\"\n");
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn unknown_category() {
-    let out = errors(
-        "\n[[item]]\nid = \"docs.runbook\"\ncategory = \"doc\"\ntitle = \"Runbook\"\nkind = \"manual\"\n",
-    );
+    let out = errors("\n[[item]]\nid = \"docs.runbook\"\ncategory = \"doc\"\ntitle = \"Runbook\"\nkind = \"manual\"\n");
     insta::assert_snapshot!(out);
 }
 
@@ -184,14 +168,10 @@ kind = "manual"
 
 #[test]
 fn duplicate_check_ids_across_catalog_files() {
-    let checklist = format!(
-        "{HEAD}\n[[item]]\nid = \"d\"\ncategory = \"docs\"\ntitle = \"D\"\nkind = \"manual\"\n"
-    );
-    let again = "[[check]]\nid = \"docs.file\"\nprobe = \"file\"\ntitle = \"t\"\ndescription = \"d\"\nremediation = \"r\"\n";
-    let diags = diagnostics_with(
-        &checklist,
-        &[("checks/a.toml", CATALOG), ("checks/b.toml", again)],
-    );
+    let checklist = format!("{HEAD}\n[[item]]\nid = \"d\"\ncategory = \"docs\"\ntitle = \"D\"\nkind = \"manual\"\n");
+    let again =
+        "[[check]]\nid = \"docs.file\"\nprobe = \"file\"\ntitle = \"t\"\ndescription = \"d\"\nremediation = \"r\"\n";
+    let diags = diagnostics_with(&checklist, &[("checks/a.toml", CATALOG), ("checks/b.toml", again)]);
     insta::assert_snapshot!(render(&diags));
 }
 
@@ -368,9 +348,8 @@ defualts = { port = 1 }
 id = "Docs File"
 probe = "file"
 "#;
-    let checklist = format!(
-        "{HEAD}\n[[item]]\nid = \"d\"\ncategory = \"docs\"\ntitle = \"D\"\ncheck = \"net.reach\"\n"
-    );
+    let checklist =
+        format!("{HEAD}\n[[item]]\nid = \"d\"\ncategory = \"docs\"\ntitle = \"D\"\ncheck = \"net.reach\"\n");
     let diags = diagnostics_with(&checklist, &[("checks/bad.toml", catalog)]);
     // The item naming the broken check is not reported again as naming an unknown check.
     assert!(!diags.iter().any(|d| d.message.contains("unknown check")));
@@ -379,9 +358,7 @@ probe = "file"
 
 #[test]
 fn launch_table_missing_or_incomplete() {
-    let out = render(&diagnostics(
-        "[[category]]\nid = \"docs\"\ntitle = \"Docs\"\n",
-    ));
+    let out = render(&diagnostics("[[category]]\nid = \"docs\"\ntitle = \"Docs\"\n"));
     insta::assert_snapshot!("launch_missing", out);
     let out = render(&diagnostics("[launch]\napprovers = []\n"));
     insta::assert_snapshot!("launch_incomplete", out);

@@ -30,7 +30,9 @@ fn checklist(items: &str) -> kgents_gate::checklist::Checklist {
     );
     match load_from_strs(("checklist.toml", &text), &[("checks/docs.toml", CATALOG)], TODAY) {
         Ok(l) => l.checklist,
-        Err(d) => panic!("invalid test checklist: {}", d.iter().map(|d| d.render(false)).collect::<Vec<_>>().join("\n")),
+        Err(d) => {
+            panic!("invalid test checklist: {}", d.iter().map(|d| d.render(false)).collect::<Vec<_>>().join("\n"))
+        }
     }
 }
 
@@ -56,7 +58,12 @@ fn warning(code: &str) -> ProbeReport {
     r
 }
 
-fn run_with(c: &kgents_gate::checklist::Checklist, results: &[(&str, ProbeReport)], strict: bool, only: Option<&[&str]>) -> Report {
+fn run_with(
+    c: &kgents_gate::checklist::Checklist,
+    results: &[(&str, ProbeReport)],
+    strict: bool,
+    only: Option<&[&str]>,
+) -> Report {
     let runs: BTreeMap<String, ItemRun> = results
         .iter()
         .map(|(id, r)| (id.to_string(), ItemRun { report: r.clone(), duration: Duration::from_millis(5) }))
@@ -65,7 +72,14 @@ fn run_with(c: &kgents_gate::checklist::Checklist, results: &[(&str, ProbeReport
         Some(ids) => ids.iter().map(|s| s.to_string()).collect(),
         None => c.items.iter().map(|i| i.id.clone()).collect(),
     };
-    decide(DecideInput { checklist: c, selected: &selected, runs: &runs, today: TODAY, strict, provenance: Provenance::default() })
+    decide(DecideInput {
+        checklist: c,
+        selected: &selected,
+        runs: &runs,
+        today: TODAY,
+        strict,
+        provenance: Provenance::default(),
+    })
 }
 
 fn outcome(r: &Report, id: &str) -> Outcome {
@@ -176,7 +190,8 @@ fn an_expired_waiver_on_a_blocking_item_blocks() {
 #[test]
 fn a_waiver_matching_nothing_is_a_warning_note() {
     let c = checklist(
-        &(item("a", "docs", "blocking") + "\n[[waiver]]\nitem = \"a\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n"),
+        &(item("a", "docs", "blocking")
+            + "\n[[waiver]]\nitem = \"a\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n"),
     );
     let r = run_with(&c, &[("a", pass())], false, None);
     assert_eq!(r.decision, Decision::Approved);
@@ -187,7 +202,8 @@ fn a_waiver_matching_nothing_is_a_warning_note() {
 #[test]
 fn a_waiver_never_covers_what_could_not_be_checked() {
     let c = checklist(
-        &(item("a", "docs", "blocking") + "\n[[waiver]]\nitem = \"a\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n"),
+        &(item("a", "docs", "blocking")
+            + "\n[[waiver]]\nitem = \"a\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n"),
     );
     let r = run_with(&c, &[("a", ProbeReport::unverified("unreachable", "down"))], false, None);
     assert_eq!(outcome(&r, "a"), Outcome::Unverified);
@@ -195,14 +211,18 @@ fn a_waiver_never_covers_what_could_not_be_checked() {
 }
 
 fn manual(id: &str, severity: &str, signoff: &str) -> String {
-    format!("\n[[item]]\nid = \"{id}\"\ncategory = \"ops\"\ntitle = \"manual {id}\"\nkind = \"manual\"\nseverity = \"{severity}\"\nowner = \"ops\"\n{signoff}")
+    format!(
+        "\n[[item]]\nid = \"{id}\"\ncategory = \"ops\"\ntitle = \"manual {id}\"\nkind = \"manual\"\nseverity = \"{severity}\"\nowner = \"ops\"\n{signoff}"
+    )
 }
 
 #[test]
 fn manual_items_are_pending_until_signed_off_and_again_after_expiry() {
     let valid = "signoff = { by = \"ops-lead\", on = 2026-11-01, evidence = \"DR-7\", expires = 2027-05-01 }\n";
     let expired = "signoff = { by = \"ops-lead\", on = 2026-01-01, evidence = \"DR-7\", expires = 2026-06-01 }\n";
-    let c = checklist(&(manual("m1", "blocking", valid) + &manual("m2", "blocking", "") + &manual("m3", "blocking", expired)));
+    let c = checklist(
+        &(manual("m1", "blocking", valid) + &manual("m2", "blocking", "") + &manual("m3", "blocking", expired)),
+    );
     let r = run_with(&c, &[], false, None);
     assert_eq!(outcome(&r, "m1"), Outcome::Pass);
     assert!(r.items[0].message.contains("ops-lead"));
@@ -234,7 +254,8 @@ fn a_pending_item_can_be_waived_as_an_accepted_risk() {
 
 #[test]
 fn deselected_items_are_skipped_and_progress_counts_what_ran() {
-    let c = checklist(&(item("a", "docs", "blocking") + &item("b", "docs", "blocking") + &item("c", "docs", "blocking")));
+    let c =
+        checklist(&(item("a", "docs", "blocking") + &item("b", "docs", "blocking") + &item("c", "docs", "blocking")));
     let r = run_with(&c, &[("a", pass()), ("b", fail("x"))], false, Some(&["a", "b"]));
     assert_eq!((outcome(&r, "c"), r.items[2].code.as_str()), (Outcome::Skipped, "deselected"));
     let docs = &r.categories[0];

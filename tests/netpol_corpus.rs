@@ -24,8 +24,7 @@ const NETASSERT_NOT_POLICY: &[(&str, &str)] = &[(
 )];
 
 fn yaml_docs(text: &str, what: &str) -> Vec<Value> {
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{what}: {e}"));
     // Only Kubernetes objects: skip empty documents and stray non-object files (e.g. JSON reports).
     docs.into_iter().filter(Value::is_object).collect()
 }
@@ -38,24 +37,13 @@ fn manifest_dir(dir: &Path) -> Vec<Value> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-            {
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json") {
                 files.push(p);
             }
         }
     }
     files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            yaml_docs(
-                &std::fs::read_to_string(f).unwrap(),
-                &f.display().to_string(),
-            )
-        })
-        .collect()
+    files.iter().flat_map(|f| yaml_docs(&std::fs::read_to_string(f).unwrap(), &f.display().to_string())).collect()
 }
 
 // ---------------------------------------------------------------- np-guard connlist cases
@@ -85,10 +73,7 @@ fn parse_conns(s: &str) -> ConnectionSet {
             None => tok,
         };
         let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
-        out.add(
-            proto.expect("protocol first"),
-            &PortSet::from_range(lo.parse().unwrap(), hi.parse().unwrap()),
-        );
+        out.add(proto.expect("protocol first"), &PortSet::from_range(lo.parse().unwrap(), hi.parse().unwrap()));
     }
     out
 }
@@ -96,10 +81,7 @@ fn parse_conns(s: &str) -> ConnectionSet {
 fn ext_range(s: &str) -> Option<(u32, u32)> {
     let r = s.strip_suffix("[External]")?;
     let (a, b) = r.split_once('-')?;
-    Some((
-        u32::from(a.parse::<Ipv4Addr>().ok()?),
-        u32::from(b.parse::<Ipv4Addr>().ok()?),
-    ))
+    Some((u32::from(a.parse::<Ipv4Addr>().ok()?), u32::from(b.parse::<Ipv4Addr>().ok()?)))
 }
 
 /// Listed IPv4 ranges (first, last) with their connections.
@@ -117,28 +99,16 @@ struct Expected {
 fn parse_connlist(text: &str) -> Expected {
     let mut ex = Expected::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (pair, conns) = line
-            .split_once(" : ")
-            .unwrap_or_else(|| panic!("bad line {line:?}"));
-        let (src, dst) = pair
-            .split_once(" => ")
-            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let (pair, conns) = line.split_once(" : ").unwrap_or_else(|| panic!("bad line {line:?}"));
+        let (src, dst) = pair.split_once(" => ").unwrap_or_else(|| panic!("bad line {line:?}"));
         let conns = parse_conns(conns);
         if src == "{ingress-controller}" {
             ex.ingress_controller.push((dst.to_string(), conns));
             continue;
         }
         match (ext_range(src), ext_range(dst)) {
-            (Some((a, b)), None) => ex
-                .external
-                .entry((dst.to_string(), true))
-                .or_default()
-                .push((a, b, conns)),
-            (None, Some((a, b))) => ex
-                .external
-                .entry((src.to_string(), false))
-                .or_default()
-                .push((a, b, conns)),
+            (Some((a, b)), None) => ex.external.entry((dst.to_string(), true)).or_default().push((a, b, conns)),
+            (None, Some((a, b))) => ex.external.entry((src.to_string(), false)).or_default().push((a, b, conns)),
             (None, None) => {
                 ex.pods.insert((src.to_string(), dst.to_string()), conns);
             }
@@ -161,20 +131,10 @@ fn sample_ports(c: &ConnectionSet) -> Vec<(Protocol, u16)> {
     out
 }
 
-fn check_evaluate_agrees(
-    w: &NetpolWorld,
-    from: &Endpoint,
-    to: &Endpoint,
-    set: &ConnectionSet,
-    ctx: &str,
-) {
+fn check_evaluate_agrees(w: &NetpolWorld, from: &Endpoint, to: &Endpoint, set: &ConnectionSet, ctx: &str) {
     for (proto, port) in sample_ports(set) {
         let v = evaluate(w, from, to, &PortSpec::Number(port), proto).unwrap();
-        assert_eq!(
-            v.allowed,
-            set.contains(proto, port),
-            "{ctx}: evaluate {proto} {port} disagrees with {set}"
-        );
+        assert_eq!(v.allowed, set.contains(proto, port), "{ctx}: evaluate {proto} {port} disagrees with {set}");
     }
 }
 
@@ -193,9 +153,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
         Err(_) => {
             let gz = std::fs::File::open(dir.join("expected/connlist_output.txt.gz")).unwrap();
             let mut t = String::new();
-            flate2::read::GzDecoder::new(gz)
-                .read_to_string(&mut t)
-                .unwrap();
+            flate2::read::GzDecoder::new(gz).read_to_string(&mut t).unwrap();
             t
         }
     };
@@ -206,17 +164,11 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
     }
     for (s, d) in ex.pods.keys() {
         if !groups.contains_key(s) || !groups.contains_key(d) {
-            return Err(format!(
-                "{name}: expected pair {s} => {d} names a workload the evaluator did not load"
-            ));
+            return Err(format!("{name}: expected pair {s} => {d} names a workload the evaluator did not load"));
         }
     }
     let external_only = w.clone().with_ipblock_scope(IpBlockScope::ExternalOnly);
-    let mut count = NpGuardCount {
-        pod_pairs: 0,
-        external_pairs: 0,
-        ipblock_divergent: 0,
-    };
+    let mut count = NpGuardCount { pod_pairs: 0, external_pairs: 0, ipblock_divergent: 0 };
     let mut errors = Vec::new();
 
     // Every ordered pair of distinct workloads (np-guard never lists a workload to itself).
@@ -226,11 +178,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
                 continue;
             }
             count.pod_pairs += 1;
-            let want = ex
-                .pods
-                .get(&(sk.clone(), dk.clone()))
-                .cloned()
-                .unwrap_or_default();
+            let want = ex.pods.get(&(sk.clone(), dk.clone())).cloned().unwrap_or_default();
             for sp in spods {
                 for dp in dpods {
                     let (from, to) = (sp.endpoint(), dp.endpoint());
@@ -260,10 +208,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
         for r in p.ingress.iter().chain(&p.egress) {
             for peer in &r.peers {
                 if let Peer::IpBlock(b) = peer {
-                    for c in std::iter::once(b.cidr)
-                        .chain(b.except.iter().copied())
-                        .filter(|c| !c.is_v6())
-                    {
+                    for c in std::iter::once(b.cidr).chain(b.except.iter().copied()).filter(|c| !c.is_v6()) {
                         let (lo, hi) = c.range();
                         cuts.extend([lo as u64, hi as u64 + 1]);
                     }
@@ -276,11 +221,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
             cuts.extend([u64::from(*a), u64::from(*b) + 1]);
         }
     }
-    let starts: Vec<u32> = cuts
-        .iter()
-        .filter(|c| **c < 1 << 32)
-        .map(|c| *c as u32)
-        .collect();
+    let starts: Vec<u32> = cuts.iter().filter(|c| **c < 1 << 32).map(|c| *c as u32).collect();
     for (gk, pods) in &groups {
         let pod = pods[0].endpoint();
         for inbound in [true, false] {
@@ -295,9 +236,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
                 let (from, to) = if inbound { (&ext, &pod) } else { (&pod, &ext) };
                 let got = allowed_connections(&w, from, to).unwrap();
                 if got != want {
-                    errors.push(format!(
-                        "{name}: {from} => {to} ({gk}): expected {want}, got {got}"
-                    ));
+                    errors.push(format!("{name}: {from} => {to} ({gk}): expected {want}, got {got}"));
                 }
             }
             let ext = Endpoint::External(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
@@ -312,10 +251,7 @@ fn run_np_guard_case(dir: &Path) -> Result<NpGuardCount, String> {
     } else {
         let n = errors.len();
         errors.truncate(20);
-        Err(format!(
-            "{n} disagreements, first ones:\n  {}",
-            errors.join("\n  ")
-        ))
+        Err(format!("{n} disagreements, first ones:\n  {}", errors.join("\n  ")))
     }
 }
 
@@ -340,16 +276,12 @@ fn check_ingress_controller(
     let from = Endpoint::pod("probe-ingress", "controller");
     for (dst, want) in lines {
         let Some(pod) = groups.get(dst).map(|p| p[0].endpoint()) else {
-            errors.push(format!(
-                "{name}: ingress-controller line names unknown workload {dst}"
-            ));
+            errors.push(format!("{name}: ingress-controller line names unknown workload {dst}"));
             continue;
         };
         let got = allowed_connections(&w, &from, &pod).unwrap();
         if &got.intersect(want) != want {
-            errors.push(format!(
-                "{name}: {{ingress-controller}} => {dst}: expected at least {want}, got {got}"
-            ));
+            errors.push(format!("{name}: {{ingress-controller}} => {dst}: expected at least {want}, got {got}"));
         }
     }
 }
@@ -357,11 +289,8 @@ fn check_ingress_controller(
 #[test]
 fn np_guard_netpol_analyzer_connlists() {
     let root = corpus().join("np-guard-netpol-analyzer");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert_eq!(dirs.len(), 38, "all 38 upstream manifest sets are present");
     let (mut pod_pairs, mut external_pairs, mut divergent) = (0, 0, 0);
@@ -381,13 +310,7 @@ fn np_guard_netpol_analyzer_connlists() {
          {divergent} pod pairs differing only by ipBlock-matches-pod-IP",
         dirs.len()
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), dirs.len(), failures.join("\n"));
 }
 
 // ---------------------------------------------------------------- step-by-step cases (README-schema.md)
@@ -408,22 +331,12 @@ fn step_objects(step: &Value) -> Vec<Value> {
         }
         out.push(pod);
     }
-    out.extend(
-        step["networkPolicies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .cloned(),
-    );
+    out.extend(step["networkPolicies"].as_array().into_iter().flatten().cloned());
     out
 }
 
 fn run_schema_file(path: &Path, checked: &mut usize) -> Vec<String> {
-    let doc = yaml_docs(
-        &std::fs::read_to_string(path).unwrap(),
-        &path.display().to_string(),
-    )
-    .remove(0);
+    let doc = yaml_docs(&std::fs::read_to_string(path).unwrap(), &path.display().to_string()).remove(0);
     let id = doc["id"].as_str().unwrap().to_string();
     let mut errors = Vec::new();
     for step in doc["steps"].as_array().unwrap() {
@@ -446,13 +359,7 @@ fn run_schema_file(path: &Path, checked: &mut usize) -> Vec<String> {
                 other => other.as_str().unwrap().parse().unwrap(),
             };
             let proto: Protocol = e["protocol"].as_str().unwrap_or("TCP").parse().unwrap();
-            let v = evaluate(
-                &w,
-                &from.parse().unwrap(),
-                &to.parse().unwrap(),
-                &port,
-                proto,
-            );
+            let v = evaluate(&w, &from.parse().unwrap(), &to.parse().unwrap(), &port, proto);
             *checked += 1;
             match v {
                 Ok(v) if v.allowed == (expect == "allow") => {}
@@ -471,15 +378,10 @@ fn run_schema_file(path: &Path, checked: &mut usize) -> Vec<String> {
 fn ahmetb_recipes_and_bitnami_nats_expectations() {
     let (mut files, mut checked, mut errors) = (0, 0, Vec::new());
     for dir in ["ahmetb-recipes", "bitnami-nats-doc"] {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut paths: Vec<PathBuf> =
+            std::fs::read_dir(corpus().join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
         paths.sort();
-        for p in paths
-            .iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        {
+        for p in paths.iter().filter(|p| p.extension().is_some_and(|x| x == "yaml")) {
             files += 1;
             errors.extend(run_schema_file(p, &mut checked));
         }
@@ -487,23 +389,14 @@ fn ahmetb_recipes_and_bitnami_nats_expectations() {
     println!("schema cases: {files} files, {checked} expectations");
     assert_eq!(files, 17);
     assert!(checked >= 46, "only {checked} expectations were read");
-    assert!(
-        errors.is_empty(),
-        "{} failures:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
+    assert!(errors.is_empty(), "{} failures:\n{}", errors.len(), errors.join("\n"));
 }
 
 // ---------------------------------------------------------------- netassert e2e (static part)
 
 /// The pod standing for a netassert `k8sResource` (a workload by kind and name, or a pod).
 fn netassert_pod(w: &NetpolWorld, r: &Value) -> Endpoint {
-    let (kind, name, ns) = (
-        r["kind"].as_str().unwrap(),
-        r["name"].as_str().unwrap(),
-        r["namespace"].as_str().unwrap(),
-    );
+    let (kind, name, ns) = (r["kind"].as_str().unwrap(), r["name"].as_str().unwrap(), r["namespace"].as_str().unwrap());
     let found = w.pods().iter().find(|p| {
         p.namespace == ns
             && match &p.owner {
@@ -512,9 +405,7 @@ fn netassert_pod(w: &NetpolWorld, r: &Value) -> Endpoint {
                 None => false,
             }
     });
-    found
-        .unwrap_or_else(|| panic!("netassert: no pod for {kind} {ns}/{name}"))
-        .endpoint()
+    found.unwrap_or_else(|| panic!("netassert: no pod for {kind} {ns}/{name}")).endpoint()
 }
 
 #[test]
@@ -526,24 +417,16 @@ fn netassert_e2e_static_expectations() {
     let w = NetpolWorld::from_objects(&docs).unwrap();
     // Host names cannot be resolved statically; with no ipBlock anywhere the address chosen for
     // them cannot change the answer.
-    let ipblocks = w
-        .policies()
-        .iter()
-        .flat_map(|p| p.ingress.iter().chain(&p.egress))
-        .flat_map(|r| &r.peers);
+    let ipblocks = w.policies().iter().flat_map(|p| p.ingress.iter().chain(&p.egress)).flat_map(|r| &r.peers);
     assert!(ipblocks.clone().all(|p| !matches!(p, Peer::IpBlock(_))));
     let cases: Vec<Value> =
-        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("test-cases.yaml")).unwrap())
-            .unwrap();
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("test-cases.yaml")).unwrap()).unwrap();
     let (mut checked, mut documented, mut errors) = (0, 0, Vec::new());
     for c in &cases {
         let name = c["name"].as_str().unwrap();
         let from = netassert_pod(&w, &c["src"]["k8sResource"]);
         let to = match c["dst"]["host"]["name"].as_str() {
-            Some(host) => Endpoint::External(
-                host.parse()
-                    .unwrap_or(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1))),
-            ),
+            Some(host) => Endpoint::External(host.parse().unwrap_or(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)))),
             None => netassert_pod(&w, &c["dst"]["k8sResource"]),
         };
         let port = PortSpec::Number(c["targetPort"].as_u64().unwrap() as u16);
@@ -553,15 +436,13 @@ fn netassert_e2e_static_expectations() {
         checked += 1;
         if let Some((_, why)) = NETASSERT_NOT_POLICY.iter().find(|(n, _)| *n == name) {
             documented += 1;
-            assert_ne!(
-                v.allowed, expect_allowed,
-                "{name} now agrees upstream; drop it from the documented list"
-            );
+            assert_ne!(v.allowed, expect_allowed, "{name} now agrees upstream; drop it from the documented list");
             println!("netassert {name}: documented divergence: {why}");
             continue;
         }
         if v.allowed != expect_allowed {
-            errors.push(format!("{name}: {from} -> {to} {proto} {port:?}: expected allowed={expect_allowed}, got {v:?}"));
+            errors
+                .push(format!("{name}: {from} -> {to} {proto} {port:?}: expected allowed={expect_allowed}, got {v:?}"));
         }
     }
     println!("netassert: {checked} cases ({documented} documented divergence)");

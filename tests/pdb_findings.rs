@@ -17,13 +17,7 @@ fn cluster(ready: usize, extra: Vec<Value>) -> PdbWorld {
     let l = nats_labels();
     let mut objects = vec![stateful_set(NS, "nats", 3, &l)];
     for i in 0..3 {
-        objects.push(pod(
-            NS,
-            &format!("nats-{i}"),
-            &l,
-            Some(("apps/v1", "StatefulSet", "nats")),
-            i < ready,
-        ));
+        objects.push(pod(NS, &format!("nats-{i}"), &l, Some(("apps/v1", "StatefulSet", "nats")), i < ready));
     }
     objects.extend(extra);
     PdbWorld::from_snapshot(objects)
@@ -64,35 +58,18 @@ fn pdb_selector_matches_nothing() {
     );
     assert!(has(&w, "pdb-selector-matches-nothing"));
     // v1beta1 empty selector matches nothing and says why.
-    let w = cluster(
-        3,
-        vec![pdb(
-            "policy/v1beta1",
-            NS,
-            "nats-pdb",
-            json!({"minAvailable": 2, "selector": {}}),
-        )],
-    );
+    let w = cluster(3, vec![pdb("policy/v1beta1", NS, "nats-pdb", json!({"minAvailable": 2, "selector": {}}))]);
     let a = run(&w);
     let f = &result(&a, NS, "nats-pdb").findings[0];
     assert_eq!(f.code, "pdb-selector-matches-nothing");
     assert!(fact(f, "note").contains("policy/v1beta1"));
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]),
-        "pdb-selector-matches-nothing"
-    ));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]), "pdb-selector-matches-nothing"));
 }
 
 #[test]
 fn pdb_no_disruption_allowed() {
-    assert!(has(
-        &cluster(2, vec![nats_pdb(json!({"minAvailable": 2}))]),
-        "pdb-no-disruption-allowed"
-    ));
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]),
-        "pdb-no-disruption-allowed"
-    ));
+    assert!(has(&cluster(2, vec![nats_pdb(json!({"minAvailable": 2}))]), "pdb-no-disruption-allowed"));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]), "pdb-no-disruption-allowed"));
 }
 
 #[test]
@@ -100,19 +77,9 @@ fn pdb_unhealthy() {
     let w = cluster(1, vec![nats_pdb(json!({"minAvailable": 2}))]);
     assert!(has(&w, "pdb-unhealthy"));
     let a = run(&w);
-    let f = result(&a, NS, "nats-pdb")
-        .findings
-        .iter()
-        .find(|f| f.code == "pdb-unhealthy")
-        .unwrap();
-    assert_eq!(
-        (fact(f, "currentHealthy"), fact(f, "desiredHealthy")),
-        ("1", "2")
-    );
-    assert!(!has(
-        &cluster(2, vec![nats_pdb(json!({"minAvailable": 2}))]),
-        "pdb-unhealthy"
-    ));
+    let f = result(&a, NS, "nats-pdb").findings.iter().find(|f| f.code == "pdb-unhealthy").unwrap();
+    assert_eq!((fact(f, "currentHealthy"), fact(f, "desiredHealthy")), ("1", "2"));
+    assert!(!has(&cluster(2, vec![nats_pdb(json!({"minAvailable": 2}))]), "pdb-unhealthy"));
 }
 
 #[test]
@@ -135,11 +102,7 @@ fn pdb_overlapping() {
     );
     let w = cluster(3, vec![nats_pdb(json!({"minAvailable": 2})), second]);
     let a = run(&w);
-    let f = result(&a, NS, "nats-pdb")
-        .findings
-        .iter()
-        .find(|f| f.code == "pdb-overlapping")
-        .expect("overlap");
+    let f = result(&a, NS, "nats-pdb").findings.iter().find(|f| f.code == "pdb-overlapping").expect("overlap");
     assert_eq!(fact(f, "other_pdb"), "kgents-agents/nats-extra");
     assert_eq!(fact(f, "shared_pods"), "3");
     assert!(codes(result(&a, NS, "nats-extra")).contains(&"pdb-overlapping"));
@@ -150,10 +113,7 @@ fn pdb_overlapping() {
         "nats-extra",
         json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "nats"}}}),
     );
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"minAvailable": 2})), elsewhere]),
-        "pdb-overlapping"
-    ));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2})), elsewhere]), "pdb-overlapping"));
 }
 
 #[test]
@@ -165,13 +125,7 @@ fn pdb_never_allows_disruption() {
         json!({"minAvailable": "100%"}),
         json!({"minAvailable": "90%"}),
     ] {
-        assert!(
-            has(
-                &cluster(3, vec![nats_pdb(spec.clone())]),
-                "pdb-never-allows-disruption"
-            ),
-            "{spec}"
-        );
+        assert!(has(&cluster(3, vec![nats_pdb(spec.clone())]), "pdb-never-allows-disruption"), "{spec}");
     }
     for spec in [
         json!({"maxUnavailable": 1}),
@@ -179,53 +133,21 @@ fn pdb_never_allows_disruption() {
         json!({"minAvailable": "50%"}),
         json!({"maxUnavailable": "10%"}),
     ] {
-        assert!(
-            !has(
-                &cluster(3, vec![nats_pdb(spec.clone())]),
-                "pdb-never-allows-disruption"
-            ),
-            "{spec}"
-        );
+        assert!(!has(&cluster(3, vec![nats_pdb(spec.clone())]), "pdb-never-allows-disruption"), "{spec}");
     }
 }
 
 #[test]
 fn pdb_expected_pods_mismatch() {
     // The controller saw 2 pods while the StatefulSet wants 3 (observed status).
-    let w = cluster(
-        3,
-        vec![with_status(
-            nats_pdb(json!({"minAvailable": 1})),
-            2,
-            2,
-            1,
-            1,
-            1,
-        )],
-    );
+    let w = cluster(3, vec![with_status(nats_pdb(json!({"minAvailable": 1})), 2, 2, 1, 1, 1)]);
     let a = run(&w);
-    let f = result(&a, NS, "nats-pdb")
-        .findings
-        .iter()
-        .find(|f| f.code == "pdb-expected-pods-mismatch")
-        .expect("mismatch");
+    let f =
+        result(&a, NS, "nats-pdb").findings.iter().find(|f| f.code == "pdb-expected-pods-mismatch").expect("mismatch");
     assert_eq!(fact(f, "expectedPods"), "2");
-    assert_eq!(
-        fact(f, "workloads"),
-        "StatefulSet kgents-agents/nats (3 replicas)"
-    );
+    assert_eq!(fact(f, "workloads"), "StatefulSet kgents-agents/nats (3 replicas)");
     assert!(!has(
-        &cluster(
-            3,
-            vec![with_status(
-                nats_pdb(json!({"minAvailable": 1})),
-                3,
-                3,
-                1,
-                2,
-                1
-            )]
-        ),
+        &cluster(3, vec![with_status(nats_pdb(json!({"minAvailable": 1})), 3, 3, 1, 2, 1)]),
         "pdb-expected-pods-mismatch"
     ));
 }
@@ -239,37 +161,13 @@ fn workload_without_pdb() {
             deployment(NS, "box", 1, &labels(&[("app", "box")])),
         ],
     ));
-    assert_eq!(
-        workload_codes(&a),
-        ["workload-without-pdb", "workload-without-pdb"]
-    );
-    let targets: Vec<_> = a
-        .workload_findings
-        .iter()
-        .filter_map(|f| f.target.as_deref())
-        .collect();
-    assert_eq!(
-        targets,
-        [
-            "Deployment kgents-agents/api",
-            "StatefulSet kgents-agents/nats"
-        ]
-    );
-    assert!(
-        run(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]))
-            .workload_findings
-            .is_empty()
-    );
+    assert_eq!(workload_codes(&a), ["workload-without-pdb", "workload-without-pdb"]);
+    let targets: Vec<_> = a.workload_findings.iter().filter_map(|f| f.target.as_deref()).collect();
+    assert_eq!(targets, ["Deployment kgents-agents/api", "StatefulSet kgents-agents/nats"]);
+    assert!(run(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))])).workload_findings.is_empty());
     // min_replicas_for_pdb raises the bar.
-    let scope = Scope {
-        min_replicas_for_pdb: 4,
-        ..Scope::namespaces([NS])
-    };
-    assert!(
-        analyze(&cluster(3, vec![]), &scope)
-            .workload_findings
-            .is_empty()
-    );
+    let scope = Scope { min_replicas_for_pdb: 4, ..Scope::namespaces([NS]) };
+    assert!(analyze(&cluster(3, vec![]), &scope).workload_findings.is_empty());
 }
 
 #[test]
@@ -280,29 +178,15 @@ fn rollout_in_progress_makes_the_check_unverified_not_failed() {
     let l = nats_labels();
     let mut objects = vec![sts, nats_pdb(json!({"minAvailable": 2}))];
     for i in 0..3 {
-        objects.push(pod(
-            NS,
-            &format!("nats-{i}"),
-            &l,
-            Some(("apps/v1", "StatefulSet", "nats")),
-            i != 2,
-        ));
+        objects.push(pod(NS, &format!("nats-{i}"), &l, Some(("apps/v1", "StatefulSet", "nats")), i != 2));
     }
     let a = run(&PdbWorld::from_snapshot(objects.clone()));
     assert_eq!(workload_codes(&a), ["rollout-in-progress"]);
     assert!(codes(result(&a, NS, "nats-pdb")).contains(&"pdb-no-disruption-allowed"));
     let report = to_probe_report(&a);
-    assert_eq!(
-        report.unverified.as_ref().map(|u| u.code.as_str()),
-        Some("rollout-in-progress")
-    );
+    assert_eq!(report.unverified.as_ref().map(|u| u.code.as_str()), Some("rollout-in-progress"));
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
-    assert!(
-        report
-            .evidence
-            .iter()
-            .any(|f| f.name == "kgents-agents/nats-pdb provisional pdb-no-disruption-allowed")
-    );
+    assert!(report.evidence.iter().any(|f| f.name == "kgents-agents/nats-pdb provisional pdb-no-disruption-allowed"));
 
     // Settled: same revisions, everything updated and Ready.
     objects[0]["status"] = json!({"observedGeneration": 2, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "currentRevision": "nats-b", "updateRevision": "nats-b"});
@@ -317,31 +201,19 @@ fn deployment_rollout_states() {
     let l = labels(&[("app", "api")]);
     let mut d = deployment(NS, "api", 3, &l);
     let status = |updated: i32, total: i32, available: i32| json!({"observedGeneration": 1, "replicas": total, "updatedReplicas": updated, "readyReplicas": available, "availableReplicas": available});
-    for (s, rolling) in [
-        (status(3, 3, 3), false),
-        (status(2, 3, 3), true),
-        (status(3, 4, 3), true),
-        (status(3, 3, 2), true),
-    ] {
+    for (s, rolling) in
+        [(status(3, 3, 3), false), (status(2, 3, 3), true), (status(3, 4, 3), true), (status(3, 3, 2), true)]
+    {
         d["status"] = s.clone();
         let a = run(&cluster(
             3,
             vec![
                 d.clone(),
                 nats_pdb(json!({"minAvailable": 2})),
-                pdb(
-                    "policy/v1",
-                    NS,
-                    "api",
-                    json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "api"}}}),
-                ),
+                pdb("policy/v1", NS, "api", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "api"}}})),
             ],
         ));
-        assert_eq!(
-            workload_codes(&a).contains(&"rollout-in-progress"),
-            rolling,
-            "{s}"
-        );
+        assert_eq!(workload_codes(&a).contains(&"rollout-in-progress"), rolling, "{s}");
     }
     // A rollout past its progress deadline is stuck, not in progress.
     d["status"] = status(3, 3, 2);
@@ -352,19 +224,10 @@ fn deployment_rollout_states() {
 
 #[test]
 fn pdb_invalid_spec() {
-    let w = cluster(
-        3,
-        vec![nats_pdb(json!({"minAvailable": 2, "maxUnavailable": 1}))],
-    );
+    let w = cluster(3, vec![nats_pdb(json!({"minAvailable": 2, "maxUnavailable": 1}))]);
     assert!(has(&w, "pdb-invalid-spec"));
-    assert!(has(
-        &cluster(3, vec![nats_pdb(json!({"minAvailable": "150%"}))]),
-        "pdb-invalid-spec"
-    ));
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"minAvailable": "50%"}))]),
-        "pdb-invalid-spec"
-    ));
+    assert!(has(&cluster(3, vec![nats_pdb(json!({"minAvailable": "150%"}))]), "pdb-invalid-spec"));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"minAvailable": "50%"}))]), "pdb-invalid-spec"));
 }
 
 #[test]
@@ -373,26 +236,14 @@ fn pdb_controller_sync_failed() {
     let l = nats_labels();
     let w = PdbWorld::from_snapshot(vec![
         nats_pdb(json!({"maxUnavailable": 1})),
-        pod(
-            NS,
-            "nats-0",
-            &l,
-            Some(("apps/v1", "StatefulSet", "gone")),
-            true,
-        ),
+        pod(NS, "nats-0", &l, Some(("apps/v1", "StatefulSet", "gone")), true),
     ]);
     assert!(has(&w, "pdb-controller-sync-failed"));
     // Observed: the controller's own SyncFailed condition.
     let mut observed = with_status(nats_pdb(json!({"maxUnavailable": 1})), 3, 3, 2, 0, 1);
     observed["status"]["conditions"] = json!([{"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed", "message": "found no controllers for pod \"nats-0\"", "lastTransitionTime": "2025-01-01T00:00:00Z"}]);
-    assert!(has(
-        &cluster(3, vec![observed]),
-        "pdb-controller-sync-failed"
-    ));
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]),
-        "pdb-controller-sync-failed"
-    ));
+    assert!(has(&cluster(3, vec![observed]), "pdb-controller-sync-failed"));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]), "pdb-controller-sync-failed"));
 }
 
 #[test]
@@ -400,30 +251,15 @@ fn pdb_status_unresolvable() {
     let l = nats_labels();
     let w = PdbWorld::from_manifests(vec![
         nats_pdb(json!({"maxUnavailable": 1})),
-        pod(
-            NS,
-            "r-0",
-            &l,
-            Some(("argoproj.io/v1alpha1", "Rollout", "r")),
-            true,
-        ),
+        pod(NS, "r-0", &l, Some(("argoproj.io/v1alpha1", "Rollout", "r")), true),
     ]);
     assert!(has(&w, "pdb-status-unresolvable"));
     let report = to_probe_report(&run(&w));
-    assert_eq!(
-        report.unverified.as_ref().map(|u| u.code.as_str()),
-        Some("pdb-status-unresolvable")
-    );
+    assert_eq!(report.unverified.as_ref().map(|u| u.code.as_str()), Some("pdb-status-unresolvable"));
     // Integer minAvailable needs no controller scale.
     let w = PdbWorld::from_manifests(vec![
         nats_pdb(json!({"minAvailable": 1})),
-        pod(
-            NS,
-            "r-0",
-            &l,
-            Some(("argoproj.io/v1alpha1", "Rollout", "r")),
-            true,
-        ),
+        pod(NS, "r-0", &l, Some(("argoproj.io/v1alpha1", "Rollout", "r")), true),
     ]);
     assert!(!has(&w, "pdb-status-unresolvable"));
 }
@@ -433,27 +269,14 @@ fn pdb_unmanaged_pods() {
     let mut w = cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]);
     w.add_value(pod(NS, "debug", &nats_labels(), None, true));
     assert!(has(&w, "pdb-unmanaged-pods"));
-    assert!(!has(
-        &cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]),
-        "pdb-unmanaged-pods"
-    ));
+    assert!(!has(&cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]), "pdb-unmanaged-pods"));
 }
 
 #[test]
 fn object_unreadable() {
     let broken = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "bad", "namespace": NS}, "spec": {"replicas": "three"}});
-    let a = run(&cluster(
-        3,
-        vec![nats_pdb(json!({"minAvailable": 2})), broken],
-    ));
+    let a = run(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2})), broken]));
     assert_eq!(workload_codes(&a), ["object-unreadable"]);
-    assert_eq!(
-        a.workload_findings[0].target.as_deref(),
-        Some("StatefulSet kgents-agents/bad")
-    );
-    assert!(
-        run(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))]))
-            .workload_findings
-            .is_empty()
-    );
+    assert_eq!(a.workload_findings[0].target.as_deref(), Some("StatefulSet kgents-agents/bad"));
+    assert!(run(&cluster(3, vec![nats_pdb(json!({"minAvailable": 2}))])).workload_findings.is_empty());
 }

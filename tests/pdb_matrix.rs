@@ -71,12 +71,7 @@ fn world(owner: Owner, replicas: i32, ready: i32, spec: Spec) -> PdbWorld {
 }
 
 fn st(e: i32, c: i32, d: i32, a: i32) -> PdbStatus {
-    PdbStatus {
-        expected_pods: e,
-        current_healthy: c,
-        desired_healthy: d,
-        disruptions_allowed: a,
-    }
+    PdbStatus { expected_pods: e, current_healthy: c, desired_healthy: d, disruptions_allowed: a }
 }
 
 fn computed(w: &PdbWorld) -> PdbStatus {
@@ -111,11 +106,7 @@ fn hand_worked_cases() {
     ];
     for (owner, replicas, ready, spec, want) in table {
         let w = world(owner, replicas, ready, spec);
-        assert_eq!(
-            computed(&w),
-            want,
-            "{owner:?} replicas={replicas} ready={ready} {spec:?}"
-        );
+        assert_eq!(computed(&w), want, "{owner:?} replicas={replicas} ready={ready} {spec:?}");
     }
 }
 
@@ -132,11 +123,7 @@ fn oracle(owner: Owner, replicas: i32, ready: i32, spec: Spec) -> PdbStatus {
         Spec::MaxInt(m) => (scale, (scale - m).max(0)),
         Spec::MaxPct(p) => (scale, (scale - ceil_pct(p, scale)).max(0)),
     };
-    let allowed = if expected > 0 && ready > desired {
-        ready - desired
-    } else {
-        0
-    };
+    let allowed = if expected > 0 && ready > desired { ready - desired } else { 0 };
     st(expected, ready, desired, allowed)
 }
 
@@ -144,13 +131,8 @@ fn oracle(owner: Owner, replicas: i32, ready: i32, spec: Spec) -> PdbStatus {
 fn full_matrix_matches_the_controller_rules() {
     let percents = [0, 1, 25, 33, 34, 50, 51, 66, 67, 75, 99, 100];
     let mut checked = 0;
-    for owner in [
-        Owner::StatefulSet,
-        Owner::Deployment,
-        Owner::ReplicaSet,
-        Owner::ReplicationController,
-        Owner::Naked,
-    ] {
+    for owner in [Owner::StatefulSet, Owner::Deployment, Owner::ReplicaSet, Owner::ReplicationController, Owner::Naked]
+    {
         for replicas in 1..=7 {
             let mut specs: Vec<Spec> = Vec::new();
             specs.extend([0, 1, 2, replicas - 1, replicas, replicas + 1].map(Spec::MinInt));
@@ -170,10 +152,7 @@ fn full_matrix_matches_the_controller_rules() {
             }
         }
     }
-    assert_eq!(
-        checked,
-        5 * (1..=7).map(|r| (r + 1) * (6 + 4 + 24)).sum::<i32>()
-    );
+    assert_eq!(checked, 5 * (1..=7).map(|r| (r + 1) * (6 + 4 + 24)).sum::<i32>());
 }
 
 #[test]
@@ -184,12 +163,7 @@ fn before_1_23_pods_without_controller_fail_the_sync() {
         let c = compute_status(&w, &w.pdbs[0]);
         // failSafe writes disruptionsAllowed 0 and leaves the (empty) rest as it was.
         assert_eq!(c.status, st(0, 0, 0, 0), "{spec:?}");
-        assert_eq!(
-            c.sync_error,
-            Some(SyncError::FailSafe(
-                "found no controller ref for pod \"w-0\"".into()
-            ))
-        );
+        assert_eq!(c.sync_error, Some(SyncError::FailSafe("found no controller ref for pod \"w-0\"".into())));
     }
     // Integer minAvailable never needs the controllers.
     let mut w = world(Owner::Naked, 3, 3, Spec::MinInt(2));
@@ -207,29 +181,13 @@ fn a_deployment_mid_rollout_counts_once_with_pods_of_both_replica_sets() {
         replica_set(NS, "w-new", 3, &l, Some("w")),
     ];
     for (i, rs) in ["w-old", "w-old", "w-new", "w-new"].iter().enumerate() {
-        objects.push(pod(
-            NS,
-            &format!("w-{i}"),
-            &l,
-            Some(("apps/v1", "ReplicaSet", rs)),
-            true,
-        ));
+        objects.push(pod(NS, &format!("w-{i}"), &l, Some(("apps/v1", "ReplicaSet", rs)), true));
     }
     let sel = json!({"matchLabels": {"app": "w"}});
     let mut pct = objects.clone();
-    pct.push(pdb(
-        "policy/v1",
-        NS,
-        "p",
-        json!({"minAvailable": "50%", "selector": sel}),
-    ));
+    pct.push(pdb("policy/v1", NS, "p", json!({"minAvailable": "50%", "selector": sel})));
     assert_eq!(computed(&PdbWorld::from_snapshot(pct)), st(3, 4, 2, 2));
-    objects.push(pdb(
-        "policy/v1",
-        NS,
-        "p",
-        json!({"minAvailable": 2, "selector": sel}),
-    ));
+    objects.push(pdb("policy/v1", NS, "p", json!({"minAvailable": 2, "selector": sel})));
     assert_eq!(computed(&PdbWorld::from_snapshot(objects)), st(4, 4, 2, 2));
 }
 
@@ -237,30 +195,15 @@ fn a_deployment_mid_rollout_counts_once_with_pods_of_both_replica_sets() {
 fn deleting_and_recently_evicted_pods_are_not_healthy() {
     let mut w = world(Owner::StatefulSet, 3, 3, Spec::MinInt(2));
     w.pods[2].metadata.deletion_timestamp =
-        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            "2025-01-01T00:00:00Z".parse().unwrap(),
-        ));
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2025-01-01T00:00:00Z".parse().unwrap()));
     assert_eq!(computed(&w), st(3, 2, 2, 0));
 
-    let mut objects = vec![with_status(
-        pdb("policy/v1", NS, "w-pdb", Spec::MinInt(1).json()),
-        3,
-        3,
-        1,
-        2,
-        1,
-    )];
+    let mut objects = vec![with_status(pdb("policy/v1", NS, "w-pdb", Spec::MinInt(1).json()), 3, 3, 1, 2, 1)];
     objects[0]["status"]["disruptedPods"] = json!({"w-0": "2025-01-01T00:00:00Z"});
     let l = labels(&[("app", "w")]);
     objects.push(stateful_set(NS, "w", 3, &l));
     for i in 0..3 {
-        objects.push(pod(
-            NS,
-            &format!("w-{i}"),
-            &l,
-            Some(("apps/v1", "StatefulSet", "w")),
-            true,
-        ));
+        objects.push(pod(NS, &format!("w-{i}"), &l, Some(("apps/v1", "StatefulSet", "w")), true));
     }
     let mut w = PdbWorld::from_snapshot(objects);
     w.now = Some("2025-01-01T00:01:00Z".parse().unwrap()); // within the 2 minute timeout
@@ -296,30 +239,14 @@ fn owners_missing_mismatched_or_custom() {
     // Same name, different UID: not the pod's controller.
     let mut stale = pod(NS, "a", &l, Some(("apps/v1", "StatefulSet", "w")), true);
     stale["metadata"]["ownerReferences"][0]["uid"] = json!("uid-of-a-deleted-statefulset");
-    let w = PdbWorld::from_snapshot(vec![
-        pdb("policy/v1", NS, "p", sel.clone()),
-        stateful_set(NS, "w", 3, &l),
-        stale,
-    ]);
-    assert!(matches!(
-        compute_status(&w, &w.pdbs[0]).sync_error,
-        Some(SyncError::FailSafe(_))
-    ));
+    let w = PdbWorld::from_snapshot(vec![pdb("policy/v1", NS, "p", sel.clone()), stateful_set(NS, "w", 3, &l), stale]);
+    assert!(matches!(compute_status(&w, &w.pdbs[0]).sync_error, Some(SyncError::FailSafe(_))));
     // A custom controller: only its scale subresource could tell.
     let w = PdbWorld::from_snapshot(vec![
         pdb("policy/v1", NS, "p", sel),
-        pod(
-            NS,
-            "a",
-            &l,
-            Some(("argoproj.io/v1alpha1", "Rollout", "r")),
-            true,
-        ),
+        pod(NS, "a", &l, Some(("argoproj.io/v1alpha1", "Rollout", "r")), true),
     ]);
-    assert!(matches!(
-        compute_status(&w, &w.pdbs[0]).sync_error,
-        Some(SyncError::Unresolvable(_))
-    ));
+    assert!(matches!(compute_status(&w, &w.pdbs[0]).sync_error, Some(SyncError::Unresolvable(_))));
 }
 
 #[test]
@@ -351,36 +278,15 @@ fn selectors_defaults_and_namespaces() {
     };
     // Neither field set: the API defaults minAvailable to 1.
     assert_eq!(
-        computed(&with(pdb(
-            "policy/v1",
-            NS,
-            "p",
-            json!({"selector": {"matchLabels": {"app": "w"}}})
-        ))),
+        computed(&with(pdb("policy/v1", NS, "p", json!({"selector": {"matchLabels": {"app": "w"}}})))),
         st(2, 2, 1, 1)
     );
     // Empty selector: every pod of the namespace in policy/v1, none in policy/v1beta1.
+    assert_eq!(computed(&with(pdb("policy/v1", NS, "p", json!({"minAvailable": 1, "selector": {}})))), st(2, 2, 1, 1));
     assert_eq!(
-        computed(&with(pdb(
-            "policy/v1",
-            NS,
-            "p",
-            json!({"minAvailable": 1, "selector": {}})
-        ))),
-        st(2, 2, 1, 1)
-    );
-    assert_eq!(
-        computed(&with(pdb(
-            "policy/v1beta1",
-            NS,
-            "p",
-            json!({"minAvailable": 1, "selector": {}})
-        ))),
+        computed(&with(pdb("policy/v1beta1", NS, "p", json!({"minAvailable": 1, "selector": {}})))),
         st(0, 0, 1, 0)
     );
     // No selector at all matches nothing in both.
-    assert_eq!(
-        computed(&with(pdb("policy/v1", NS, "p", json!({"minAvailable": 1})))),
-        st(0, 0, 1, 0)
-    );
+    assert_eq!(computed(&with(pdb("policy/v1", NS, "p", json!({"minAvailable": 1})))), st(0, 0, 1, 0));
 }

@@ -6,13 +6,7 @@ use kgents_gate::diff::{ChangeKind, diff, render_diff};
 use kgents_gate::outcome::Outcome;
 use kgents_gate::report::{Decision, parse_json, render_json};
 
-fn set(
-    report: &mut kgents_gate::report::Report,
-    id: &str,
-    outcome: Outcome,
-    code: &str,
-    blocks: bool,
-) {
+fn set(report: &mut kgents_gate::report::Report, id: &str, outcome: Outcome, code: &str, blocks: bool) {
     let item = report.items.iter_mut().find(|i| i.id == id).unwrap();
     item.outcome = outcome;
     item.code = code.into();
@@ -28,23 +22,14 @@ fn unchanged_reports() {
     let d = diff(&old, &new);
     assert!(d.is_unchanged());
     assert!(!d.has_new_blocking_failure());
-    assert_eq!(
-        render_diff(&d),
-        "Decision: BLOCKED (unchanged)\nNo item changed.\n"
-    );
+    assert_eq!(render_diff(&d), "Decision: BLOCKED (unchanged)\nNo item changed.\n");
 }
 
 #[test]
 fn new_blocking_failure_is_detected() {
     let old = common::sample();
     let mut new = old.clone();
-    set(
-        &mut new,
-        "network.default-deny",
-        Outcome::Fail,
-        "netpol-no-default-deny",
-        true,
-    );
+    set(&mut new, "network.default-deny", Outcome::Fail, "netpol-no-default-deny", true);
     let d = diff(&old, &new);
     assert!(d.has_new_blocking_failure());
     let c: Vec<_> = d.of_kind(ChangeKind::NewBlockingFailure).collect();
@@ -54,12 +39,7 @@ fn new_blocking_failure_is_detected() {
         ("network.default-deny", Outcome::Pass, Outcome::Fail)
     );
     let text = render_diff(&d);
-    assert!(
-        text.contains(
-            "New blocking failures (1)\n  network.default-deny  pass -> fail (blocking)\n"
-        ),
-        "{text}"
-    );
+    assert!(text.contains("New blocking failures (1)\n  network.default-deny  pass -> fail (blocking)\n"), "{text}");
     assert!(text.contains("netpol-no-default-deny"), "{text}");
 }
 
@@ -67,13 +47,7 @@ fn new_blocking_failure_is_detected() {
 fn non_blocking_warning_is_a_new_failure_but_not_blocking() {
     let old = common::sample();
     let mut new = old.clone();
-    set(
-        &mut new,
-        "secrets.unused",
-        Outcome::Warn,
-        "secret-unused",
-        false,
-    );
+    set(&mut new, "secrets.unused", Outcome::Warn, "secret-unused", false);
     let d = diff(&old, &new);
     assert!(!d.has_new_blocking_failure());
     assert_eq!(d.of_kind(ChangeKind::NewFailure).count(), 1);
@@ -83,66 +57,30 @@ fn non_blocking_warning_is_a_new_failure_but_not_blocking() {
 fn fixed_item_and_unverified_change() {
     let old = common::sample();
     let mut new = old.clone();
-    set(
-        &mut new,
-        "network.nats-isolated",
-        Outcome::Pass,
-        "ok",
-        false,
-    );
-    set(
-        &mut new,
-        "secrets.no-plain-env",
-        Outcome::Unverified,
-        "forbidden",
-        true,
-    );
+    set(&mut new, "network.nats-isolated", Outcome::Pass, "ok", false);
+    set(&mut new, "secrets.no-plain-env", Outcome::Unverified, "forbidden", true);
     new.decision = Decision::Incomplete;
     let d = diff(&old, &new);
     // Unverified blocks as INCOMPLETE, not as a failure: no exit 1 from diff.
     assert!(!d.has_new_blocking_failure());
-    let fixed: Vec<_> = d
-        .of_kind(ChangeKind::Fixed)
-        .map(|c| c.id.as_str())
-        .collect();
+    let fixed: Vec<_> = d.of_kind(ChangeKind::Fixed).map(|c| c.id.as_str()).collect();
     assert_eq!(fixed, vec!["network.nats-isolated"]);
-    let other: Vec<_> = d
-        .of_kind(ChangeKind::Changed)
-        .map(|c| c.id.as_str())
-        .collect();
+    let other: Vec<_> = d.of_kind(ChangeKind::Changed).map(|c| c.id.as_str()).collect();
     assert_eq!(other, vec!["secrets.no-plain-env"]);
     let text = render_diff(&d);
-    assert!(
-        text.starts_with("Decision: BLOCKED -> INCOMPLETE\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("Fixed (1)\n  network.nats-isolated  fail (blocking) -> pass\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("Decision: BLOCKED -> INCOMPLETE\n"), "{text}");
+    assert!(text.contains("Fixed (1)\n  network.nats-isolated  fail (blocking) -> pass\n"), "{text}");
 }
 
 #[test]
 fn still_failing_with_another_code_is_not_new_but_shown() {
     let old = common::sample();
     let mut new = old.clone();
-    set(
-        &mut new,
-        "network.nats-isolated",
-        Outcome::Fail,
-        "netpol-allowed-from-external",
-        true,
-    );
+    set(&mut new, "network.nats-isolated", Outcome::Fail, "netpol-allowed-from-external", true);
     let d = diff(&old, &new);
-    assert!(
-        !d.has_new_blocking_failure(),
-        "it was already a blocking failure"
-    );
+    assert!(!d.has_new_blocking_failure(), "it was already a blocking failure");
     let text = render_diff(&d);
-    assert!(
-        text.contains("[netpol-allowed-from-denied -> netpol-allowed-from-external]"),
-        "{text}"
-    );
+    assert!(text.contains("[netpol-allowed-from-denied -> netpol-allowed-from-external]"), "{text}");
 }
 
 #[test]
@@ -155,22 +93,10 @@ fn added_and_removed_items() {
     new.items.retain(|i| i.id != "docs.dr-drill");
     common::recompute(&mut new);
     let d = diff(&old, &new);
-    assert!(
-        d.has_new_blocking_failure(),
-        "a new item that fails and blocks counts"
-    );
+    assert!(d.has_new_blocking_failure(), "a new item that fails and blocks counts");
     assert_eq!(d.added.len(), 1);
-    assert_eq!(
-        d.removed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-        vec!["docs.dr-drill"]
-    );
+    assert_eq!(d.removed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["docs.dr-drill"]);
     let text = render_diff(&d);
-    assert!(
-        text.contains("Added items (1)\n  + network.redis-isolated  fail (blocking)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("Removed items (1)\n  - docs.dr-drill  pass"),
-        "{text}"
-    );
+    assert!(text.contains("Added items (1)\n  + network.redis-isolated  fail (blocking)"), "{text}");
+    assert!(text.contains("Removed items (1)\n  - docs.dr-drill  pass"), "{text}");
 }

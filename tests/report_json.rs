@@ -4,9 +4,7 @@
 mod common;
 
 use kgents_gate::report::json::report_json_schema_string;
-use kgents_gate::report::{
-    ParseReportError, REPORT_SCHEMA_VERSION, parse_json, render_json, report_json_schema,
-};
+use kgents_gate::report::{ParseReportError, REPORT_SCHEMA_VERSION, parse_json, render_json, report_json_schema};
 
 #[test]
 fn json_snapshot() {
@@ -16,13 +14,7 @@ fn json_snapshot() {
 #[test]
 fn schema_version_comes_first() {
     let json = render_json(&common::sample());
-    assert!(
-        json.starts_with(&format!(
-            "{{\n  \"schema_version\": {REPORT_SCHEMA_VERSION},\n"
-        )),
-        "{}",
-        &json[..60]
-    );
+    assert!(json.starts_with(&format!("{{\n  \"schema_version\": {REPORT_SCHEMA_VERSION},\n")), "{}", &json[..60]);
 }
 
 #[test]
@@ -40,32 +32,16 @@ fn other_schema_version_is_refused_clearly() {
         1,
     );
     let err = parse_json(&json).unwrap_err();
-    assert!(
-        matches!(err, ParseReportError::SchemaVersion { .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string()
-            .contains("report schema version 99 is not supported"),
-        "{err}"
-    );
+    assert!(matches!(err, ParseReportError::SchemaVersion { .. }), "{err:?}");
+    assert!(err.to_string().contains("report schema version 99 is not supported"), "{err}");
     assert!(err.to_string().contains("reads version 1"), "{err}");
 }
 
 #[test]
 fn malformed_input_errors_without_panicking() {
-    assert!(matches!(
-        parse_json("not json"),
-        Err(ParseReportError::Json(_))
-    ));
-    assert!(matches!(
-        parse_json("{}"),
-        Err(ParseReportError::MissingSchemaVersion)
-    ));
-    assert!(matches!(
-        parse_json("{\"schema_version\": \"1\"}"),
-        Err(ParseReportError::SchemaVersion { .. })
-    ));
+    assert!(matches!(parse_json("not json"), Err(ParseReportError::Json(_))));
+    assert!(matches!(parse_json("{}"), Err(ParseReportError::MissingSchemaVersion)));
+    assert!(matches!(parse_json("{\"schema_version\": \"1\"}"), Err(ParseReportError::SchemaVersion { .. })));
     let err = parse_json("{\"schema_version\": 1, \"tool\": 3}").unwrap_err();
     assert!(matches!(err, ParseReportError::Invalid { .. }), "{err:?}");
 }
@@ -75,28 +51,12 @@ fn schema_describes_the_report() {
     let schema = report_json_schema();
     assert_eq!(schema["title"], "Report");
     let required = schema["required"].as_array().unwrap();
-    for field in [
-        "schema_version",
-        "decision",
-        "items",
-        "blocking",
-        "waivers",
-        "signoffs",
-        "provenance",
-    ] {
+    for field in ["schema_version", "decision", "items", "blocking", "waivers", "signoffs", "provenance"] {
         assert!(required.iter().any(|r| r == field), "{field} is required");
     }
     let outcomes = &schema["$defs"]["Outcome"];
     let text = outcomes.to_string();
-    for o in [
-        "pass",
-        "fail",
-        "warn",
-        "waived",
-        "unverified",
-        "pending",
-        "skipped",
-    ] {
+    for o in ["pass", "fail", "warn", "waived", "unverified", "pending", "skipped"] {
         assert!(text.contains(&format!("\"{o}\"")), "outcome {o} in schema");
     }
 }
@@ -112,9 +72,8 @@ fn committed_schema_matches_the_model() {
         return;
     }
     // Compared as JSON values, so key order (which depends on serde_json features) does not matter.
-    let committed: Option<serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok());
+    let committed: Option<serde_json::Value> =
+        std::fs::read_to_string(&path).ok().and_then(|s| serde_json::from_str(&s).ok());
     assert!(
         committed.as_ref() == Some(&report_json_schema()),
         "{} is out of date with the report model; regenerate it with\n    \

@@ -7,11 +7,7 @@ use unicode_width::UnicodeWidthStr;
 
 fn assert_fits(text: &str, width: usize) {
     for line in text.lines() {
-        assert!(
-            line.width() <= width,
-            "line wider than {width} columns ({}):\n{line}",
-            line.width()
-        );
+        assert!(line.width() <= width, "line wider than {width} columns ({}):\n{line}", line.width());
     }
 }
 
@@ -28,10 +24,7 @@ fn shows_what_a_reader_needs() {
     let out = render_terminal(&common::sample(), &Styles::plain(), 80);
     assert!(out.contains(" BLOCKED "));
     assert!(out.contains("3 blocking items failed or are pending"));
-    assert!(
-        out.contains("Secrets management") && out.contains("2/3"),
-        "category progress"
-    );
+    assert!(out.contains("Secrets management") && out.contains("2/3"), "category progress");
     // Blocking items with owners.
     assert!(out.contains("network.nats-isolated · owner platform"));
     assert!(out.contains("docs.runbook-reviewed · owner ops-lead"));
@@ -62,11 +55,7 @@ fn narrow_and_wide_terminals_stay_within_width() {
 #[test]
 fn colour_on_emits_escapes_and_the_same_text() {
     let report = common::sample();
-    let colored = render_terminal(
-        &report,
-        &Styles::resolve(ColorChoice::Always, false, true),
-        80,
-    );
+    let colored = render_terminal(&report, &Styles::resolve(ColorChoice::Always, false, true), 80);
     assert!(colored.contains("\x1b["), "escape sequences with colour on");
     let stripped = strip_ansi(&colored);
     assert_eq!(stripped, render_terminal(&report, &Styles::plain(), 80));

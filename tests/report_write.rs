@@ -9,10 +9,8 @@ use kgents_gate::report::write::{UnknownFormat, write_atomic};
 use kgents_gate::report::{Format, parse_json, render_json, write_reports};
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -21,27 +19,16 @@ fn names(dir: &Path) -> Vec<String> {
 fn parses_format_lists() {
     assert_eq!(
         Format::parse_list("terminal,markdown,json,junit").unwrap(),
-        vec![
-            Format::Terminal,
-            Format::Markdown,
-            Format::Json,
-            Format::Junit
-        ]
+        vec![Format::Terminal, Format::Markdown, Format::Json, Format::Junit]
     );
-    assert_eq!(
-        Format::parse_list(" json , junit,json").unwrap(),
-        vec![Format::Json, Format::Junit]
-    );
+    assert_eq!(Format::parse_list(" json , junit,json").unwrap(), vec![Format::Json, Format::Junit]);
     let err = Format::parse_list("json,html").unwrap_err();
     assert_eq!(err, UnknownFormat("html".into()));
     assert_eq!(
         err.to_string(),
         "unknown report format `html`; expected a comma-separated list of: terminal, markdown, json, junit"
     );
-    assert!(
-        Format::parse_list("").is_err(),
-        "an empty list names no format"
-    );
+    assert!(Format::parse_list("").is_err(), "an empty list names no format");
 }
 
 #[test]
@@ -49,12 +36,7 @@ fn writes_each_file_format_into_a_new_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("reports/ci");
     let report = common::sample();
-    let all = [
-        Format::Terminal,
-        Format::Markdown,
-        Format::Json,
-        Format::Junit,
-    ];
+    let all = [Format::Terminal, Format::Markdown, Format::Json, Format::Junit];
     let written = write_reports(&report, &all, &out).unwrap();
     assert_eq!(
         written,
@@ -64,29 +46,13 @@ fn writes_each_file_format_into_a_new_directory() {
             out.join("kgents-gate-report.xml")
         ]
     );
-    assert_eq!(
-        names(&out),
-        vec![
-            "kgents-gate-report.json",
-            "kgents-gate-report.md",
-            "kgents-gate-report.xml"
-        ]
-    );
+    assert_eq!(names(&out), vec!["kgents-gate-report.json", "kgents-gate-report.md", "kgents-gate-report.xml"]);
     let json = std::fs::read_to_string(out.join("kgents-gate-report.json")).unwrap();
     assert_eq!(parse_json(&json).unwrap(), report);
-    assert!(
-        std::fs::read_to_string(out.join("kgents-gate-report.xml"))
-            .unwrap()
-            .starts_with("<?xml")
-    );
+    assert!(std::fs::read_to_string(out.join("kgents-gate-report.xml")).unwrap().starts_with("<?xml"));
     // Only what was asked for.
     let only = tmp.path().join("only-json");
-    assert_eq!(
-        write_reports(&report, &[Format::Json], &only)
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(write_reports(&report, &[Format::Json], &only).unwrap().len(), 1);
     assert_eq!(names(&only), vec!["kgents-gate-report.json"]);
 }
 
@@ -113,35 +79,19 @@ fn replacing_is_atomic_for_a_concurrent_reader() {
             let mut reads = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let seen = std::fs::read_to_string(&path).unwrap();
-                assert!(
-                    seen == ja || seen == jb,
-                    "a reader saw a partial file of {} bytes",
-                    seen.len()
-                );
+                assert!(seen == ja || seen == jb, "a reader saw a partial file of {} bytes", seen.len());
                 reads += 1;
             }
             reads
         })
     };
     for n in 0..60 {
-        write_atomic(
-            &path,
-            if n % 2 == 0 {
-                jb.as_bytes()
-            } else {
-                ja.as_bytes()
-            },
-        )
-        .unwrap();
+        write_atomic(&path, if n % 2 == 0 { jb.as_bytes() } else { ja.as_bytes() }).unwrap();
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let reads = reader.join().unwrap();
     assert!(reads > 0);
-    assert_eq!(
-        names(tmp.path()),
-        vec!["kgents-gate-report.json"],
-        "no temp file left behind"
-    );
+    assert_eq!(names(tmp.path()), vec!["kgents-gate-report.json"], "no temp file left behind");
 }
 
 #[test]
@@ -152,11 +102,7 @@ fn failed_write_leaves_no_temp_file_and_no_partial_report() {
     std::fs::write(tmp.path().join("kgents-gate-report.xml/keep"), "x").unwrap();
     let err = write_reports(&common::sample(), &[Format::Junit], tmp.path()).unwrap_err();
     assert!(err.to_string().contains("kgents-gate-report.xml"), "{err}");
-    assert_eq!(
-        names(tmp.path()),
-        vec!["kgents-gate-report.xml"],
-        "the temp file was removed"
-    );
+    assert_eq!(names(tmp.path()), vec!["kgents-gate-report.xml"], "the temp file was removed");
     assert!(tmp.path().join("kgents-gate-report.xml").is_dir());
 }
 

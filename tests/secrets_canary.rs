@@ -55,29 +55,19 @@ fn objects() -> Vec<Value> {
 fn assert_clean(what: &str, text: &str) {
     for c in CANARIES {
         assert!(!text.contains(c), "{what} contains a canary value");
-        assert!(
-            !text.contains(&b64(c)),
-            "{what} contains a canary value in base64"
-        );
+        assert!(!text.contains(&b64(c)), "{what} contains a canary value in base64");
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c);
-        assert!(
-            !text.contains(&url),
-            "{what} contains a canary value in base64url"
-        );
+        assert!(!text.contains(&url), "{what} contains a canary value in base64url");
     }
 }
 
 #[test]
 fn no_canary_in_any_output() {
     let objs = objects();
-    let opts = SecretScanOptions {
-        now: Some("2025-12-01T00:00:00Z".parse().unwrap()),
-        ..Default::default()
-    };
+    let opts = SecretScanOptions { now: Some("2025-12-01T00:00:00Z".parse().unwrap()), ..Default::default() };
     let findings = scan(&objs, &opts);
     // The scan did look at every canary's place.
-    let codes: std::collections::BTreeSet<&str> =
-        findings.iter().map(|f| f.code.as_str()).collect();
+    let codes: std::collections::BTreeSet<&str> = findings.iter().map(|f| f.code.as_str()).collect();
     for code in [
         "env-plain-credential",
         "configmap-credential",
@@ -104,10 +94,7 @@ fn no_canary_in_any_output() {
         assert_clean("Debug", &format!("{f:?}"));
         assert_clean("JSON", &serde_json::to_string(f).unwrap());
     }
-    assert_clean(
-        "JSON list",
-        &serde_json::to_string_pretty(&findings).unwrap(),
-    );
+    assert_clean("JSON list", &serde_json::to_string_pretty(&findings).unwrap());
     let report = scan_report(&objs, &opts);
     assert_clean("probe report", &format!("{report:?}"));
 }

@@ -6,11 +6,7 @@ use kgents_gate::secrets::{SecretFinding, SecretScanOptions, exit_code, scan, to
 use serde_json::Value;
 
 fn objects(yaml: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(yaml)
-        .unwrap()
-        .into_iter()
-        .filter(|v| !v.is_null())
-        .collect()
+    serde_saphyr::from_multiple::<Value>(yaml).unwrap().into_iter().filter(|v| !v.is_null()).collect()
 }
 
 fn run(yaml: &str, opts: &SecretScanOptions) -> Vec<SecretFinding> {
@@ -60,33 +56,12 @@ fn env_plain_credential() {
     let hits = with_code(&f, "env-plain-credential");
     let keys: Vec<&str> = hits.iter().filter_map(|h| h.key.as_deref()).collect();
     // By name (init container too) and by value (an AWS access key id under a harmless name).
-    assert_eq!(
-        keys,
-        [
-            "containers[app].env.UPSTREAM",
-            "initContainers[migrate].env.DB_PASSWORD"
-        ]
-    );
-    assert!(
-        hits.iter()
-            .all(|h| h.severity == Level::Error && h.object.kind == "Deployment")
-    );
-    assert!(
-        hits[0].message.contains("aws-access-token"),
-        "{}",
-        hits[0].message
-    );
+    assert_eq!(keys, ["containers[app].env.UPSTREAM", "initContainers[migrate].env.DB_PASSWORD"]);
+    assert!(hits.iter().all(|h| h.severity == Level::Error && h.object.kind == "Deployment"));
+    assert!(hits[0].message.contains("aws-access-token"), "{}", hits[0].message);
 
-    let clean = DEPLOY_ENV
-        .replace("\"hunter2-hunter2\"", "\"\"")
-        .replace("AKIAZ7VQ3Q5NXR2WL4HM", "eu-west-1");
-    assert!(
-        with_code(
-            &run(&clean, &SecretScanOptions::default()),
-            "env-plain-credential"
-        )
-        .is_empty()
-    );
+    let clean = DEPLOY_ENV.replace("\"hunter2-hunter2\"", "\"\"").replace("AKIAZ7VQ3Q5NXR2WL4HM", "eu-west-1");
+    assert!(with_code(&run(&clean, &SecretScanOptions::default()), "env-plain-credential").is_empty());
 }
 
 #[test]
@@ -108,11 +83,7 @@ binaryData:
     let hits = with_code(&f, "configmap-credential");
     let keys: Vec<&str> = hits.iter().filter_map(|h| h.key.as_deref()).collect();
     assert_eq!(keys, ["SMTP_PASSWORD", "app.properties", "keystore.p12"]);
-    assert!(
-        hits[1].message.contains("github-pat"),
-        "{}",
-        hits[1].message
-    );
+    assert!(hits[1].message.contains("github-pat"), "{}", hits[1].message);
 
     let clean = r#"
 apiVersion: v1
@@ -125,13 +96,7 @@ data:
   accountID: 12345678-1234-1234-1234-123456789012
   SECRET_NAME: db-credentials
 "#;
-    assert!(
-        with_code(
-            &run(clean, &SecretScanOptions::default()),
-            "configmap-credential"
-        )
-        .is_empty()
-    );
+    assert!(with_code(&run(clean, &SecretScanOptions::default()), "configmap-credential").is_empty());
 }
 
 const REFS: &str = r#"
@@ -181,21 +146,14 @@ fn secret_ref_missing() {
     assert_eq!(hits[0].severity, Level::Info);
     assert_eq!(hits[0].key.as_deref(), Some("containers[app].env.MAYBE"));
 
-    let broken = REFS
-        .replace("name: regcred, namespace", "name: regcred-old, namespace")
-        .replace("key: tls.crt", "key: cert");
+    let broken =
+        REFS.replace("name: regcred, namespace", "name: regcred-old, namespace").replace("key: tls.crt", "key: cert");
     let f = run(&broken, &opts);
-    let errors: Vec<_> = with_code(&f, "secret-ref-missing")
-        .into_iter()
-        .filter(|h| h.severity == Level::Error)
-        .collect();
+    let errors: Vec<_> =
+        with_code(&f, "secret-ref-missing").into_iter().filter(|h| h.severity == Level::Error).collect();
     let keys: Vec<&str> = errors.iter().filter_map(|h| h.key.as_deref()).collect();
     assert_eq!(keys, ["imagePullSecrets[regcred]", "volumes[certs]"]);
-    assert!(
-        errors[1].message.contains("key cert of Secret apps/tls"),
-        "{}",
-        errors[1].message
-    );
+    assert!(errors[1].message.contains("key cert of Secret apps/tls"), "{}", errors[1].message);
 }
 
 #[test]
@@ -222,10 +180,7 @@ type: helm.sh/release.v1
     );
     let f = run(&extra, &opts);
     let hit = one(&f, "secret-unused");
-    assert_eq!(
-        (hit.object.name.as_str(), hit.severity, hit.key.clone()),
-        ("forgotten", Level::Warning, None)
-    );
+    assert_eq!((hit.object.name.as_str(), hit.severity, hit.key.clone()), ("forgotten", Level::Warning, None));
 }
 
 #[test]
@@ -240,24 +195,12 @@ metadata:
     kubectl.kubernetes.io/last-applied-configuration: '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","namespace":"apps"},"stringData":{"password":"pa55-w0rd-canary"},"type":"Opaque"}'
 stringData: {password: pa55-w0rd-canary}
 "#;
-    let hit = one(
-        &run(yaml, &SecretScanOptions::default()),
-        "secret-last-applied-in-clear",
-    );
-    assert_eq!(
-        (hit.key.as_deref(), hit.severity),
-        (Some("password"), Level::Error)
-    );
+    let hit = one(&run(yaml, &SecretScanOptions::default()), "secret-last-applied-in-clear");
+    assert_eq!((hit.key.as_deref(), hit.severity), (Some("password"), Level::Error));
     assert!(!hit.message.contains("pa55"));
 
     let clean = yaml.replace(r#""stringData":{"password":"pa55-w0rd-canary"},"#, "");
-    assert!(
-        with_code(
-            &run(&clean, &SecretScanOptions::default()),
-            "secret-last-applied-in-clear"
-        )
-        .is_empty()
-    );
+    assert!(with_code(&run(&clean, &SecretScanOptions::default()), "secret-last-applied-in-clear").is_empty());
 }
 
 #[test]
@@ -289,30 +232,15 @@ kind: Secret
 metadata: {name: unapplied, namespace: apps}
 "#;
     let now: jiff::Timestamp = "2025-12-01T00:00:00Z".parse().unwrap();
-    let opts = SecretScanOptions {
-        now: Some(now),
-        ..Default::default()
-    };
+    let opts = SecretScanOptions { now: Some(now), ..Default::default() };
     let hit = one(&run(yaml, &opts), "secret-rotation-overdue");
-    assert_eq!(
-        (hit.object.name.as_str(), hit.severity),
-        ("old", Level::Warning)
-    );
+    assert_eq!((hit.object.name.as_str(), hit.severity), ("old", Level::Warning));
     assert!(hit.message.contains("334 days old"), "{}", hit.message);
 
     // A longer rotation age, or no clock: nothing is overdue.
-    let long = SecretScanOptions {
-        rotation_max_age: std::time::Duration::from_secs(400 * 86_400),
-        ..opts.clone()
-    };
+    let long = SecretScanOptions { rotation_max_age: std::time::Duration::from_secs(400 * 86_400), ..opts.clone() };
     assert!(with_code(&run(yaml, &long), "secret-rotation-overdue").is_empty());
-    assert!(
-        with_code(
-            &run(yaml, &SecretScanOptions::default()),
-            "secret-rotation-overdue"
-        )
-        .is_empty()
-    );
+    assert!(with_code(&run(yaml, &SecretScanOptions::default()), "secret-rotation-overdue").is_empty());
 }
 
 const AUTOMOUNT: &str = r#"
@@ -340,16 +268,10 @@ spec: {template: {spec: {serviceAccountName: operator, containers: [{name: app}]
 fn sa_token_automounted() {
     let f = run(AUTOMOUNT, &SecretScanOptions::default());
     let hit = one(&f, "sa-token-automounted");
-    assert_eq!(
-        (hit.object.name.as_str(), hit.severity),
-        ("controller", Level::Warning)
-    );
+    assert_eq!((hit.object.name.as_str(), hit.severity), ("controller", Level::Warning));
 
     // The operator may talk to the API.
-    let opts = SecretScanOptions {
-        automount_allowed: vec!["apps/operator".into()],
-        ..Default::default()
-    };
+    let opts = SecretScanOptions { automount_allowed: vec!["apps/operator".into()], ..Default::default() };
     assert!(with_code(&run(AUTOMOUNT, &opts), "sa-token-automounted").is_empty());
 }
 
@@ -377,31 +299,15 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-
 fn rbac_secret_read() {
     let f = run(RBAC, &SecretScanOptions::default());
     let hit = one(&f, "rbac-secret-read");
-    assert_eq!(
-        (hit.object.kind.as_str(), hit.object.name.as_str()),
-        ("RoleBinding", "ci-reads-secrets")
-    );
-    assert!(
-        hit.message.contains("get, list") && hit.message.contains("ServiceAccount ci/ci"),
-        "{}",
-        hit.message
-    );
+    assert_eq!((hit.object.kind.as_str(), hit.object.name.as_str()), ("RoleBinding", "ci-reads-secrets"));
+    assert!(hit.message.contains("get, list") && hit.message.contains("ServiceAccount ci/ci"), "{}", hit.message);
     assert_eq!(hit.severity, Level::Warning);
 
-    let opts = SecretScanOptions {
-        secret_readers_allowed: vec!["ServiceAccount:ci/ci".into()],
-        ..Default::default()
-    };
+    let opts = SecretScanOptions { secret_readers_allowed: vec!["ServiceAccount:ci/ci".into()], ..Default::default() };
     assert!(with_code(&run(RBAC, &opts), "rbac-secret-read").is_empty());
     // Narrowed to named Secrets: noted as info.
-    let narrowed = RBAC.replace(
-        "verbs: [get, list]}",
-        "verbs: [get], resourceNames: [ci-token]}",
-    );
-    let hit = one(
-        &run(&narrowed, &SecretScanOptions::default()),
-        "rbac-secret-read",
-    );
+    let narrowed = RBAC.replace("verbs: [get, list]}", "verbs: [get], resourceNames: [ci-token]}");
+    let hit = one(&run(&narrowed, &SecretScanOptions::default()), "rbac-secret-read");
     assert_eq!(hit.severity, Level::Info);
     assert!(hit.message.contains("ci-token"));
 }
@@ -410,60 +316,29 @@ fn rbac_secret_read() {
 fn json_shape_exit_code_and_probe_report() {
     let f = run(DEPLOY_ENV, &SecretScanOptions::default());
     let json = serde_json::to_value(&f[0]).unwrap();
-    let mut keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, ["code", "key", "message", "object", "severity"]);
     // Field order in the text, as documented.
     let text = serde_json::to_string(&f[0]).unwrap();
-    let pos: Vec<usize> = [
-        "\"code\"",
-        "\"severity\"",
-        "\"object\"",
-        "\"kind\"",
-        "\"namespace\"",
-        "\"name\"",
-        "\"key\"",
-        "\"message\"",
-    ]
-    .iter()
-    .map(|k| text.find(k).unwrap())
-    .collect();
+    let pos: Vec<usize> =
+        ["\"code\"", "\"severity\"", "\"object\"", "\"kind\"", "\"namespace\"", "\"name\"", "\"key\"", "\"message\""]
+            .iter()
+            .map(|k| text.find(k).unwrap())
+            .collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "{text}");
-    assert_eq!(
-        json["object"],
-        serde_json::json!({"kind": "Deployment", "namespace": "apps", "name": "api"})
-    );
+    assert_eq!(json["object"], serde_json::json!({"kind": "Deployment", "namespace": "apps", "name": "api"}));
     assert_eq!(json["severity"], "error");
     assert_eq!(exit_code(&f), 1);
     let warnings_only = run(AUTOMOUNT, &SecretScanOptions::default());
     assert!(!warnings_only.is_empty());
     assert_eq!(exit_code(&warnings_only), 0);
-    let cluster = run(
-        RBAC.replace("kind: Role\n", "kind: ClusterRole\n").as_str(),
-        &SecretScanOptions::default(),
-    );
-    assert!(cluster.iter().all(|f| {
-        serde_json::to_value(f).unwrap()["object"]
-            .get("namespace")
-            .is_some()
-    }));
+    let cluster = run(RBAC.replace("kind: Role\n", "kind: ClusterRole\n").as_str(), &SecretScanOptions::default());
+    assert!(cluster.iter().all(|f| { serde_json::to_value(f).unwrap()["object"].get("namespace").is_some() }));
 
     let report = to_probe_report(&f);
     assert_eq!(report.findings.len(), f.len());
-    assert_eq!(
-        report.findings[0].target.as_deref(),
-        Some("Deployment apps/api")
-    );
+    assert_eq!(report.findings[0].target.as_deref(), Some("Deployment apps/api"));
     assert_eq!(report.worst_level(), Some(Level::Error));
-    assert!(
-        report
-            .evidence
-            .iter()
-            .any(|e| e.name == "findings.env-plain-credential" && e.value == "2")
-    );
+    assert!(report.evidence.iter().any(|e| e.name == "findings.env-plain-credential" && e.value == "2"));
 }

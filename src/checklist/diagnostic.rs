@@ -24,10 +24,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            name: name.into(),
-            text: text.into(),
-        })
+        Arc::new(SourceFile { name: name.into(), text: text.into() })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -68,12 +65,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn at(
-        level: DiagLevel,
-        file: &Arc<SourceFile>,
-        span: Range<usize>,
-        message: impl Into<String>,
-    ) -> Self {
+    fn at(level: DiagLevel, file: &Arc<SourceFile>, span: Range<usize>, message: impl Into<String>) -> Self {
         let span = normalize_span(&file.text, span);
         let (line, column) = file.line_col(span.start);
         Diagnostic {
@@ -83,11 +75,7 @@ impl Diagnostic {
             line,
             column,
             help: None,
-            labels: vec![Label {
-                file: file.clone(),
-                span: span.clone(),
-                text: String::new(),
-            }],
+            labels: vec![Label { file: file.clone(), span: span.clone(), text: String::new() }],
             offset: span.start,
         }
     }
@@ -132,18 +120,9 @@ impl Diagnostic {
     }
 
     /// A secondary place, e.g. "first defined here".
-    pub fn also(
-        mut self,
-        file: &Arc<SourceFile>,
-        span: Range<usize>,
-        text: impl Into<String>,
-    ) -> Self {
+    pub fn also(mut self, file: &Arc<SourceFile>, span: Range<usize>, text: impl Into<String>) -> Self {
         let span = normalize_span(&file.text, span);
-        self.labels.push(Label {
-            file: file.clone(),
-            span,
-            text: text.into(),
-        });
+        self.labels.push(Label { file: file.clone(), span, text: text.into() });
         self
     }
 
@@ -163,11 +142,7 @@ impl Diagnostic {
 
     /// rustc-style text: `error: ...`, ` --> file:line:col`, the line and a caret under the span.
     pub fn render(&self, color: bool) -> String {
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        };
+        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let level = match self.level {
             DiagLevel::Error => SnippetLevel::Error,
             DiagLevel::Warning => SnippetLevel::Warning,
@@ -181,29 +156,15 @@ impl Diagnostic {
             }
         }
         for f in files {
-            let annotations = self
-                .labels
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| Arc::ptr_eq(&l.file, f))
-                .map(|(i, l)| {
-                    // In annotate-snippets 0.11 only the Error level underlines with `^` and only
-                    // Error and Warning print a label without a level prefix: the primary span gets
-                    // carets (for warnings too), related spans get `-`.
-                    let lvl = if i == 0 {
-                        SnippetLevel::Error
-                    } else {
-                        SnippetLevel::Warning
-                    };
-                    lvl.span(l.span.clone()).label(&l.text)
-                });
-            msg = msg.snippet(
-                Snippet::source(&f.text)
-                    .origin(&f.name)
-                    .line_start(1)
-                    .fold(true)
-                    .annotations(annotations),
-            );
+            let annotations = self.labels.iter().enumerate().filter(|(_, l)| Arc::ptr_eq(&l.file, f)).map(|(i, l)| {
+                // In annotate-snippets 0.11 only the Error level underlines with `^` and only
+                // Error and Warning print a label without a level prefix: the primary span gets
+                // carets (for warnings too), related spans get `-`.
+                let lvl = if i == 0 { SnippetLevel::Error } else { SnippetLevel::Warning };
+                lvl.span(l.span.clone()).label(&l.text)
+            });
+            msg =
+                msg.snippet(Snippet::source(&f.text).origin(&f.name).line_start(1).fold(true).annotations(annotations));
         }
         let where_note = format!("in {}", self.file);
         if self.labels.is_empty() {
@@ -235,10 +196,7 @@ fn normalize_span(text: &str, span: Range<usize>) -> Range<usize> {
     let start = floor_char_boundary(text, span.start.min(text.len()));
     let mut end = floor_char_boundary(text, span.end.min(text.len())).max(start);
     if end == start
-        && let Some(c) = text[start..]
-            .chars()
-            .next()
-            .filter(|c| *c != '\n' && *c != '\r')
+        && let Some(c) = text[start..].chars().next().filter(|c| *c != '\n' && *c != '\r')
     {
         end = start + c.len_utf8();
     }
@@ -246,10 +204,7 @@ fn normalize_span(text: &str, span: Range<usize>) -> Range<usize> {
 }
 
 /// The candidate closest to `word` by edit distance, when it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -274,9 +229,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }
@@ -321,14 +274,10 @@ mod tests {
     #[test]
     fn renders_rustc_style_with_caret() {
         let f = SourceFile::new("checklist.toml", "[[item]]\nseverty = \"warning\"\n");
-        let d = Diagnostic::error(&f, 9..16, "unknown key `severty` in item")
-            .help("did you mean `severity`?");
+        let d = Diagnostic::error(&f, 9..16, "unknown key `severty` in item").help("did you mean `severity`?");
         assert_eq!((d.line, d.column), (2, 1));
         let text = d.render(false);
-        assert!(
-            text.starts_with("error: unknown key `severty` in item\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("error: unknown key `severty` in item\n"), "{text}");
         assert!(text.contains(" --> checklist.toml:2:1"), "{text}");
         assert!(text.contains("^^^^^^^"), "{text}");
         assert!(text.contains("help: did you mean `severity`?"), "{text}");
@@ -337,9 +286,6 @@ mod tests {
     #[test]
     fn renders_file_errors_without_snippet() {
         let d = Diagnostic::file_error("checks", "cannot read the catalog directory");
-        assert_eq!(
-            d.render(false),
-            "error: cannot read the catalog directory\n = note: in checks"
-        );
+        assert_eq!(d.render(false), "error: cannot read the catalog directory\n = note: in checks");
     }
 }

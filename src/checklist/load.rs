@@ -74,10 +74,7 @@ pub fn catalog_dir_for(opts: &LoadOptions) -> Option<PathBuf> {
 pub fn load(opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let (checklist, origin) = match &opts.source {
         ChecklistSource::BuiltIn => (
-            SourceFile::new(
-                format!("{BUILT_IN_ORIGIN}/checklist.toml"),
-                BUILT_IN_CHECKLIST,
-            ),
+            SourceFile::new(format!("{BUILT_IN_ORIGIN}/checklist.toml"), BUILT_IN_CHECKLIST),
             BUILT_IN_ORIGIN.to_string(),
         ),
         ChecklistSource::File(path) => {
@@ -85,10 +82,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
             match std::fs::read_to_string(path) {
                 Ok(text) => (SourceFile::new(name.clone(), text), name),
                 Err(e) => {
-                    return Err(vec![Diagnostic::file_error(
-                        name,
-                        format!("cannot read the checklist: {e}"),
-                    )]);
+                    return Err(vec![Diagnostic::file_error(name, format!("cannot read the checklist: {e}"))]);
                 }
             }
         }
@@ -97,12 +91,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let catalog = match catalog_dir_for(opts) {
         None => BUILT_IN_CATALOG
             .iter()
-            .map(|(name, text)| {
-                (
-                    name.to_string(),
-                    SourceFile::new(format!("{BUILT_IN_ORIGIN}/checks/{name}"), *text),
-                )
-            })
+            .map(|(name, text)| (name.to_string(), SourceFile::new(format!("{BUILT_IN_ORIGIN}/checks/{name}"), *text)))
             .collect(),
         Some(dir) => read_catalog_dir(&dir, &mut diags)?,
     };
@@ -117,31 +106,15 @@ pub fn load_from_strs(
     today: Date,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let file = SourceFile::new(checklist.0, checklist.1);
-    let catalog = catalog
-        .iter()
-        .map(|(name, text)| (name.to_string(), SourceFile::new(*name, *text)))
-        .collect();
-    load_files(
-        file,
-        catalog,
-        checklist.0.to_string(),
-        today,
-        Diags::default(),
-    )
+    let catalog = catalog.iter().map(|(name, text)| (name.to_string(), SourceFile::new(*name, *text))).collect();
+    load_files(file, catalog, checklist.0.to_string(), today, Diags::default())
 }
 
 /// Every `*.toml` file of `dir`, sorted by file name.
-fn read_catalog_dir(
-    dir: &Path,
-    d: &mut Diags,
-) -> Result<Vec<(String, Arc<SourceFile>)>, Vec<Diagnostic>> {
+fn read_catalog_dir(dir: &Path, d: &mut Diags) -> Result<Vec<(String, Arc<SourceFile>)>, Vec<Diagnostic>> {
     let dir_name = dir.display().to_string();
-    let cannot = |e: std::io::Error| {
-        vec![Diagnostic::file_error(
-            &dir_name,
-            format!("cannot read the catalog directory: {e}"),
-        )]
-    };
+    let cannot =
+        |e: std::io::Error| vec![Diagnostic::file_error(&dir_name, format!("cannot read the catalog directory: {e}"))];
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(cannot)? {
         let path = entry.map_err(cannot)?.path();
@@ -151,31 +124,18 @@ fn read_catalog_dir(
     }
     names.sort();
     if names.is_empty() {
-        d.push(Diagnostic::file_warning(
-            &dir_name,
-            "the catalog directory has no .toml files",
-        ));
+        d.push(Diagnostic::file_warning(&dir_name, "the catalog directory has no .toml files"));
     }
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for path in names {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match std::fs::read_to_string(&path) {
             Ok(text) => out.push((name, SourceFile::new(path.display().to_string(), text))),
-            Err(e) => errors.push(Diagnostic::file_error(
-                path.display().to_string(),
-                format!("cannot read: {e}"),
-            )),
+            Err(e) => errors.push(Diagnostic::file_error(path.display().to_string(), format!("cannot read: {e}"))),
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 /// sha256 over the checklist bytes followed by each catalog file's bytes in file-name order,
@@ -214,9 +174,7 @@ fn load_files(
     };
     let mut list = diags.list;
     let rank = |file: &str| {
-        std::iter::once(&checklist.name)
-            .chain(catalog.iter().map(|(_, f)| &f.name))
-            .position(|n| n == file)
+        std::iter::once(&checklist.name).chain(catalog.iter().map(|(_, f)| &f.name)).position(|n| n == file)
     };
     list.sort_by_key(|d| (rank(&d.file), d.offset()));
     match validated {

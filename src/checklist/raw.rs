@@ -19,20 +19,12 @@ use crate::probe::params::parse_duration;
 pub(crate) const TOP_KEYS: &[&str] = &["launch", "category", "item", "waiver"];
 pub(crate) const LAUNCH_KEYS: &[&str] = &["name", "description", "approvers"];
 pub(crate) const CATEGORY_KEYS: &[&str] = &["id", "title"];
-pub(crate) const ITEM_KEYS: &[&str] = &[
-    "id", "category", "title", "check", "kind", "severity", "owner", "timeout", "with", "signoff",
-];
+pub(crate) const ITEM_KEYS: &[&str] =
+    &["id", "category", "title", "check", "kind", "severity", "owner", "timeout", "with", "signoff"];
 pub(crate) const SIGNOFF_KEYS: &[&str] = &["by", "on", "evidence", "expires"];
 pub(crate) const WAIVER_KEYS: &[&str] = &["item", "reason", "owner", "expires", "ticket"];
 pub(crate) const CATALOG_KEYS: &[&str] = &["check"];
-pub(crate) const CHECK_KEYS: &[&str] = &[
-    "id",
-    "probe",
-    "title",
-    "description",
-    "remediation",
-    "defaults",
-];
+pub(crate) const CHECK_KEYS: &[&str] = &["id", "probe", "title", "description", "remediation", "defaults"];
 
 pub(crate) struct RawChecklist {
     pub file: Arc<SourceFile>,
@@ -110,9 +102,7 @@ fn parse_document<'i>(file: &Arc<SourceFile>, text: &'i str, d: &mut Diags) -> O
     }
     for e in errors {
         let span = e.span().unwrap_or(0..0);
-        d.push(
-            Diagnostic::error(file, span, format!("invalid TOML: {}", e.message())).label("here"),
-        );
+        d.push(Diagnostic::error(file, span, format!("invalid TOML: {}", e.message())).label("here"));
     }
     None
 }
@@ -141,10 +131,7 @@ pub(crate) fn parse_checklist(file: &Arc<SourceFile>, d: &mut Diags) -> Option<R
     let doc = parse_document(file, &text, d)?;
     let top = TableReader::new(file, &doc, 0..0, "checklist", TOP_KEYS, d);
     let launch = match top.table("launch", d) {
-        Some((t, span)) => Some(parse_launch(
-            &TableReader::new(file, t, span, "[launch]", LAUNCH_KEYS, d),
-            d,
-        )),
+        Some((t, span)) => Some(parse_launch(&TableReader::new(file, t, span, "[launch]", LAUNCH_KEYS, d), d)),
         None => {
             if top.value("launch").is_none() {
                 d.push(
@@ -160,11 +147,7 @@ pub(crate) fn parse_checklist(file: &Arc<SourceFile>, d: &mut Diags) -> Option<R
         .into_iter()
         .map(|(t, span)| {
             let r = TableReader::new(file, t, span.clone(), "category", CATEGORY_KEYS, d);
-            RawCategory {
-                span,
-                id: req_id(&r, "category", d),
-                title: r.req_string("title", d),
-            }
+            RawCategory { span, id: req_id(&r, "category", d), title: r.req_string("title", d) }
         })
         .collect();
     let items = top
@@ -186,13 +169,7 @@ pub(crate) fn parse_checklist(file: &Arc<SourceFile>, d: &mut Diags) -> Option<R
             }
         })
         .collect();
-    Some(RawChecklist {
-        file: file.clone(),
-        launch,
-        categories,
-        items,
-        waivers,
-    })
+    Some(RawChecklist { file: file.clone(), launch, categories, items, waivers })
 }
 
 fn parse_launch(r: &TableReader, d: &mut Diags) -> RawLaunch {
@@ -206,19 +183,12 @@ fn parse_launch(r: &TableReader, d: &mut Diags) -> RawLaunch {
         Some(v) => {
             let list = r.string_list("approvers", d);
             if list.as_ref().is_some_and(Vec::is_empty) {
-                d.push(
-                    Diagnostic::error(r.file, v.span(), "[launch] needs at least one approver")
-                        .label("empty list"),
-                );
+                d.push(Diagnostic::error(r.file, v.span(), "[launch] needs at least one approver").label("empty list"));
             }
             list.unwrap_or_default()
         }
     };
-    RawLaunch {
-        name,
-        description,
-        approvers,
-    }
+    RawLaunch { name, description, approvers }
 }
 
 fn parse_severity(r: &TableReader, d: &mut Diags) -> Severity {
@@ -229,12 +199,8 @@ fn parse_severity(r: &TableReader, d: &mut Diags) -> Severity {
     if let Some(sev) = ALL.iter().copied().find(|x| x.as_str() == s.get_ref()) {
         return sev;
     }
-    let mut diag = Diagnostic::error(
-        r.file,
-        s.span(),
-        format!("unknown severity `{}`", s.get_ref()),
-    )
-    .label("expected blocking, warning or info");
+    let mut diag = Diagnostic::error(r.file, s.span(), format!("unknown severity `{}`", s.get_ref()))
+        .label("expected blocking, warning or info");
     if let Some(m) = did_you_mean(s.get_ref(), ALL.iter().map(|x| x.as_str())) {
         diag = diag.help(format!("did you mean `{m}`?"));
     }
@@ -246,18 +212,12 @@ fn parse_timeout(r: &TableReader, d: &mut Diags) -> Option<Duration> {
     let s = r.string("timeout", d)?;
     match parse_duration(s.get_ref()) {
         Ok(t) if t.is_zero() => {
-            d.push(
-                Diagnostic::error(r.file, s.span(), "`timeout` must be longer than zero")
-                    .label("zero"),
-            );
+            d.push(Diagnostic::error(r.file, s.span(), "`timeout` must be longer than zero").label("zero"));
             None
         }
         Ok(t) => Some(t),
         Err(e) => {
-            d.push(
-                Diagnostic::error(r.file, s.span(), format!("bad `timeout`: {e}"))
-                    .label("not a duration"),
-            );
+            d.push(Diagnostic::error(r.file, s.span(), format!("bad `timeout`: {e}")).label("not a duration"));
             None
         }
     }
@@ -276,13 +236,9 @@ fn parse_signoff(r: &TableReader, d: &mut Diags) -> Option<RawSignoff> {
         && exp.get_ref() < on.get_ref()
     {
         d.push(
-            Diagnostic::error(
-                r.file,
-                exp.span(),
-                "the sign-off expires before it was given",
-            )
-            .label(format!("before {}", on.get_ref()))
-            .also(r.file, on.span(), "signed off on this date"),
+            Diagnostic::error(r.file, exp.span(), "the sign-off expires before it was given")
+                .label(format!("before {}", on.get_ref()))
+                .also(r.file, on.span(), "signed off on this date"),
         );
     }
     let signoff = match (by, on, evidence) {
@@ -294,11 +250,7 @@ fn parse_signoff(r: &TableReader, d: &mut Diags) -> Option<RawSignoff> {
         }),
         _ => None,
     };
-    Some(RawSignoff {
-        signoff,
-        on_span,
-        expires_span,
-    })
+    Some(RawSignoff { signoff, on_span, expires_span })
 }
 
 fn parse_item(r: &TableReader, d: &mut Diags) -> RawItem {
@@ -317,73 +269,36 @@ fn parse_item(r: &TableReader, d: &mut Diags) -> RawItem {
         Some(k) if k.get_ref() == "manual" => true,
         Some(k) => {
             d.push(
-                Diagnostic::error(
-                    r.file,
-                    k.span(),
-                    format!("unknown item kind `{}`", k.get_ref()),
-                )
-                .label("the only kind is \"manual\"")
-                .help(
-                    "items verified by a probe name a catalog check with `check = \"...\"` instead",
-                ),
+                Diagnostic::error(r.file, k.span(), format!("unknown item kind `{}`", k.get_ref()))
+                    .label("the only kind is \"manual\"")
+                    .help("items verified by a probe name a catalog check with `check = \"...\"` instead"),
             );
             let body = RawBody::Invalid;
-            return RawItem {
-                span: r.span.clone(),
-                id,
-                category,
-                title,
-                severity,
-                owner,
-                timeout,
-                body,
-            };
+            return RawItem { span: r.span.clone(), id, category, title, severity, owner, timeout, body };
         }
     };
-    let err = |span: Range<usize>, msg: &str, label: &str| {
-        Diagnostic::error(r.file, span, msg).label(label)
-    };
+    let err = |span: Range<usize>, msg: &str, label: &str| Diagnostic::error(r.file, span, msg).label(label);
     let body = if manual {
         if let Some(c) = &check {
             let span = r.key_span("check").unwrap_or(c.span());
-            d.push(err(
-                span,
-                "a manual item cannot name a check",
-                "remove `check` or `kind = \"manual\"`",
-            ));
+            d.push(err(span, "a manual item cannot name a check", "remove `check` or `kind = \"manual\"`"));
         }
         if let Some(w) = &with {
             let span = r.key_span("with").unwrap_or(w.span.clone());
-            d.push(err(
-                span,
-                "a manual item takes no parameters",
-                "`with` is for checks",
-            ));
+            d.push(err(span, "a manual item takes no parameters", "`with` is for checks"));
         }
         if timeout.is_some()
             && let Some(span) = r.key_span("timeout")
         {
-            d.push(err(
-                span,
-                "a manual item has no timeout",
-                "`timeout` is for checks",
-            ));
+            d.push(err(span, "a manual item has no timeout", "`timeout` is for checks"));
         }
-        if check.is_some() || with.is_some() {
-            RawBody::Invalid
-        } else {
-            RawBody::Manual { signoff }
-        }
+        if check.is_some() || with.is_some() { RawBody::Invalid } else { RawBody::Manual { signoff } }
     } else if let Some(check) = check {
         if signoff.is_some() {
             let span = r.key_span("signoff").unwrap_or(r.span.clone());
             d.push(
-                err(
-                    span,
-                    "a sign-off belongs to a manual item",
-                    "this item names a check",
-                )
-                .help("for a manual item, write `kind = \"manual\"` and remove `check`"),
+                err(span, "a sign-off belongs to a manual item", "this item names a check")
+                    .help("for a manual item, write `kind = \"manual\"` and remove `check`"),
             );
             RawBody::Invalid
         } else {
@@ -391,12 +306,8 @@ fn parse_item(r: &TableReader, d: &mut Diags) -> RawItem {
         }
     } else if signoff.is_some() {
         d.push(
-            err(
-                r.span.clone(),
-                "item has a sign-off but no `kind = \"manual\"`",
-                "add `kind = \"manual\"`",
-            )
-            .help("manual items are marked with `kind = \"manual\"`"),
+            err(r.span.clone(), "item has a sign-off but no `kind = \"manual\"`", "add `kind = \"manual\"`")
+                .help("manual items are marked with `kind = \"manual\"`"),
         );
         RawBody::Invalid
     } else if r.value("check").is_some() || r.value("kind").is_some() {
@@ -404,25 +315,12 @@ fn parse_item(r: &TableReader, d: &mut Diags) -> RawItem {
         RawBody::Invalid
     } else {
         d.push(
-            err(
-                r.span.clone(),
-                "item has neither `check` nor `kind = \"manual\"`",
-                "what verifies this item?",
-            )
-            .help("name a catalog check (`check = \"docs.file\"`) or mark it `kind = \"manual\"`"),
+            err(r.span.clone(), "item has neither `check` nor `kind = \"manual\"`", "what verifies this item?")
+                .help("name a catalog check (`check = \"docs.file\"`) or mark it `kind = \"manual\"`"),
         );
         RawBody::Invalid
     };
-    RawItem {
-        span: r.span.clone(),
-        id,
-        category,
-        title,
-        severity,
-        owner,
-        timeout,
-        body,
-    }
+    RawItem { span: r.span.clone(), id, category, title, severity, owner, timeout, body }
 }
 
 /// Parses one catalog file (`checks/*.toml`). None on TOML syntax errors (reported in `d`).
@@ -443,18 +341,11 @@ pub(crate) fn parse_catalog_file(file: &Arc<SourceFile>, d: &mut Diags) -> Optio
                 let kind = ProbeKind::parse(p.get_ref());
                 if kind.is_none() {
                     let known: Vec<&str> = ProbeKind::ALL.iter().map(|k| k.as_str()).collect();
-                    let mut diag = Diagnostic::error(
-                        file,
-                        p.span(),
-                        format!("unknown probe kind `{}`", p.get_ref()),
-                    )
-                    .label("no such probe")
-                    .help(format!("probe kinds: {}", known.join(", ")));
+                    let mut diag = Diagnostic::error(file, p.span(), format!("unknown probe kind `{}`", p.get_ref()))
+                        .label("no such probe")
+                        .help(format!("probe kinds: {}", known.join(", ")));
                     if let Some(m) = did_you_mean(p.get_ref(), known.iter().copied()) {
-                        diag = diag.help(format!(
-                            "did you mean `{m}`? probe kinds: {}",
-                            known.join(", ")
-                        ));
+                        diag = diag.help(format!("did you mean `{m}`? probe kinds: {}", known.join(", ")));
                     }
                     d.push(diag);
                 }
@@ -468,17 +359,11 @@ pub(crate) fn parse_catalog_file(file: &Arc<SourceFile>, d: &mut Diags) -> Optio
             title: r.req_string("title", d),
             description: r.req_string("description", d),
             remediation: r.req_string("remediation", d),
-            defaults: r.params("defaults", d).unwrap_or_else(|| Params {
-                span,
-                ..Params::default()
-            }),
+            defaults: r.params("defaults", d).unwrap_or_else(|| Params { span, ..Params::default() }),
         });
     }
     if top.value("check").is_none() {
-        d.push(
-            Diagnostic::warning(file, 0..0, "catalog file defines no checks")
-                .help("add [[check]] tables"),
-        );
+        d.push(Diagnostic::warning(file, 0..0, "catalog file defines no checks").help("add [[check]] tables"));
     }
     Some(out)
 }

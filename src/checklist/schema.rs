@@ -158,12 +158,7 @@ mod tests {
     use crate::checklist::raw;
 
     fn keys(schema: &serde_json::Value) -> Vec<String> {
-        let mut k: Vec<String> = schema["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let mut k: Vec<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
     }
@@ -203,17 +198,8 @@ mod tests {
         assert_eq!(keys(&defs["ItemTable"]), sorted(raw::ITEM_KEYS));
         assert_eq!(keys(&defs["SignoffTable"]), sorted(raw::SIGNOFF_KEYS));
         assert_eq!(keys(&defs["WaiverTable"]), sorted(raw::WAIVER_KEYS));
-        for t in [
-            "LaunchTable",
-            "CategoryTable",
-            "ItemTable",
-            "SignoffTable",
-            "WaiverTable",
-        ] {
-            assert_eq!(
-                defs[t]["additionalProperties"], false,
-                "{t} must reject unknown keys"
-            );
+        for t in ["LaunchTable", "CategoryTable", "ItemTable", "SignoffTable", "WaiverTable"] {
+            assert_eq!(defs[t]["additionalProperties"], false, "{t} must reject unknown keys");
         }
     }
 }

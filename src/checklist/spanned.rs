@@ -70,12 +70,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
                     .help(help),
             );
         }
-        TableReader {
-            file,
-            table,
-            span,
-            what,
-        }
+        TableReader { file, table, span, what }
     }
 
     pub fn value(&self, key: &str) -> Option<&'a Sp<DeValue<'i>>> {
@@ -91,11 +86,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
             Diagnostic::error(
                 self.file,
                 v.span(),
-                format!(
-                    "`{key}` in {} must be {expected}, found {}",
-                    self.what,
-                    v.get_ref().type_str()
-                ),
+                format!("`{key}` in {} must be {expected}, found {}", self.what, v.get_ref().type_str()),
             )
             .label(format!("expected {expected}")),
         );
@@ -103,15 +94,8 @@ impl<'a, 'i> TableReader<'a, 'i> {
 
     pub fn missing(&self, key: &str, d: &mut Diags) {
         d.push(
-            Diagnostic::error(
-                self.file,
-                self.span.clone(),
-                format!("{} is missing `{key}`", self.what),
-            )
-            .label(format!(
-                "this {} has no `{key}`",
-                self.what.trim_start_matches('[').trim_end_matches(']')
-            )),
+            Diagnostic::error(self.file, self.span.clone(), format!("{} is missing `{key}`", self.what))
+                .label(format!("this {} has no `{key}`", self.what.trim_start_matches('[').trim_end_matches(']'))),
         );
     }
 
@@ -135,12 +119,8 @@ impl<'a, 'i> TableReader<'a, 'i> {
         let s = self.string(key, d)?;
         if s.get_ref().trim().is_empty() {
             d.push(
-                Diagnostic::error(
-                    self.file,
-                    s.span(),
-                    format!("`{key}` in {} must not be empty", self.what),
-                )
-                .label("empty"),
+                Diagnostic::error(self.file, s.span(), format!("`{key}` in {} must not be empty", self.what))
+                    .label("empty"),
             );
             return None;
         }
@@ -175,19 +155,13 @@ impl<'a, 'i> TableReader<'a, 'i> {
             return None;
         };
         let date = match (dt.date, dt.time, dt.offset) {
-            (Some(date), None, None) => {
-                Date::new(date.year as i16, date.month as i8, date.day as i8).ok()
-            }
+            (Some(date), None, None) => Date::new(date.year as i16, date.month as i8, date.day as i8).ok(),
             _ => None,
         };
         if date.is_none() {
             d.push(
-                Diagnostic::error(
-                    self.file,
-                    v.span(),
-                    format!("`{key}` in {} must be {expected}", self.what),
-                )
-                .label("not a plain date"),
+                Diagnostic::error(self.file, v.span(), format!("`{key}` in {} must be {expected}", self.what))
+                    .label("not a plain date"),
             );
         }
         date.map(|x| Sp::new(v.span(), x))
@@ -214,11 +188,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// An array of tables (`[[key]]`); anything else under `key` is an error.
-    pub fn array_of_tables(
-        &self,
-        key: &str,
-        d: &mut Diags,
-    ) -> Vec<(&'a DeTable<'i>, Range<usize>)> {
+    pub fn array_of_tables(&self, key: &str, d: &mut Diags) -> Vec<(&'a DeTable<'i>, Range<usize>)> {
         let Some(v) = self.value(key) else {
             return Vec::new();
         };
@@ -240,15 +210,10 @@ impl<'a, 'i> TableReader<'a, 'i> {
     /// A free-form parameter table; its keys are checked later by the probe's parameter reader.
     pub fn params(&self, key: &str, d: &mut Diags) -> Option<Params> {
         let (t, span) = self.table(key, d)?;
-        let mut params = Params {
-            span,
-            ..Params::default()
-        };
+        let mut params = Params { span, ..Params::default() };
         for (k, v) in t.iter() {
             params.key_spans.insert(k.get_ref().to_string(), k.span());
-            params
-                .table
-                .insert(k.get_ref().to_string(), to_value(v.get_ref()));
+            params.table.insert(k.get_ref().to_string(), to_value(v.get_ref()));
         }
         Some(params)
     }
@@ -258,8 +223,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
 /// letters, digits, `.`, `-` and `_`, starting with a letter or digit.
 pub(crate) fn valid_id(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
 }
 
 /// Converts a parsed value into a plain `toml::Value` (for probe parameters).
@@ -268,18 +232,14 @@ pub(crate) fn to_value(v: &DeValue<'_>) -> toml::Value {
         DeValue::String(s) => toml::Value::String(s.to_string()),
         // The parser has already checked the digits; out-of-range integers were reported as
         // syntax errors, so the fallback is never reached for a document without errors.
-        DeValue::Integer(i) => {
-            toml::Value::Integer(i64::from_str_radix(i.as_str(), i.radix()).unwrap_or_default())
-        }
+        DeValue::Integer(i) => toml::Value::Integer(i64::from_str_radix(i.as_str(), i.radix()).unwrap_or_default()),
         DeValue::Float(f) => toml::Value::Float(f.as_str().parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => toml::Value::Boolean(*b),
         DeValue::Datetime(dt) => toml::Value::Datetime(*dt),
         DeValue::Array(a) => toml::Value::Array(a.iter().map(|x| to_value(x.get_ref())).collect()),
-        DeValue::Table(t) => toml::Value::Table(
-            t.iter()
-                .map(|(k, x)| (k.get_ref().to_string(), to_value(x.get_ref())))
-                .collect(),
-        ),
+        DeValue::Table(t) => {
+            toml::Value::Table(t.iter().map(|(k, x)| (k.get_ref().to_string(), to_value(x.get_ref()))).collect())
+        }
     }
 }
 
@@ -288,10 +248,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> (Arc<SourceFile>, Sp<DeTable<'_>>) {
-        (
-            SourceFile::new("t.toml", text),
-            DeTable::parse(text).unwrap(),
-        )
+        (SourceFile::new("t.toml", text), DeTable::parse(text).unwrap())
     }
 
     #[test]
@@ -299,15 +256,7 @@ mod tests {
         for ok in ["docs", "network.nats-isolated", "load.k6_baseline", "1st"] {
             assert!(valid_id(ok), "{ok}");
         }
-        for bad in [
-            "",
-            "Docs",
-            "docs runbook",
-            ".docs",
-            "-x",
-            "docs/runbook",
-            "é",
-        ] {
+        for bad in ["", "Docs", "docs runbook", ".docs", "-x", "docs/runbook", "é"] {
             assert!(!valid_id(bad), "{bad}");
         }
     }
@@ -317,22 +266,12 @@ mod tests {
         let (f, t) = parse("titel = \"x\"\nowner = \"o\"\ncolour = 1\n");
         let mut d = Diags::default();
         let r = TableReader::new(&f, t.get_ref(), 0..0, "item", &["title", "owner"], &mut d);
-        assert_eq!(
-            r.string("owner", &mut d).map(Sp::into_inner),
-            Some("o".to_string())
-        );
-        let msgs: Vec<_> = d
-            .list
-            .iter()
-            .map(|x| (x.message.as_str(), x.help.as_deref()))
-            .collect();
+        assert_eq!(r.string("owner", &mut d).map(Sp::into_inner), Some("o".to_string()));
+        let msgs: Vec<_> = d.list.iter().map(|x| (x.message.as_str(), x.help.as_deref())).collect();
         assert_eq!(
             msgs,
             [
-                (
-                    "unknown key `colour` in item",
-                    Some("known keys: title, owner")
-                ),
+                ("unknown key `colour` in item", Some("known keys: title, owner")),
                 ("unknown key `titel` in item", Some("did you mean `title`?")),
             ]
         );
@@ -343,10 +282,7 @@ mod tests {
         let (f, t) = parse("a = 2026-06-30\nb = \"2026-06-30\"\nc = 2026-06-30T10:00:00Z\n");
         let mut d = Diags::default();
         let r = TableReader::new(&f, t.get_ref(), 0..0, "waiver", &["a", "b", "c"], &mut d);
-        assert_eq!(
-            r.date("a", &mut d).map(Sp::into_inner),
-            Some(jiff::civil::date(2026, 6, 30))
-        );
+        assert_eq!(r.date("a", &mut d).map(Sp::into_inner), Some(jiff::civil::date(2026, 6, 30)));
         assert!(r.date("b", &mut d).is_none());
         assert!(r.date("c", &mut d).is_none());
         assert!(r.req_date("e", &mut d).is_none());

@@ -31,10 +31,7 @@ struct FirstSeen<'a> {
 
 impl<'a> FirstSeen<'a> {
     fn new(what: &'static str) -> Self {
-        FirstSeen {
-            seen: BTreeMap::new(),
-            what,
-        }
+        FirstSeen { seen: BTreeMap::new(), what }
     }
 
     /// Records `id`; false (and an error) when it was seen before.
@@ -42,13 +39,9 @@ impl<'a> FirstSeen<'a> {
         match self.seen.get(id.get_ref().as_str()) {
             Some((first_file, first_span)) => {
                 d.push(
-                    Diagnostic::error(
-                        file,
-                        id.span(),
-                        format!("duplicate {} id `{}`", self.what, id.get_ref()),
-                    )
-                    .label("defined again here")
-                    .also(first_file, first_span.clone(), "first defined here"),
+                    Diagnostic::error(file, id.span(), format!("duplicate {} id `{}`", self.what, id.get_ref()))
+                        .label("defined again here")
+                        .also(first_file, first_span.clone(), "first defined here"),
                 );
                 false
             }
@@ -66,12 +59,8 @@ fn unknown_ref<'a>(
     what: &str,
     known: impl IntoIterator<Item = &'a str>,
 ) -> Diagnostic {
-    let d = Diagnostic::error(
-        file,
-        value.span(),
-        format!("unknown {what} `{}`", value.get_ref()),
-    )
-    .label(format!("no such {what}"));
+    let d = Diagnostic::error(file, value.span(), format!("unknown {what} `{}`", value.get_ref()))
+        .label(format!("no such {what}"));
     match did_you_mean(value.get_ref(), known) {
         Some(m) => d.help(format!("did you mean `{m}`?")),
         None => d,
@@ -91,17 +80,15 @@ fn validate_catalog<'a>(checks: &'a [RawCheck], d: &mut Diags) -> CatalogIndex<'
             continue;
         }
         let def = match (c.probe, &c.title, &c.description, &c.remediation) {
-            (Some(probe), Some(title), Some(description), Some(remediation)) => {
-                Some(Arc::new(CheckDef {
-                    id: id.get_ref().clone(),
-                    probe,
-                    title: title.get_ref().clone(),
-                    description: description.get_ref().clone(),
-                    remediation: remediation.get_ref().clone(),
-                    defaults: c.defaults.table.clone(),
-                    source: c.file.name.clone(),
-                }))
-            }
+            (Some(probe), Some(title), Some(description), Some(remediation)) => Some(Arc::new(CheckDef {
+                id: id.get_ref().clone(),
+                probe,
+                title: title.get_ref().clone(),
+                description: description.get_ref().clone(),
+                remediation: remediation.get_ref().clone(),
+                defaults: c.defaults.table.clone(),
+                source: c.file.name.clone(),
+            })),
             _ => None,
         };
         index.insert(id.get_ref(), (def, c));
@@ -130,18 +117,10 @@ fn item_spec(
         Err(errors) => errors,
     };
     for e in errors {
-        let in_with = e
-            .key
-            .as_ref()
-            .and_then(|k| with.and_then(|w| w.key_spans.get(k)));
-        let in_defaults = e
-            .key
-            .as_ref()
-            .and_then(|k| raw_check.defaults.key_spans.get(k));
+        let in_with = e.key.as_ref().and_then(|k| with.and_then(|w| w.key_spans.get(k)));
+        let in_defaults = e.key.as_ref().and_then(|k| raw_check.defaults.key_spans.get(k));
         let diag = match (in_with, in_defaults) {
-            (Some(span), _) => {
-                Diagnostic::error(file, span.clone(), &e.message).label("in [item.with]")
-            }
+            (Some(span), _) => Diagnostic::error(file, span.clone(), &e.message).label("in [item.with]"),
             (None, Some(span)) => Diagnostic::error(&raw_check.file, span.clone(), &e.message)
                 .label(format!("default of check `{}`", def.id))
                 .also(file, check_ref.span(), "used by this item")
@@ -161,45 +140,26 @@ fn item_spec(
     None
 }
 
-fn signoff_warnings(
-    file: &Arc<SourceFile>,
-    item_id: &str,
-    s: &RawSignoff,
-    today: Date,
-    d: &mut Diags,
-) {
+fn signoff_warnings(file: &Arc<SourceFile>, item_id: &str, s: &RawSignoff, today: Date, d: &mut Diags) {
     let Some(signoff) = &s.signoff else { return };
     if signoff.on > today {
         d.push(
-            Diagnostic::warning(
-                file,
-                s.on_span.clone(),
-                format!("sign-off of `{item_id}` is dated in the future"),
-            )
-            .label(format!("after today ({today})")),
+            Diagnostic::warning(file, s.on_span.clone(), format!("sign-off of `{item_id}` is dated in the future"))
+                .label(format!("after today ({today})")),
         );
     }
     if let (Some(exp), Some(span)) = (signoff.expires, &s.expires_span)
         && exp < today
     {
         d.push(
-            Diagnostic::warning(
-                file,
-                span.clone(),
-                format!("sign-off of `{item_id}` expired on {exp}"),
-            )
-            .label("expired")
-            .help("renew the sign-off; until then the item is pending"),
+            Diagnostic::warning(file, span.clone(), format!("sign-off of `{item_id}` expired on {exp}"))
+                .label("expired")
+                .help("renew the sign-off; until then the item is pending"),
         );
     }
 }
 
-pub(crate) fn validate(
-    raw: &RawChecklist,
-    checks: &[RawCheck],
-    today: Date,
-    d: &mut Diags,
-) -> Option<Validated> {
+pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: &mut Diags) -> Option<Validated> {
     let file = &raw.file;
     let index = validate_catalog(checks, d);
 
@@ -209,12 +169,8 @@ pub(crate) fn validate(
             first_cat.insert(file, id, d);
         }
     }
-    let category_ids: Vec<&str> = raw
-        .categories
-        .iter()
-        .filter_map(|c| c.id.as_ref())
-        .map(|i| i.get_ref().as_str())
-        .collect();
+    let category_ids: Vec<&str> =
+        raw.categories.iter().filter_map(|c| c.id.as_ref()).map(|i| i.get_ref().as_str()).collect();
 
     let mut first_item = FirstSeen::new("item");
     let mut items = Vec::new();
@@ -225,12 +181,7 @@ pub(crate) fn validate(
         if let Some(cat) = &item.category
             && !category_ids.contains(&cat.get_ref().as_str())
         {
-            d.push(unknown_ref(
-                file,
-                cat,
-                "category",
-                category_ids.iter().copied(),
-            ));
+            d.push(unknown_ref(file, cat, "category", category_ids.iter().copied()));
         }
         let kind = match &item.body {
             RawBody::Invalid => None,
@@ -238,19 +189,12 @@ pub(crate) fn validate(
                 if let (Some(s), Some(id)) = (signoff, &item.id) {
                     signoff_warnings(file, id.get_ref(), s, today, d);
                 }
-                Some(ItemKind::Manual {
-                    signoff: signoff.as_ref().and_then(|s| s.signoff.clone()),
-                })
+                Some(ItemKind::Manual { signoff: signoff.as_ref().and_then(|s| s.signoff.clone()) })
             }
-            RawBody::Check {
-                id: check_ref,
-                with,
-            } => match index.get(check_ref.get_ref().as_str()) {
+            RawBody::Check { id: check_ref, with } => match index.get(check_ref.get_ref().as_str()) {
                 None => {
                     let help = match did_you_mean(check_ref.get_ref(), index.keys().copied()) {
-                        Some(m) => format!(
-                            "did you mean `{m}`? Checks are defined in the catalog (checks/*.toml)"
-                        ),
+                        Some(m) => format!("did you mean `{m}`? Checks are defined in the catalog (checks/*.toml)"),
                         None => format!(
                             "checks are defined in the catalog (checks/*.toml); known: {}",
                             index.keys().copied().collect::<Vec<_>>().join(", ")
@@ -260,19 +204,11 @@ pub(crate) fn validate(
                     None
                 }
                 Some((None, _)) => None,
-                Some((Some(def), raw_check)) => {
-                    item_spec(file, item, check_ref, def, raw_check, with.as_ref(), d).map(|spec| {
-                        ItemKind::Check {
-                            def: def.clone(),
-                            spec,
-                        }
-                    })
-                }
+                Some((Some(def), raw_check)) => item_spec(file, item, check_ref, def, raw_check, with.as_ref(), d)
+                    .map(|spec| ItemKind::Check { def: def.clone(), spec }),
             },
         };
-        if let (Some(id), Some(category), Some(title), Some(kind)) =
-            (&item.id, &item.category, &item.title, kind)
-        {
+        if let (Some(id), Some(category), Some(title), Some(kind)) = (&item.id, &item.category, &item.title, kind) {
             items.push(Item {
                 id: id.get_ref().clone(),
                 category: category.get_ref().clone(),
@@ -284,22 +220,14 @@ pub(crate) fn validate(
             });
         }
     }
-    let item_ids: Vec<&str> = raw
-        .items
-        .iter()
-        .filter_map(|i| i.id.as_ref())
-        .map(|i| i.get_ref().as_str())
-        .collect();
+    let item_ids: Vec<&str> = raw.items.iter().filter_map(|i| i.id.as_ref()).map(|i| i.get_ref().as_str()).collect();
 
     let mut first_waiver = FirstSeen::new("waiver for item");
     let mut waivers = Vec::new();
     for w in &raw.waivers {
         if let Some(item) = &w.item {
             if !item_ids.contains(&item.get_ref().as_str()) {
-                d.push(
-                    unknown_ref(file, item, "item", item_ids.iter().copied())
-                        .label("the waiver names no item"),
-                );
+                d.push(unknown_ref(file, item, "item", item_ids.iter().copied()).label("the waiver names no item"));
             } else {
                 first_waiver.insert(file, item, d);
             }
@@ -311,19 +239,13 @@ pub(crate) fn validate(
                 Diagnostic::warning(
                     file,
                     exp.span(),
-                    format!(
-                        "waiver for `{}` expired on {}",
-                        item.get_ref(),
-                        exp.get_ref()
-                    ),
+                    format!("waiver for `{}` expired on {}", item.get_ref(), exp.get_ref()),
                 )
                 .label("expired")
                 .help("an expired waiver no longer covers the item; renew it or fix the item"),
             );
         }
-        if let (Some(item), Some(reason), Some(owner), Some(expires)) =
-            (&w.item, &w.reason, &w.owner, &w.expires)
-        {
+        if let (Some(item), Some(reason), Some(owner), Some(expires)) = (&w.item, &w.reason, &w.owner, &w.expires) {
             waivers.push(Waiver {
                 item: item.get_ref().clone(),
                 reason: reason.get_ref().clone(),
@@ -336,19 +258,11 @@ pub(crate) fn validate(
 
     for c in &raw.categories {
         if let Some(id) = &c.id
-            && !raw.items.iter().any(|i| {
-                i.category
-                    .as_ref()
-                    .is_some_and(|x| x.get_ref() == id.get_ref())
-            })
+            && !raw.items.iter().any(|i| i.category.as_ref().is_some_and(|x| x.get_ref() == id.get_ref()))
         {
             d.push(
-                Diagnostic::warning(
-                    file,
-                    c.span.clone(),
-                    format!("category `{}` has no items", id.get_ref()),
-                )
-                .label("empty category"),
+                Diagnostic::warning(file, c.span.clone(), format!("category `{}` has no items", id.get_ref()))
+                    .label("empty category"),
             );
         }
     }
@@ -361,21 +275,14 @@ pub(crate) fn validate(
         .categories
         .iter()
         .filter_map(|c| {
-            Some(Category {
-                id: c.id.as_ref()?.get_ref().clone(),
-                title: c.title.as_ref()?.get_ref().clone(),
-            })
+            Some(Category { id: c.id.as_ref()?.get_ref().clone(), title: c.title.as_ref()?.get_ref().clone() })
         })
         .collect();
     let catalog = index.into_values().filter_map(|(def, _)| def).collect();
     Some(Validated {
         launch: Launch {
             name: launch.name.as_ref()?.get_ref().clone(),
-            approvers: launch
-                .approvers
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect(),
+            approvers: launch.approvers.iter().map(|a| a.get_ref().clone()).collect(),
             description: launch.description.as_ref().map(|s| s.get_ref().clone()),
         },
         categories,

@@ -78,7 +78,9 @@ impl Kind {
             Kind::CronJob => k("CronJob", "batch", &["v1", "v1beta1"], "cronjobs", true),
             Kind::ReplicationController => k("ReplicationController", "", &["v1"], "replicationcontrollers", true),
             Kind::Service => k("Service", "", &["v1"], "services", true),
-            Kind::PodDisruptionBudget => k("PodDisruptionBudget", "policy", &["v1", "v1beta1"], "poddisruptionbudgets", true),
+            Kind::PodDisruptionBudget => {
+                k("PodDisruptionBudget", "policy", &["v1", "v1beta1"], "poddisruptionbudgets", true)
+            }
             Kind::NetworkPolicy => k("NetworkPolicy", "networking.k8s.io", &["v1"], "networkpolicies", true),
             Kind::ConfigMap => k("ConfigMap", "", &["v1"], "configmaps", true),
             Kind::Secret => k("Secret", "", &["v1"], "secrets", true),

@@ -68,7 +68,9 @@ impl std::fmt::Debug for Live {
 async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectError> {
     let kco = KubeConfigOptions { context: opts.context.clone(), cluster: None, user: None };
     let kubeconfig = match &opts.kubeconfig {
-        Some(p) => Some(Kubeconfig::read_from(p).map_err(|e| ConnectError::BadConfig(format!("{}: {e}", p.display())))?),
+        Some(p) => {
+            Some(Kubeconfig::read_from(p).map_err(|e| ConnectError::BadConfig(format!("{}: {e}", p.display())))?)
+        }
         None => match Kubeconfig::from_env() {
             Ok(Some(k)) => Some(k),
             Ok(None) => match Kubeconfig::read() {
@@ -81,7 +83,8 @@ async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectE
     let (mut config, context) = match kubeconfig {
         Some(kc) => {
             let context = opts.context.clone().or_else(|| kc.current_context.clone());
-            let c = Config::from_custom_kubeconfig(kc, &kco).await.map_err(|e| ConnectError::BadConfig(e.to_string()))?;
+            let c =
+                Config::from_custom_kubeconfig(kc, &kco).await.map_err(|e| ConnectError::BadConfig(e.to_string()))?;
             (c, context)
         }
         None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
@@ -166,7 +169,13 @@ fn api_resource(kind: Kind, version: &str) -> ApiResource {
 }
 
 /// Lists one kind in one namespace (or cluster-wide) with pagination, restarting on 410 Gone.
-async fn list_all(client: &Client, ar: &ApiResource, ns: Option<&str>, full: bool, page: u32) -> Result<Vec<Value>, Gap> {
+async fn list_all(
+    client: &Client,
+    ar: &ApiResource,
+    ns: Option<&str>,
+    full: bool,
+    page: u32,
+) -> Result<Vec<Value>, Gap> {
     let api: Api<DynamicObject> = match ns {
         Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
         None => Api::all_with(client.clone(), ar),
@@ -178,7 +187,9 @@ async fn list_all(client: &Client, ar: &ApiResource, ns: Option<&str>, full: boo
         let mut lp = ListParams::default().limit(page);
         loop {
             let result = if full {
-                api.list(&lp).await.map(|l| (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect::<Vec<_>>()))
+                api.list(&lp).await.map(|l| {
+                    (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect::<Vec<_>>())
+                })
             } else {
                 api.list_metadata(&lp)
                     .await

@@ -217,7 +217,8 @@ mod tests {
 
     #[test]
     fn bad_yaml_points_at_the_line_without_quoting_content() {
-        let s = parse("bad.yaml", "apiVersion: v1\nkind: Secret\nstringData:\n  password: \"hunter2-canary\n  other: [\n");
+        let s =
+            parse("bad.yaml", "apiVersion: v1\nkind: Secret\nstringData:\n  password: \"hunter2-canary\n  other: [\n");
         assert_eq!(s.errors.len(), 1);
         let msg = s.errors[0].to_string();
         assert!(msg.starts_with("bad.yaml:"), "{msg}");

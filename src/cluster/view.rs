@@ -39,7 +39,9 @@ impl Gap {
                 ProbeReport::forbidden(format!("not allowed to {verb} {resource}: cannot see the {kind} objects"), perm)
             }
             Gap::NotServed { reason } => ProbeReport::skipped(reason.clone()),
-            Gap::Failed { reason } => ProbeReport::unverified("api-error", format!("cannot read {kind} objects: {reason}")),
+            Gap::Failed { reason } => {
+                ProbeReport::unverified("api-error", format!("cannot read {kind} objects: {reason}"))
+            }
             Gap::Offline => ProbeReport::unverified(
                 "offline",
                 format!("offline audit: no live cluster, and the manifests were not read for {kind} objects"),

@@ -20,11 +20,7 @@ pub struct DirectionVerdict {
 
 impl DirectionVerdict {
     fn open() -> Self {
-        DirectionVerdict {
-            allowed: true,
-            isolated: false,
-            policies: vec![],
-        }
+        DirectionVerdict { allowed: true, isolated: false, policies: vec![] }
     }
 }
 
@@ -58,16 +54,10 @@ fn port_number(dst: PeerRef<'_>, port: &PortSpec, protocol: Protocol) -> Result<
                 name: name.clone(),
                 reason: "an external destination has no named ports".into(),
             }),
-            PeerRef::Pod(p) => {
-                p.named_port(name, protocol)
-                    .ok_or_else(|| EvalError::UnresolvedPortName {
-                        name: name.clone(),
-                        reason: format!(
-                            "pod {}/{} has no {protocol} container port with that name",
-                            p.namespace, p.name
-                        ),
-                    })
-            }
+            PeerRef::Pod(p) => p.named_port(name, protocol).ok_or_else(|| EvalError::UnresolvedPortName {
+                name: name.clone(),
+                reason: format!("pod {}/{} has no {protocol} container port with that name", p.namespace, p.name),
+            }),
         },
     }
 }
@@ -85,15 +75,10 @@ fn decide(
 ) -> DirectionVerdict {
     let mut isolating = Vec::new();
     let mut allowing = Vec::new();
-    for policy in world
-        .policies
-        .iter()
-        .filter(|p| p.isolates(direction) && p.selects(pod))
-    {
+    for policy in world.policies.iter().filter(|p| p.isolates(direction) && p.selects(pod)) {
         isolating.push(policy.id.to_string());
         let allows = policy.rules(direction).iter().any(|r| {
-            rule_matches_peer(world, &policy.id.namespace, r, other)
-                && rule_admits_port(r, dst, protocol, port)
+            rule_matches_peer(world, &policy.id.namespace, r, other) && rule_admits_port(r, dst, protocol, port)
         });
         if allows {
             allowing.push(policy.id.to_string());
@@ -103,11 +88,7 @@ fn decide(
         return DirectionVerdict::open();
     }
     let allowed = !allowing.is_empty();
-    DirectionVerdict {
-        allowed,
-        isolated: true,
-        policies: if allowed { allowing } else { isolating },
-    }
+    DirectionVerdict { allowed, isolated: true, policies: if allowed { allowing } else { isolating } }
 }
 
 /// Is traffic from `from` to `to` on `port`/`protocol` allowed? Traffic from outside meets only the
@@ -124,26 +105,14 @@ pub fn evaluate(
     let dst = resolve(world, to)?;
     let number = port_number(dst, port, protocol)?;
     let egress = match src {
-        PeerRef::Pod(p) => decide(
-            world,
-            p,
-            Direction::Egress,
-            dst,
-            dst.pod(),
-            protocol,
-            number,
-        ),
+        PeerRef::Pod(p) => decide(world, p, Direction::Egress, dst, dst.pod(), protocol, number),
         PeerRef::External(_) => DirectionVerdict::open(),
     };
     let ingress = match dst {
         PeerRef::Pod(p) => decide(world, p, Direction::Ingress, src, Some(p), protocol, number),
         PeerRef::External(_) => DirectionVerdict::open(),
     };
-    Ok(Verdict {
-        allowed: egress.allowed && ingress.allowed,
-        egress,
-        ingress,
-    })
+    Ok(Verdict { allowed: egress.allowed && ingress.allowed, egress, ingress })
 }
 
 /// Everything one direction allows for `pod` towards/from `other`.
@@ -156,11 +125,7 @@ fn direction_connections(
 ) -> ConnectionSet {
     let mut isolated = false;
     let mut out = ConnectionSet::none();
-    for policy in world
-        .policies
-        .iter()
-        .filter(|p| p.isolates(direction) && p.selects(pod))
-    {
+    for policy in world.policies.iter().filter(|p| p.isolates(direction) && p.selects(pod)) {
         isolated = true;
         for r in policy.rules(direction) {
             if rule_matches_peer(world, &policy.id.namespace, r, other) {
@@ -172,11 +137,7 @@ fn direction_connections(
 }
 
 /// Every protocol and port on which `from` may reach `to` (same rules as `evaluate`).
-pub fn allowed_connections(
-    world: &NetpolWorld,
-    from: &Endpoint,
-    to: &Endpoint,
-) -> Result<ConnectionSet, EvalError> {
+pub fn allowed_connections(world: &NetpolWorld, from: &Endpoint, to: &Endpoint) -> Result<ConnectionSet, EvalError> {
     let src = resolve(world, from)?;
     let dst = resolve(world, to)?;
     let egress = match src {

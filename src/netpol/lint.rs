@@ -20,10 +20,7 @@ pub fn policies_selecting_nothing(world: &NetpolWorld) -> Vec<UnmatchedPolicy> {
         .policies
         .iter()
         .filter(|p| !p.pod_selector.is_empty() && !world.pods.iter().any(|pod| p.selects(pod)))
-        .map(|p| UnmatchedPolicy {
-            policy: p.id.clone(),
-            selector: p.pod_selector.to_string(),
-        })
+        .map(|p| UnmatchedPolicy { policy: p.id.clone(), selector: p.pod_selector.to_string() })
         .collect()
 }
 

@@ -15,21 +15,13 @@ use serde_json::Value;
 
 use super::compile::compile_policy;
 use super::model::{
-    ContainerPortInfo, IpBlockScope, NAMESPACE_NAME_LABEL, NamespaceInfo, NetpolWorld, Owner,
-    PodInfo, Protocol,
+    ContainerPortInfo, IpBlockScope, NAMESPACE_NAME_LABEL, NamespaceInfo, NetpolWorld, Owner, PodInfo, Protocol,
 };
 use crate::selector::Selector;
 
 /// The workload kinds whose pod template stands in for pods that do not exist (yet).
-pub const WORKLOAD_KINDS: [&str; 7] = [
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
+pub const WORKLOAD_KINDS: [&str; 7] =
+    ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"];
 
 // Pods and templates are read leniently: only labels, container ports and IPs matter here, and
 // trimmed pod lists (e.g. containers without a name) must not stop the evaluation.
@@ -109,36 +101,20 @@ pub struct WorldBuilder {
 }
 
 fn ns_or_default(ns: Option<&String>) -> String {
-    ns.filter(|n| !n.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "default".to_string())
+    ns.filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| "default".to_string())
 }
 
 fn container_ports(spec: &LoosePodSpec, what: &str) -> Result<Vec<ContainerPortInfo>, String> {
-    let sidecars = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    let sidecars = spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
     let mut out = Vec::new();
     for c in spec.containers.iter().flatten().chain(sidecars) {
         for p in c.ports.iter().flatten() {
             let number = u16::try_from(p.container_port)
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    format!(
-                        "{what}: containerPort {} is out of range 1-65535",
-                        p.container_port
-                    )
-                })?;
-            let protocol = Protocol::parse_or_tcp(p.protocol.as_deref())
-                .map_err(|e| format!("{what}: {e}"))?;
-            out.push(ContainerPortInfo {
-                name: p.name.clone(),
-                number,
-                protocol,
-            });
+                .ok_or_else(|| format!("{what}: containerPort {} is out of range 1-65535", p.container_port))?;
+            let protocol = Protocol::parse_or_tcp(p.protocol.as_deref()).map_err(|e| format!("{what}: {e}"))?;
+            out.push(ContainerPortInfo { name: p.name.clone(), number, protocol });
         }
     }
     Ok(out)
@@ -149,10 +125,7 @@ fn controller_of(meta: &LooseMeta) -> Option<Owner> {
         .iter()
         .flatten()
         .find(|r| r.controller == Some(true) && r.kind != "Node")
-        .map(|r| Owner {
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-        })
+        .map(|r| Owner { kind: r.kind.clone(), name: r.name.clone() })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, String> {
@@ -165,10 +138,7 @@ fn describe(kind: &str, v: &Value) -> String {
     if kind == "Namespace" {
         return format!("Namespace {name}");
     }
-    format!(
-        "{kind} {}/{name}",
-        meta["namespace"].as_str().unwrap_or("default")
-    )
+    format!("{kind} {}/{name}", meta["namespace"].as_str().unwrap_or("default"))
 }
 
 impl WorldBuilder {
@@ -182,15 +152,9 @@ impl WorldBuilder {
     }
 
     pub fn namespace(&mut self, ns: &Namespace) -> Result<(), String> {
-        let name = ns
-            .metadata
-            .name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .ok_or("Namespace without metadata.name")?;
+        let name = ns.metadata.name.clone().filter(|n| !n.is_empty()).ok_or("Namespace without metadata.name")?;
         let labels = ns.metadata.labels.clone().unwrap_or_default();
-        self.namespaces
-            .insert(name.clone(), NamespaceInfo { name, labels });
+        self.namespaces.insert(name.clone(), NamespaceInfo { name, labels });
         Ok(())
     }
 
@@ -234,38 +198,19 @@ impl WorldBuilder {
     fn pod_value(&mut self, v: &Value) -> Result<(), String> {
         let what = describe("Pod", v);
         let meta: LooseMeta = parse(&v["metadata"], &what)?;
-        let spec: LoosePodSpec = if v["spec"].is_null() {
-            LoosePodSpec::default()
-        } else {
-            parse(&v["spec"], &what)?
-        };
-        let status: LoosePodStatus = if v["status"].is_null() {
-            LoosePodStatus::default()
-        } else {
-            parse(&v["status"], &what)?
-        };
+        let spec: LoosePodSpec = if v["spec"].is_null() { LoosePodSpec::default() } else { parse(&v["spec"], &what)? };
+        let status: LoosePodStatus =
+            if v["status"].is_null() { LoosePodStatus::default() } else { parse(&v["status"], &what)? };
         let mut ips: Vec<IpAddr> = Vec::new();
-        for ip in status
-            .pod_ips
-            .iter()
-            .flatten()
-            .map(|p| p.ip.as_str())
-            .chain(status.pod_ip.as_deref())
-        {
-            let ip: IpAddr = ip
-                .parse()
-                .map_err(|_| format!("{what}: status pod IP {ip:?} is not an IP address"))?;
+        for ip in status.pod_ips.iter().flatten().map(|p| p.ip.as_str()).chain(status.pod_ip.as_deref()) {
+            let ip: IpAddr = ip.parse().map_err(|_| format!("{what}: status pod IP {ip:?} is not an IP address"))?;
             if !ips.contains(&ip) {
                 ips.push(ip);
             }
         }
         self.pods.push(PodInfo {
             namespace: ns_or_default(meta.namespace.as_ref()),
-            name: meta
-                .name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| format!("{what}: no metadata.name"))?,
+            name: meta.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| format!("{what}: no metadata.name"))?,
             labels: meta.labels.clone().unwrap_or_default(),
             ips,
             ports: container_ports(&spec, &what)?,
@@ -278,22 +223,11 @@ impl WorldBuilder {
     fn workload_value(&mut self, kind: &str, v: &Value) -> Result<(), String> {
         let what = describe(kind, v);
         let meta: LooseMeta = parse(&v["metadata"], &what)?;
-        let name = meta
-            .name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| format!("{what}: no metadata.name"))?;
+        let name = meta.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| format!("{what}: no metadata.name"))?;
         let spec = &v["spec"];
-        let template_v = if kind == "CronJob" {
-            &spec["jobTemplate"]["spec"]["template"]
-        } else {
-            &spec["template"]
-        };
-        let template: LooseTemplate = if template_v.is_null() {
-            LooseTemplate::default()
-        } else {
-            parse(template_v, &what)?
-        };
+        let template_v = if kind == "CronJob" { &spec["jobTemplate"]["spec"]["template"] } else { &spec["template"] };
+        let template: LooseTemplate =
+            if template_v.is_null() { LooseTemplate::default() } else { parse(template_v, &what)? };
         let labels = template.metadata.and_then(|m| m.labels).unwrap_or_default();
         let selector = match (kind, &spec["selector"]) {
             (_, Value::Null) => None,
@@ -308,25 +242,17 @@ impl WorldBuilder {
             }
         };
         // Without a selector, the template's labels are what its pods will carry.
-        let selector =
-            selector.or_else(|| (!labels.is_empty()).then(|| Selector::from_labels(&labels)));
+        let selector = selector.or_else(|| (!labels.is_empty()).then(|| Selector::from_labels(&labels)));
         let pod = PodInfo {
             namespace: ns_or_default(meta.namespace.as_ref()),
             name: name.clone(),
             labels,
             ips: vec![],
             ports: container_ports(&template.spec.unwrap_or_default(), &what)?,
-            owner: Some(Owner {
-                kind: kind.to_string(),
-                name,
-            }),
+            owner: Some(Owner { kind: kind.to_string(), name }),
             from_template: true,
         };
-        self.templates.push(PendingTemplate {
-            pod,
-            selector,
-            controller: controller_of(&meta),
-        });
+        self.templates.push(PendingTemplate { pod, selector, controller: controller_of(&meta) });
         Ok(())
     }
 
@@ -341,11 +267,7 @@ impl WorldBuilder {
                 if item.get("kind").is_none() && !item_kind.is_empty() {
                     let mut item = item.clone();
                     item["kind"] = Value::from(item_kind);
-                    let item_api = if item_kind == "Pod" || item_kind == "Namespace" {
-                        "v1"
-                    } else {
-                        api
-                    };
+                    let item_api = if item_kind == "Pod" || item_kind == "Namespace" { "v1" } else { api };
                     item["apiVersion"] = Value::from(item_api);
                     self.object(&item)?;
                 } else {
@@ -358,12 +280,8 @@ impl WorldBuilder {
             ("", "Namespace") => self.namespace(&parse(v, &describe(kind, v))?),
             ("", "Pod") => self.pod_value(v),
             // Same-named kinds of other groups (Calico, Cilium, ...) follow other rules.
-            ("networking.k8s.io" | "extensions", "NetworkPolicy") => {
-                self.policy(&parse(v, &describe(kind, v))?)
-            }
-            ("apps" | "extensions" | "batch" | "", k) if WORKLOAD_KINDS.contains(&k) => {
-                self.workload_value(k, v)
-            }
+            ("networking.k8s.io" | "extensions", "NetworkPolicy") => self.policy(&parse(v, &describe(kind, v))?),
+            ("apps" | "extensions" | "batch" | "", k) if WORKLOAD_KINDS.contains(&k) => self.workload_value(k, v),
             _ => Ok(()),
         }
     }
@@ -371,11 +289,7 @@ impl WorldBuilder {
     pub fn build(mut self) -> NetpolWorld {
         // A template stands in only when no real pod exists for its workload, and a ReplicaSet or
         // Job is left to the Deployment or CronJob that controls it.
-        let parents: Vec<Owner> = self
-            .templates
-            .iter()
-            .filter_map(|t| t.pod.owner.clone())
-            .collect();
+        let parents: Vec<Owner> = self.templates.iter().filter_map(|t| t.pod.owner.clone()).collect();
         let templates = std::mem::take(&mut self.templates);
         for t in templates {
             if t.controller.as_ref().is_some_and(|c| parents.contains(c)) {
@@ -384,9 +298,7 @@ impl WorldBuilder {
             let has_pods = self.pods.iter().any(|p| {
                 p.namespace == t.pod.namespace
                     && (p.owner == t.pod.owner
-                        || t.selector
-                            .as_ref()
-                            .is_some_and(|s| !s.is_empty() && s.matches(&p.labels)))
+                        || t.selector.as_ref().is_some_and(|s| !s.is_empty() && s.matches(&p.labels)))
             });
             if !has_pods {
                 self.pods.push(t.pod);
@@ -399,16 +311,10 @@ impl WorldBuilder {
             .chain(self.policies.iter().map(|p| p.id.namespace.clone()))
             .collect();
         for ns in used {
-            self.namespaces
-                .entry(ns.clone())
-                .or_insert_with(|| NamespaceInfo {
-                    name: ns,
-                    labels: BTreeMap::new(),
-                });
+            self.namespaces.entry(ns.clone()).or_insert_with(|| NamespaceInfo { name: ns, labels: BTreeMap::new() });
         }
         for ns in self.namespaces.values_mut() {
-            ns.labels
-                .insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
+            ns.labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
         }
         NetpolWorld {
             namespaces: self.namespaces,
@@ -421,9 +327,7 @@ impl WorldBuilder {
 
 impl NetpolWorld {
     /// Builds the world from Kubernetes objects (any order; `List`s allowed; other kinds ignored).
-    pub fn from_objects<V: Borrow<Value>>(
-        objects: impl IntoIterator<Item = V>,
-    ) -> Result<NetpolWorld, String> {
+    pub fn from_objects<V: Borrow<Value>>(objects: impl IntoIterator<Item = V>) -> Result<NetpolWorld, String> {
         let mut b = WorldBuilder::new();
         for v in objects {
             b.object(v.borrow())?;

@@ -15,14 +15,11 @@ mod tests_load;
 
 pub use compile::compile_policy;
 pub use evaluate::{DirectionVerdict, EvalError, Verdict, allowed_connections, evaluate};
-pub use lint::{
-    IpBlockPodOverlap, UnmatchedPolicy, ipblocks_matching_pods, policies_selecting_nothing,
-};
+pub use lint::{IpBlockPodOverlap, UnmatchedPolicy, ipblocks_matching_pods, policies_selecting_nothing};
 pub use load::{WORKLOAD_KINDS, WorldBuilder};
 pub use model::{
-    ContainerPortInfo, Direction, Endpoint, IpBlockScope, NAMESPACE_NAME_LABEL, NamespaceInfo,
-    NetpolWorld, Owner, Peer, PodInfo, Policy, PolicyId, PortMatch, PortRule, PortSpec, Protocol,
-    Rule,
+    ContainerPortInfo, Direction, Endpoint, IpBlockScope, NAMESPACE_NAME_LABEL, NamespaceInfo, NetpolWorld, Owner,
+    Peer, PodInfo, Policy, PolicyId, PortMatch, PortRule, PortSpec, Protocol, Rule,
 };
 pub use peers::{Cidr, IpBlock};
 pub use ports::{ConnectionSet, MAX_PORT, MIN_PORT, PortSet};

@@ -48,9 +48,7 @@ impl FromStr for Protocol {
             "TCP" => Ok(Protocol::Tcp),
             "UDP" => Ok(Protocol::Udp),
             "SCTP" => Ok(Protocol::Sctp),
-            _ => Err(format!(
-                "unknown protocol {s:?} (expected TCP, UDP or SCTP)"
-            )),
+            _ => Err(format!("unknown protocol {s:?} (expected TCP, UDP or SCTP)")),
         }
     }
 }
@@ -100,10 +98,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     pub fn pod(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Endpoint::Pod {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        Endpoint::Pod { namespace: namespace.into(), name: name.into() }
     }
 }
 
@@ -176,10 +171,7 @@ impl PodInfo {
 
     /// The number of the container port `name` on `protocol`, as Kubernetes resolves named ports.
     pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
-        self.ports
-            .iter()
-            .find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol)
-            .map(|p| p.number)
+        self.ports.iter().find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol).map(|p| p.number)
     }
 }
 
@@ -322,9 +314,7 @@ impl NetpolWorld {
     }
 
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodInfo> {
-        self.pods
-            .iter()
-            .find(|p| p.namespace == namespace && p.name == name)
+        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
     }
 
     pub fn ipblock_scope(&self) -> IpBlockScope {

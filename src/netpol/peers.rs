@@ -22,16 +22,8 @@ impl Cidr {
 
     fn mask(self) -> u128 {
         let host_bits = u32::from(self.bits() - self.prefix);
-        let all = if self.v6 {
-            u128::MAX
-        } else {
-            u128::from(u32::MAX)
-        };
-        if host_bits >= 128 {
-            0
-        } else {
-            all & !((1u128 << host_bits) - 1)
-        }
+        let all = if self.v6 { u128::MAX } else { u128::from(u32::MAX) };
+        if host_bits >= 128 { 0 } else { all & !((1u128 << host_bits) - 1) }
     }
 
     pub fn contains(self, ip: IpAddr) -> bool {
@@ -46,13 +38,7 @@ impl Cidr {
 
     /// First and last address, as integers (IPv4 in the low 32 bits).
     pub fn range(self) -> (u128, u128) {
-        let last = self.base
-            | (!self.mask()
-                & if self.v6 {
-                    u128::MAX
-                } else {
-                    u128::from(u32::MAX)
-                });
+        let last = self.base | (!self.mask() & if self.v6 { u128::MAX } else { u128::from(u32::MAX) });
         (self.base, last)
     }
 
@@ -71,27 +57,15 @@ fn ip_value(ip: IpAddr) -> (bool, u128) {
 impl FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?} is not a CIDR (missing /prefix)"))?;
-        let ip: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a CIDR (bad address)"))?;
+        let (addr, prefix) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a CIDR (missing /prefix)"))?;
+        let ip: IpAddr = addr.trim().parse().map_err(|_| format!("{s:?} is not a CIDR (bad address)"))?;
         let (v6, value) = ip_value(ip);
-        let prefix: u8 = prefix
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a CIDR (bad prefix)"))?;
+        let prefix: u8 = prefix.trim().parse().map_err(|_| format!("{s:?} is not a CIDR (bad prefix)"))?;
         let max = if v6 { 128 } else { 32 };
         if prefix > max {
             return Err(format!("{s:?} is not a CIDR (prefix longer than {max})"));
         }
-        let mut c = Cidr {
-            v6,
-            base: 0,
-            prefix,
-        };
+        let mut c = Cidr { v6, base: 0, prefix };
         c.base = value & c.mask();
         Ok(c)
     }
@@ -171,51 +145,27 @@ impl<'a> PeerRef<'a> {
 }
 
 /// Does one `from`/`to` entry of a policy in `policy_ns` match `other`?
-pub(crate) fn peer_matches(
-    world: &NetpolWorld,
-    policy_ns: &str,
-    peer: &Peer,
-    other: PeerRef<'_>,
-) -> bool {
+pub(crate) fn peer_matches(world: &NetpolWorld, policy_ns: &str, peer: &Peer, other: PeerRef<'_>) -> bool {
     match (peer, other) {
-        (
-            Peer::Pods {
-                namespace_selector,
-                pod_selector,
-            },
-            PeerRef::Pod(pod),
-        ) => {
+        (Peer::Pods { namespace_selector, pod_selector }, PeerRef::Pod(pod)) => {
             let ns_ok = match namespace_selector {
                 None => pod.namespace == policy_ns,
                 Some(sel) => sel.matches(world.namespace_labels(&pod.namespace)),
             };
-            ns_ok
-                && pod_selector
-                    .as_ref()
-                    .is_none_or(|sel| sel.matches(&pod.labels))
+            ns_ok && pod_selector.as_ref().is_none_or(|sel| sel.matches(&pod.labels))
         }
         // Selectors only ever select pods.
         (Peer::Pods { .. }, PeerRef::External(_)) => false,
         (Peer::IpBlock(block), PeerRef::External(ip)) => block.contains(ip),
         (Peer::IpBlock(block), PeerRef::Pod(pod)) => {
-            world.ipblock_scope == IpBlockScope::AllAddresses
-                && pod.ips.iter().any(|ip| block.contains(*ip))
+            world.ipblock_scope == IpBlockScope::AllAddresses && pod.ips.iter().any(|ip| block.contains(*ip))
         }
     }
 }
 
 /// Does a rule's peer list match `other`? An empty list matches everything.
-pub(crate) fn rule_matches_peer(
-    world: &NetpolWorld,
-    policy_ns: &str,
-    rule: &Rule,
-    other: PeerRef<'_>,
-) -> bool {
-    rule.peers.is_empty()
-        || rule
-            .peers
-            .iter()
-            .any(|p| peer_matches(world, policy_ns, p, other))
+pub(crate) fn rule_matches_peer(world: &NetpolWorld, policy_ns: &str, rule: &Rule, other: PeerRef<'_>) -> bool {
+    rule.peers.is_empty() || rule.peers.iter().any(|p| peer_matches(world, policy_ns, p, other))
 }
 
 #[cfg(test)]
@@ -226,10 +176,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn pod(ns: &str, name: &str, l: &[(&str, &str)], ip: Option<&str>) -> PodInfo {
@@ -249,10 +196,7 @@ mod tests {
         for (n, team) in [("a", "x"), ("b", "y")] {
             w.namespaces.insert(
                 n.into(),
-                NamespaceInfo {
-                    name: n.into(),
-                    labels: labels(&[("team", team), ("kubernetes.io/metadata.name", n)]),
-                },
+                NamespaceInfo { name: n.into(), labels: labels(&[("team", team), ("kubernetes.io/metadata.name", n)]) },
             );
         }
         w
@@ -268,10 +212,7 @@ mod tests {
         assert_eq!(c.to_string(), "10.0.0.0/8");
         assert!(c.contains("10.255.0.1".parse().unwrap()));
         assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(
-            !c.contains("::a00:1".parse().unwrap()),
-            "families never mix"
-        );
+        assert!(!c.contains("::a00:1".parse().unwrap()), "families never mix");
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("1.2.3.4".parse().unwrap()));
         assert_eq!(all.range(), (0, u128::from(u32::MAX)));
@@ -288,105 +229,37 @@ mod tests {
         assert!(b.contains("172.17.0.9".parse().unwrap()));
         assert!(!b.contains("172.17.1.9".parse().unwrap()));
         assert!(!b.contains("172.18.0.1".parse().unwrap()));
-        assert!(
-            IpBlock::parse("10.0.0.0/8", &["11.0.0.0/24".into()]).is_err(),
-            "except outside cidr"
-        );
-        assert!(
-            IpBlock::parse("10.0.0.0/8", &["10.0.0.0/8".into()]).is_err(),
-            "except equal to cidr"
-        );
+        assert!(IpBlock::parse("10.0.0.0/8", &["11.0.0.0/24".into()]).is_err(), "except outside cidr");
+        assert!(IpBlock::parse("10.0.0.0/8", &["10.0.0.0/8".into()]).is_err(), "except equal to cidr");
     }
 
     #[test]
     fn pod_selector_alone_stays_in_the_policy_namespace() {
         let w = world();
-        let peer = Peer::Pods {
-            namespace_selector: None,
-            pod_selector: sel(&[("app", "web")]),
-        };
-        assert!(peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("a", "p", &[("app", "web")], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("b", "p", &[("app", "web")], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("a", "p", &[("app", "db")], None))
-        ));
+        let peer = Peer::Pods { namespace_selector: None, pod_selector: sel(&[("app", "web")]) };
+        assert!(peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("a", "p", &[("app", "web")], None))));
+        assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("b", "p", &[("app", "web")], None))));
+        assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("a", "p", &[("app", "db")], None))));
     }
 
     #[test]
     fn namespace_selector_alone_takes_every_pod_of_matching_namespaces() {
         let w = world();
-        let peer = Peer::Pods {
-            namespace_selector: sel(&[("team", "y")]),
-            pod_selector: None,
-        };
-        assert!(peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("b", "p", &[], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("a", "p", &[], None))
-        ));
-        let everything = Peer::Pods {
-            namespace_selector: Some(Selector::everything()),
-            pod_selector: None,
-        };
-        assert!(peer_matches(
-            &w,
-            "a",
-            &everything,
-            PeerRef::Pod(&pod("b", "p", &[], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &everything,
-            PeerRef::External("1.1.1.1".parse().unwrap())
-        ));
+        let peer = Peer::Pods { namespace_selector: sel(&[("team", "y")]), pod_selector: None };
+        assert!(peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("b", "p", &[], None))));
+        assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("a", "p", &[], None))));
+        let everything = Peer::Pods { namespace_selector: Some(Selector::everything()), pod_selector: None };
+        assert!(peer_matches(&w, "a", &everything, PeerRef::Pod(&pod("b", "p", &[], None))));
+        assert!(!peer_matches(&w, "a", &everything, PeerRef::External("1.1.1.1".parse().unwrap())));
     }
 
     #[test]
     fn both_selectors_in_one_entry_are_anded() {
         let w = world();
-        let peer = Peer::Pods {
-            namespace_selector: sel(&[("team", "y")]),
-            pod_selector: sel(&[("app", "web")]),
-        };
-        assert!(peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("b", "p", &[("app", "web")], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("b", "p", &[("app", "db")], None))
-        ));
-        assert!(!peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::Pod(&pod("a", "p", &[("app", "web")], None))
-        ));
+        let peer = Peer::Pods { namespace_selector: sel(&[("team", "y")]), pod_selector: sel(&[("app", "web")]) };
+        assert!(peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("b", "p", &[("app", "web")], None))));
+        assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("b", "p", &[("app", "db")], None))));
+        assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&pod("a", "p", &[("app", "web")], None))));
     }
 
     #[test]
@@ -397,50 +270,22 @@ mod tests {
         let no_ip = pod("a", "q", &[], None);
         assert!(peer_matches(&w, "a", &peer, PeerRef::Pod(&inside)));
         assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&no_ip)));
-        assert!(peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::External("10.2.2.2".parse().unwrap())
-        ));
+        assert!(peer_matches(&w, "a", &peer, PeerRef::External("10.2.2.2".parse().unwrap())));
         w.ipblock_scope = IpBlockScope::ExternalOnly;
         assert!(!peer_matches(&w, "a", &peer, PeerRef::Pod(&inside)));
-        assert!(peer_matches(
-            &w,
-            "a",
-            &peer,
-            PeerRef::External("10.2.2.2".parse().unwrap())
-        ));
+        assert!(peer_matches(&w, "a", &peer, PeerRef::External("10.2.2.2".parse().unwrap())));
     }
 
     #[test]
     fn empty_peer_list_matches_everything() {
         let w = world();
         let rule = Rule::default();
-        assert!(rule_matches_peer(
-            &w,
-            "a",
-            &rule,
-            PeerRef::External("8.8.8.8".parse().unwrap())
-        ));
-        assert!(rule_matches_peer(
-            &w,
-            "a",
-            &rule,
-            PeerRef::Pod(&pod("b", "p", &[], None))
-        ));
+        assert!(rule_matches_peer(&w, "a", &rule, PeerRef::External("8.8.8.8".parse().unwrap())));
+        assert!(rule_matches_peer(&w, "a", &rule, PeerRef::Pod(&pod("b", "p", &[], None))));
         let narrow = Rule {
-            peers: vec![Peer::Pods {
-                namespace_selector: None,
-                pod_selector: sel(&[("app", "x")]),
-            }],
+            peers: vec![Peer::Pods { namespace_selector: None, pod_selector: sel(&[("app", "x")]) }],
             ports: vec![],
         };
-        assert!(!rule_matches_peer(
-            &w,
-            "a",
-            &narrow,
-            PeerRef::External("8.8.8.8".parse().unwrap())
-        ));
+        assert!(!rule_matches_peer(&w, "a", &narrow, PeerRef::External("8.8.8.8".parse().unwrap())));
     }
 }

@@ -17,9 +17,7 @@ pub struct PortSet {
 
 impl PortSet {
     pub fn all() -> Self {
-        PortSet {
-            ranges: vec![(MIN_PORT, MAX_PORT)],
-        }
+        PortSet { ranges: vec![(MIN_PORT, MAX_PORT)] }
     }
 
     pub fn from_range(lo: u16, hi: u16) -> Self {
@@ -80,17 +78,8 @@ impl PortSet {
 
 impl fmt::Display for PortSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .ranges
-            .iter()
-            .map(|&(lo, hi)| {
-                if lo == hi {
-                    lo.to_string()
-                } else {
-                    format!("{lo}-{hi}")
-                }
-            })
-            .collect();
+        let parts: Vec<String> =
+            self.ranges.iter().map(|&(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }).collect();
         f.write_str(&parts.join(","))
     }
 }
@@ -103,9 +92,7 @@ pub struct ConnectionSet {
 
 impl ConnectionSet {
     pub fn all() -> Self {
-        ConnectionSet {
-            by_protocol: Protocol::ALL.iter().map(|p| (*p, PortSet::all())).collect(),
-        }
+        ConnectionSet { by_protocol: Protocol::ALL.iter().map(|p| (*p, PortSet::all())).collect() }
     }
 
     pub fn none() -> Self {
@@ -117,9 +104,7 @@ impl ConnectionSet {
     }
 
     pub fn is_all(&self) -> bool {
-        Protocol::ALL
-            .iter()
-            .all(|p| self.by_protocol.get(p).is_some_and(PortSet::is_all))
+        Protocol::ALL.iter().all(|p| self.by_protocol.get(p).is_some_and(PortSet::is_all))
     }
 
     pub fn ports(&self, protocol: Protocol) -> Option<&PortSet> {
@@ -127,9 +112,7 @@ impl ConnectionSet {
     }
 
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
-        self.by_protocol
-            .get(&protocol)
-            .is_some_and(|s| s.contains(port))
+        self.by_protocol.get(&protocol).is_some_and(|s| s.contains(port))
     }
 
     pub fn add(&mut self, protocol: Protocol, ports: &PortSet) {
@@ -165,24 +148,15 @@ impl fmt::Display for ConnectionSet {
         if self.is_empty() {
             return f.write_str("No Connections");
         }
-        let parts: Vec<String> = self
-            .by_protocol
-            .iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(p, s)| format!("{p} {s}"))
-            .collect();
+        let parts: Vec<String> =
+            self.by_protocol.iter().filter(|(_, s)| !s.is_empty()).map(|(p, s)| format!("{p} {s}")).collect();
         f.write_str(&parts.join(","))
     }
 }
 
 /// Does one entry of a rule's `ports` admit `protocol`/`port` towards `dst` (the destination pod,
 /// `None` for an external address, where a named port can never resolve)?
-pub(crate) fn port_rule_admits(
-    rule: &PortRule,
-    dst: Option<&PodInfo>,
-    protocol: Protocol,
-    port: u16,
-) -> bool {
+pub(crate) fn port_rule_admits(rule: &PortRule, dst: Option<&PodInfo>, protocol: Protocol, port: u16) -> bool {
     if rule.protocol != protocol {
         return false;
     }
@@ -194,17 +168,8 @@ pub(crate) fn port_rule_admits(
 }
 
 /// Does a rule's port list admit the connection? An empty list admits every port.
-pub(crate) fn rule_admits_port(
-    rule: &Rule,
-    dst: Option<&PodInfo>,
-    protocol: Protocol,
-    port: u16,
-) -> bool {
-    rule.ports.is_empty()
-        || rule
-            .ports
-            .iter()
-            .any(|p| port_rule_admits(p, dst, protocol, port))
+pub(crate) fn rule_admits_port(rule: &Rule, dst: Option<&PodInfo>, protocol: Protocol, port: u16) -> bool {
+    rule.ports.is_empty() || rule.ports.iter().any(|p| port_rule_admits(p, dst, protocol, port))
 }
 
 /// Everything a rule's port list admits towards `dst`.
@@ -239,21 +204,9 @@ mod tests {
             labels: BTreeMap::new(),
             ips: vec![],
             ports: vec![
-                ContainerPortInfo {
-                    name: Some("dns".into()),
-                    number: 53,
-                    protocol: Protocol::Udp,
-                },
-                ContainerPortInfo {
-                    name: Some("dns-tcp".into()),
-                    number: 53,
-                    protocol: Protocol::Tcp,
-                },
-                ContainerPortInfo {
-                    name: Some("metrics".into()),
-                    number: 9153,
-                    protocol: Protocol::Tcp,
-                },
+                ContainerPortInfo { name: Some("dns".into()), number: 53, protocol: Protocol::Udp },
+                ContainerPortInfo { name: Some("dns-tcp".into()), number: 53, protocol: Protocol::Tcp },
+                ContainerPortInfo { name: Some("metrics".into()), number: 9153, protocol: Protocol::Tcp },
             ],
             owner: None,
             from_template: false,
@@ -261,10 +214,7 @@ mod tests {
     }
 
     fn rule(ports: Vec<PortRule>) -> Rule {
-        Rule {
-            peers: vec![],
-            ports,
-        }
+        Rule { peers: vec![], ports }
     }
 
     #[test]
@@ -274,10 +224,7 @@ mod tests {
         s.insert(100, 100);
         assert_eq!(s.to_string(), "80-90,100");
         assert!(s.contains(85) && !s.contains(95));
-        assert_eq!(
-            s.intersect(&PortSet::from_range(90, 200)).to_string(),
-            "90,100"
-        );
+        assert_eq!(s.intersect(&PortSet::from_range(90, 200)).to_string(), "90,100");
         assert!(PortSet::all().is_all());
         assert!(PortSet::from_range(5, 1).is_empty());
     }
@@ -297,34 +244,22 @@ mod tests {
     #[test]
     fn missing_port_list_admits_everything_but_a_listed_port_restricts() {
         assert!(rule_admits_port(&rule(vec![]), None, Protocol::Sctp, 1));
-        let r = rule(vec![PortRule {
-            protocol: Protocol::Tcp,
-            port: PortMatch::Range(80, 80),
-        }]);
+        let r = rule(vec![PortRule { protocol: Protocol::Tcp, port: PortMatch::Range(80, 80) }]);
         assert!(rule_admits_port(&r, None, Protocol::Tcp, 80));
         assert!(!rule_admits_port(&r, None, Protocol::Tcp, 81));
-        assert!(
-            !rule_admits_port(&r, None, Protocol::Udp, 80),
-            "protocol must match"
-        );
+        assert!(!rule_admits_port(&r, None, Protocol::Udp, 80), "protocol must match");
     }
 
     #[test]
     fn protocol_without_port_admits_every_port_of_that_protocol() {
-        let r = rule(vec![PortRule {
-            protocol: Protocol::Udp,
-            port: PortMatch::Any,
-        }]);
+        let r = rule(vec![PortRule { protocol: Protocol::Udp, port: PortMatch::Any }]);
         assert!(rule_admits_port(&r, None, Protocol::Udp, 12345));
         assert!(!rule_admits_port(&r, None, Protocol::Tcp, 12345));
     }
 
     #[test]
     fn end_port_is_an_inclusive_range() {
-        let r = rule(vec![PortRule {
-            protocol: Protocol::Tcp,
-            port: PortMatch::Range(32000, 32768),
-        }]);
+        let r = rule(vec![PortRule { protocol: Protocol::Tcp, port: PortMatch::Range(32000, 32768) }]);
         assert!(rule_admits_port(&r, None, Protocol::Tcp, 32000));
         assert!(rule_admits_port(&r, None, Protocol::Tcp, 32768));
         assert!(!rule_admits_port(&r, None, Protocol::Tcp, 32769));
@@ -334,27 +269,15 @@ mod tests {
     #[test]
     fn named_ports_resolve_on_the_destination_with_their_protocol() {
         let d = dst();
-        let udp = rule(vec![PortRule {
-            protocol: Protocol::Udp,
-            port: PortMatch::Named("dns".into()),
-        }]);
+        let udp = rule(vec![PortRule { protocol: Protocol::Udp, port: PortMatch::Named("dns".into()) }]);
         assert!(rule_admits_port(&udp, Some(&d), Protocol::Udp, 53));
         assert!(!rule_admits_port(&udp, Some(&d), Protocol::Tcp, 53));
-        assert!(
-            !rule_admits_port(&udp, None, Protocol::Udp, 53),
-            "external destinations have no named ports"
-        );
+        assert!(!rule_admits_port(&udp, None, Protocol::Udp, 53), "external destinations have no named ports");
         // "dns" is a UDP port on the pod: a TCP rule naming it resolves to nothing.
-        let tcp = rule(vec![PortRule {
-            protocol: Protocol::Tcp,
-            port: PortMatch::Named("dns".into()),
-        }]);
+        let tcp = rule(vec![PortRule { protocol: Protocol::Tcp, port: PortMatch::Named("dns".into()) }]);
         assert!(!rule_admits_port(&tcp, Some(&d), Protocol::Tcp, 53));
         assert!(rule_connections(&tcp, Some(&d)).is_empty());
-        let m = rule(vec![PortRule {
-            protocol: Protocol::Tcp,
-            port: PortMatch::Named("metrics".into()),
-        }]);
+        let m = rule(vec![PortRule { protocol: Protocol::Tcp, port: PortMatch::Named("metrics".into()) }]);
         assert_eq!(rule_connections(&m, Some(&d)).to_string(), "TCP 9153");
     }
 }

@@ -100,10 +100,7 @@ fn isolation_needs_a_selecting_policy_of_that_type() {
     let v = check(&w, "a/web", "b/other", "80", Protocol::Tcp);
     assert!(v.allowed && !v.egress.isolated);
     assert!(!allowed(&w, "b/other", "a/web", 8080));
-    assert!(
-        allowed(&w, "b/other", "a/client", 8080),
-        "a pod the policy does not select stays open"
-    );
+    assert!(allowed(&w, "b/other", "a/client", 8080), "a pod the policy does not select stays open");
     // With policyTypes [Egress] the same policy isolates egress and leaves ingress open.
     let w = with(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress], egress: [], ingress: []}",
@@ -171,18 +168,9 @@ spec:
       podSelector: {matchLabels: {app: other}}
 "#,
     );
-    assert!(
-        allowed(&w, "a/client", "a/web", 8080),
-        "podSelector alone: policy namespace"
-    );
-    assert!(
-        !allowed(&w, "b/client", "a/web", 8080),
-        "podSelector alone never leaves the namespace"
-    );
-    assert!(
-        allowed(&w, "b/other", "a/web", 8080),
-        "namespaceSelector AND podSelector"
-    );
+    assert!(allowed(&w, "a/client", "a/web", 8080), "podSelector alone: policy namespace");
+    assert!(!allowed(&w, "b/client", "a/web", 8080), "podSelector alone never leaves the namespace");
+    assert!(allowed(&w, "b/other", "a/web", 8080), "namespaceSelector AND podSelector");
     let w2 = with(
         r#"
 apiVersion: networking.k8s.io/v1
@@ -193,10 +181,7 @@ spec:
   ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: b}}}]}]
 "#,
     );
-    assert!(
-        allowed(&w2, "b/client", "a/web", 8080),
-        "namespaceSelector alone: every pod there"
-    );
+    assert!(allowed(&w2, "b/client", "a/web", 8080), "namespaceSelector alone: every pod there");
     assert!(!allowed(&w2, "a/client", "a/web", 8080));
 }
 
@@ -217,14 +202,8 @@ spec:
     );
     assert!(allowed(&w, "a/client", "b/other", 1));
     assert!(!allowed(&w, "a/web", "b/other", 1), "web has a tier label");
-    assert!(
-        !allowed(&w, "b/client", "b/other", 1),
-        "namespace b has team=green"
-    );
-    assert!(
-        allowed(&w, "a/web", "b/client", 1),
-        "b/client is not selected"
-    );
+    assert!(!allowed(&w, "b/client", "b/other", 1), "namespace b has team=green");
+    assert!(allowed(&w, "a/web", "b/client", 1), "b/client is not selected");
 }
 
 #[test]
@@ -251,15 +230,9 @@ spec:
   ingress: [{from: [{namespaceSelector: {}}], ports: [{port: 8080}]}]
 "#,
     );
-    assert!(
-        allowed(&w, "b/other", "a/web", 8080),
-        "empty namespaceSelector: all namespaces"
-    );
+    assert!(allowed(&w, "b/other", "a/web", 8080), "empty namespaceSelector: all namespaces");
     assert!(!allowed(&w, "b/other", "a/web", 9999));
-    assert!(
-        !allowed(&w, "external:1.2.3.4", "a/web", 8080),
-        "namespaceSelector never matches outside"
-    );
+    assert!(!allowed(&w, "external:1.2.3.4", "a/web", 8080), "namespaceSelector never matches outside");
 }
 
 #[test]
@@ -277,22 +250,11 @@ spec:
     assert!(allowed(&w, "external:10.0.200.1", "a/web", 8080));
     assert!(!allowed(&w, "external:10.0.1.5", "a/web", 8080), "except");
     assert!(!allowed(&w, "external:192.168.0.1", "a/web", 8080));
-    assert!(
-        allowed(&w, "a/client", "a/web", 8080),
-        "pod IP 10.0.0.11 is in the block"
-    );
-    assert!(
-        !allowed(&w, "b/client", "a/web", 8080),
-        "pod IP 10.0.1.11 is excepted"
-    );
+    assert!(allowed(&w, "a/client", "a/web", 8080), "pod IP 10.0.0.11 is in the block");
+    assert!(!allowed(&w, "b/client", "a/web", 8080), "pod IP 10.0.1.11 is excepted");
     let external_only = w.with_ipblock_scope(IpBlockScope::ExternalOnly);
     assert!(!allowed(&external_only, "a/client", "a/web", 8080));
-    assert!(allowed(
-        &external_only,
-        "external:10.0.200.1",
-        "a/web",
-        8080
-    ));
+    assert!(allowed(&external_only, "external:10.0.200.1", "a/web", 8080));
 }
 
 #[test]
@@ -318,24 +280,12 @@ spec:
     assert!(allowed(&w, "a/client", "a/web", 8080));
     assert!(!allowed(&w, "a/client", "a/web", 80));
     assert!(check(&w, "a/client", "a/web", "dns", Protocol::Udp).allowed);
-    assert!(
-        !check(&w, "a/client", "a/web", "53", Protocol::Tcp).allowed,
-        "dns is a UDP port"
-    );
+    assert!(!check(&w, "a/client", "a/web", "53", Protocol::Tcp).allowed, "dns is a UDP port");
     // Egress named port: resolved on the destination (web has http=8080; other has none).
     assert!(allowed(&w, "b/client", "a/web", 8080));
     assert!(!allowed(&w, "b/client", "b/other", 8080));
-    assert!(
-        !allowed(&w, "b/client", "external:8.8.8.8", 8080),
-        "no named ports outside"
-    );
-    let e = evaluate(
-        &w,
-        &ep("a/client"),
-        &ep("a/web"),
-        &PortSpec::Name("nope".into()),
-        Protocol::Tcp,
-    );
+    assert!(!allowed(&w, "b/client", "external:8.8.8.8", 8080), "no named ports outside");
+    let e = evaluate(&w, &ep("a/client"), &ep("a/web"), &PortSpec::Name("nope".into()), Protocol::Tcp);
     assert!(matches!(e, Err(EvalError::UnresolvedPortName { .. })));
 }
 
@@ -353,14 +303,8 @@ spec:
     );
     assert!(allowed(&w, "a/client", "a/web", 8000) && allowed(&w, "a/client", "a/web", 8100));
     assert!(!allowed(&w, "a/client", "a/web", 8101));
-    assert!(
-        !check(&w, "a/client", "a/web", "8050", Protocol::Udp).allowed,
-        "TCP is the default"
-    );
-    assert!(
-        check(&w, "a/client", "a/web", "9", Protocol::Sctp).allowed,
-        "protocol without port"
-    );
+    assert!(!check(&w, "a/client", "a/web", "8050", Protocol::Udp).allowed, "TCP is the default");
+    assert!(check(&w, "a/client", "a/web", "9", Protocol::Sctp).allowed, "protocol without port");
     let c = allowed_connections(&w, &ep("a/client"), &ep("a/web")).unwrap();
     assert_eq!(c.to_string(), "SCTP 1-65535,TCP 8000-8100");
 }
@@ -395,13 +339,7 @@ fn a_pod_talking_to_itself_follows_the_same_rules() {
 #[test]
 fn unknown_endpoints_are_errors_not_panics() {
     let w = world(PODS);
-    let e = evaluate(
-        &w,
-        &ep("a/ghost"),
-        &ep("a/web"),
-        &PortSpec::Number(80),
-        Protocol::Tcp,
-    );
+    let e = evaluate(&w, &ep("a/ghost"), &ep("a/web"), &PortSpec::Number(80), Protocol::Tcp);
     assert_eq!(e, Err(EvalError::UnknownPod("a/ghost".into())));
     assert!("nope".parse::<Endpoint>().is_err());
     assert!("external:999.1.1.1".parse::<Endpoint>().is_err());

@@ -23,20 +23,11 @@ metadata: {name: q}
     );
     let a = w.namespace("a").unwrap();
     assert_eq!(a.labels.get("team").map(String::as_str), Some("blue"));
-    assert_eq!(
-        a.labels.get(NAMESPACE_NAME_LABEL).map(String::as_str),
-        Some("a")
-    );
+    assert_eq!(a.labels.get(NAMESPACE_NAME_LABEL).map(String::as_str), Some("a"));
     let b = w.namespace("b").unwrap();
     assert_eq!(b.labels.len(), 1);
-    assert_eq!(
-        b.labels.get(NAMESPACE_NAME_LABEL).map(String::as_str),
-        Some("b")
-    );
-    assert!(
-        w.pod("default", "q").is_some(),
-        "no namespace means default"
-    );
+    assert_eq!(b.labels.get(NAMESPACE_NAME_LABEL).map(String::as_str), Some("b"));
+    assert!(w.pod("default", "q").is_some(), "no namespace means default");
 }
 
 #[test]
@@ -81,19 +72,9 @@ fn workload_templates_stand_in_for_missing_pods() {
     let w = world(DEPLOY);
     let p = w.pod("a", "web").unwrap();
     assert!(p.from_template);
-    assert_eq!(
-        p.owner,
-        Some(Owner {
-            kind: "Deployment".into(),
-            name: "web".into()
-        })
-    );
+    assert_eq!(p.owner, Some(Owner { kind: "Deployment".into(), name: "web".into() }));
     assert_eq!(p.named_port("http", Protocol::Tcp), Some(80));
-    assert_eq!(
-        p.named_port("admin", Protocol::Tcp),
-        Some(9901),
-        "sidecar init containers count"
-    );
+    assert_eq!(p.named_port("admin", Protocol::Tcp), Some(9901), "sidecar init containers count");
     // Once a real pod of the workload exists, the template steps aside.
     let w = world(&format!(
         "{DEPLOY}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web-5d9c-abcde, namespace: a, labels: {{app: web}}}}"
@@ -127,14 +108,7 @@ spec:
     ));
     let names: Vec<&str> = w.pods().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["web", "backup"]);
-    assert_eq!(
-        w.pod("a", "backup")
-            .unwrap()
-            .labels
-            .get("job")
-            .map(String::as_str),
-        Some("backup")
-    );
+    assert_eq!(w.pod("a", "backup").unwrap().labels.get("job").map(String::as_str), Some("backup"));
 }
 
 #[test]
@@ -170,10 +144,7 @@ fn invalid_objects_are_errors_that_name_the_object() {
         "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "nonsense"}}]}]}
     });
     let e = NetpolWorld::from_objects([bad_policy]).unwrap_err();
-    assert!(
-        e.contains("NetworkPolicy a/p") && e.contains("nonsense"),
-        "{e}"
-    );
+    assert!(e.contains("NetworkPolicy a/p") && e.contains("nonsense"), "{e}");
     let bad_pod = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"},
         "status": {"podIP": "10.0.0.300"}
@@ -188,8 +159,7 @@ fn invalid_objects_are_errors_that_name_the_object() {
 fn typed_objects_build_the_same_world() {
     use k8s_openapi::api::core::v1::{Namespace, Pod};
     use k8s_openapi::api::networking::v1::NetworkPolicy;
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "a"}})).unwrap();
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "a"}})).unwrap();
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "p", "namespace": "a", "labels": {"app": "x"}},
         "spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 80}]}]},
@@ -203,12 +173,6 @@ fn typed_objects_build_the_same_world() {
     let w = NetpolWorld::from_typed(&[ns], &[pod], &[np]).unwrap();
     let p = w.pod("a", "p").unwrap();
     assert_eq!(p.ips, vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
-    let v = evaluate(
-        &w,
-        &"external:1.2.3.4".parse().unwrap(),
-        &p.endpoint(),
-        &PortSpec::Number(80),
-        Protocol::Tcp,
-    );
+    let v = evaluate(&w, &"external:1.2.3.4".parse().unwrap(), &p.endpoint(), &PortSpec::Number(80), Protocol::Tcp);
     assert!(!v.unwrap().allowed);
 }

@@ -65,10 +65,7 @@ impl fmt::Display for PdbStatus {
         write!(
             f,
             "expectedPods={} currentHealthy={} desiredHealthy={} disruptionsAllowed={}",
-            self.expected_pods,
-            self.current_healthy,
-            self.desired_healthy,
-            self.disruptions_allowed
+            self.expected_pods, self.current_healthy, self.desired_healthy, self.disruptions_allowed
         )
     }
 }
@@ -124,13 +121,7 @@ pub fn effective_selector(p: &PdbObject) -> Result<Option<Selector>, SelectorErr
         return Ok(None);
     };
     let sel = Selector::from_k8s(sel)?;
-    Ok(
-        if sel.is_empty() && p.api_version == PdbApiVersion::V1beta1 {
-            None
-        } else {
-            Some(sel)
-        },
-    )
+    Ok(if sel.is_empty() && p.api_version == PdbApiVersion::V1beta1 { None } else { Some(sel) })
 }
 
 fn group_of(api_version: &str) -> Result<&str, String> {
@@ -150,26 +141,15 @@ fn uid_matches(md: &ObjectMeta, r: &OwnerReference) -> bool {
     }
 }
 
-fn find<'a, T>(
-    items: &'a [T],
-    meta: impl Fn(&T) -> &ObjectMeta,
-    ns: &str,
-    r: &OwnerReference,
-) -> Option<&'a T> {
+fn find<'a, T>(items: &'a [T], meta: impl Fn(&T) -> &ObjectMeta, ns: &str, r: &OwnerReference) -> Option<&'a T> {
     items.iter().find(|o| {
         let m = meta(o);
-        m.namespace.as_deref() == Some(ns)
-            && m.name.as_deref() == Some(r.name.as_str())
-            && uid_matches(m, r)
+        m.namespace.as_deref() == Some(ns) && m.name.as_deref() == Some(r.name.as_str()) && uid_matches(m, r)
     })
 }
 
 fn id(kind: WorkloadKind, ns: &str, name: &str) -> ControllerId {
-    ControllerId {
-        kind,
-        namespace: ns.to_owned(),
-        name: name.to_owned(),
-    }
+    ControllerId { kind, namespace: ns.to_owned(), name: name.to_owned() }
 }
 
 /// Resolves a pod's controller as the finders do: ReplicationController, Deployment through its
@@ -192,15 +172,13 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
         ))
     };
     match (r.kind.as_str(), group) {
-        ("ReplicationController", "") => {
-            match find(&world.replication_controllers, |o| &o.metadata, ns, r) {
-                Some(rc) => Resolution::Controller(
-                    id(WorkloadKind::ReplicationController, ns, &r.name),
-                    rc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                ),
-                None => not_found(),
-            }
-        }
+        ("ReplicationController", "") => match find(&world.replication_controllers, |o| &o.metadata, ns, r) {
+            Some(rc) => Resolution::Controller(
+                id(WorkloadKind::ReplicationController, ns, &r.name),
+                rc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ),
+            None => not_found(),
+        },
         ("ReplicaSet", _) if apps => {
             let Some(rs) = find(&world.replica_sets, |o| &o.metadata, ns, r) else {
                 return not_found();
@@ -218,10 +196,7 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
                             d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
                         ),
                         // Both ReplicaSet finders skip it; the scale finder reads the ReplicaSet's own scale.
-                        None => Resolution::Controller(
-                            id(WorkloadKind::ReplicaSet, ns, &r.name),
-                            rs_replicas,
-                        ),
+                        None => Resolution::Controller(id(WorkloadKind::ReplicaSet, ns, &r.name), rs_replicas),
                     }
                 }
                 _ => Resolution::Controller(id(WorkloadKind::ReplicaSet, ns, &r.name), rs_replicas),
@@ -253,11 +228,7 @@ fn is_ready(pod: &Pod) -> bool {
 }
 
 /// Matched pods of a PDB among `pods` (its namespace, its effective selector).
-pub fn matched_pods<'a>(
-    p: &PdbObject,
-    selector: Option<&Selector>,
-    pods: &'a [Pod],
-) -> Vec<&'a Pod> {
+pub fn matched_pods<'a>(p: &PdbObject, selector: Option<&Selector>, pods: &'a [Pod]) -> Vec<&'a Pod> {
     let Some(sel) = selector else {
         return Vec::new();
     };
@@ -290,11 +261,7 @@ pub(crate) fn compute_with(world: &PdbWorld, pdb: &PdbObject, pods: &[Pod]) -> C
     let selector = match effective_selector(pdb) {
         Ok(s) => s,
         Err(e) => {
-            return fail_safe(
-                c,
-                pdb,
-                SyncError::FailSafe(format!("failed to get pods: {e}")),
-            );
+            return fail_safe(c, pdb, SyncError::FailSafe(format!("failed to get pods: {e}")));
         }
     };
     let matched = matched_pods(pdb, selector.as_ref(), pods);
@@ -307,11 +274,7 @@ pub(crate) fn compute_with(world: &PdbWorld, pdb: &PdbObject, pods: &[Pod]) -> C
                 expected_pods: clamp(expected),
                 current_healthy: clamp(current),
                 desired_healthy: clamp(desired),
-                disruptions_allowed: if expected <= 0 || allowed <= 0 {
-                    0
-                } else {
-                    clamp(allowed)
-                },
+                disruptions_allowed: if expected <= 0 || allowed <= 0 { 0 } else { clamp(allowed) },
             };
             c
         }
@@ -347,9 +310,7 @@ fn expected_and_desired(
     let spec = pdb.pdb.spec.as_ref();
     let max_unavailable = spec.and_then(|s| s.max_unavailable.as_ref());
     let default_min = IntOrString::Int(1);
-    let min_available = spec
-        .and_then(|s| s.min_available.as_ref())
-        .unwrap_or(&default_min);
+    let min_available = spec.and_then(|s| s.min_available.as_ref()).unwrap_or(&default_min);
     if let Some(mu) = max_unavailable {
         let expected = expected_scale(world, pods, c)?;
         let mu = intstr::scaled_value(mu, expected).map_err(SyncError::FailSafe)?;
@@ -359,8 +320,7 @@ fn expected_and_desired(
         IntOrString::Int(n) => Ok((pods.len() as i64, i64::from(*n))),
         IntOrString::String(_) => {
             let expected = expected_scale(world, pods, c)?;
-            let desired =
-                intstr::scaled_value(min_available, expected).map_err(SyncError::FailSafe)?;
+            let desired = intstr::scaled_value(min_available, expected).map_err(SyncError::FailSafe)?;
             Ok((expected, desired))
         }
     }
@@ -377,10 +337,7 @@ fn expected_scale(world: &PdbWorld, pods: &[&Pod], c: &mut Computation) -> Resul
             Resolution::Unmanaged => match world.unmanaged_pods {
                 UnmanagedPods::Ignore => c.unmanaged_pods.push(pod_name(pod)),
                 UnmanagedPods::FailSafe => {
-                    return Err(SyncError::FailSafe(format!(
-                        "found no controller ref for pod {:?}",
-                        pod_name(pod)
-                    )));
+                    return Err(SyncError::FailSafe(format!("found no controller ref for pod {:?}", pod_name(pod))));
                 }
             },
             Resolution::NotFound(e) => return Err(SyncError::FailSafe(e)),
@@ -398,18 +355,12 @@ fn expected_scale(world: &PdbWorld, pods: &[&Pod], c: &mut Computation) -> Resul
 
 /// countHealthyPods: Ready, not being deleted, and not evicted within the last two minutes.
 fn count_healthy(world: &PdbWorld, pdb: &PdbObject, pods: &[&Pod]) -> i64 {
-    let disrupted = pdb
-        .pdb
-        .status
-        .as_ref()
-        .and_then(|s| s.disrupted_pods.as_ref());
+    let disrupted = pdb.pdb.status.as_ref().and_then(|s| s.disrupted_pods.as_ref());
     let recently_evicted = |name: &str| {
-        disrupted
-            .and_then(|d| d.get(name))
-            .is_some_and(|t| match world.now {
-                Some(now) => t.0.as_second() + DELETION_TIMEOUT_SECONDS > now.as_second(),
-                None => true,
-            })
+        disrupted.and_then(|d| d.get(name)).is_some_and(|t| match world.now {
+            Some(now) => t.0.as_second() + DELETION_TIMEOUT_SECONDS > now.as_second(),
+            None => true,
+        })
     };
     pods.iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())

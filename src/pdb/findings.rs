@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::controller::{
-    self, Computation, ControllerId, PdbStatus, Resolution, SyncError, WorkloadKind,
-};
+use super::controller::{self, Computation, ControllerId, PdbStatus, Resolution, SyncError, WorkloadKind};
 use super::spec::{never_allows, selector_matches_nothing, spec_findings};
 use super::world::{AssumedPods, PdbObject, PdbWorld, Workload};
 use super::{PdbAnalysis, PdbResult, Scope, StatusSource, rollout};
@@ -21,12 +19,7 @@ fn names(list: &[String]) -> String {
     if list.is_empty() {
         return "-".into();
     }
-    let mut s = list
-        .iter()
-        .take(MAX_NAMES)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut s = list.iter().take(MAX_NAMES).cloned().collect::<Vec<_>>().join(", ");
     if list.len() > MAX_NAMES {
         s.push_str(&format!(", ... ({} more)", list.len() - MAX_NAMES));
     }
@@ -52,25 +45,14 @@ pub(crate) fn analyze(world: &PdbWorld, scope: &Scope) -> PdbAnalysis {
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.metadata.namespace.as_deref() == Some(pdb.namespace()))
-                .filter(|(_, p)| {
-                    selector
-                        .as_ref()
-                        .is_some_and(|s| s.matches_opt(p.metadata.labels.as_ref()))
-                })
+                .filter(|(_, p)| selector.as_ref().is_some_and(|s| s.matches_opt(p.metadata.labels.as_ref())))
                 .map(|(i, _)| i)
                 .collect();
-            Entry {
-                pdb,
-                selector,
-                matched,
-            }
+            Entry { pdb, selector, matched }
         })
         .collect();
 
-    let mut analysis = PdbAnalysis {
-        namespaces: scope.namespaces.clone(),
-        ..Default::default()
-    };
+    let mut analysis = PdbAnalysis { namespaces: scope.namespaces.clone(), ..Default::default() };
     for (i, e) in entries.iter().enumerate() {
         if !scope.has_namespace(e.pdb.namespace()) {
             continue;
@@ -78,23 +60,16 @@ pub(crate) fn analyze(world: &PdbWorld, scope: &Scope) -> PdbAnalysis {
         let covered = covered_workloads(world, e, &pods, &workloads);
         let in_scope = scope.selector.is_none()
             || scope.selects(e.pdb.pdb.metadata.labels.as_ref())
-            || e.matched
-                .iter()
-                .any(|&p| scope.selects(pods[p].metadata.labels.as_ref()));
+            || e.matched.iter().any(|&p| scope.selects(pods[p].metadata.labels.as_ref()));
         if in_scope {
-            analysis.pdbs.push(judge(
-                world, &entries, i, &pods, &assumed, covered, &workloads,
-            ));
+            analysis.pdbs.push(judge(world, &entries, i, &pods, &assumed, covered, &workloads));
         }
     }
     workload_findings(world, scope, &entries, &pods, &workloads, &mut analysis);
     for p in &world.problems {
         analysis.workload_findings.push(
-            Finding::error(
-                "object-unreadable",
-                format!("{} could not be read: {}", p.object, p.message),
-            )
-            .target(&p.object),
+            Finding::error("object-unreadable", format!("{} could not be read: {}", p.object, p.message))
+                .target(&p.object),
         );
     }
     analysis
@@ -114,10 +89,7 @@ fn covered_workloads(
         }
     }
     if let Some(sel) = &e.selector {
-        for w in workloads
-            .iter()
-            .filter(|w| w.id.namespace == e.pdb.namespace())
-        {
+        for w in workloads.iter().filter(|w| w.id.namespace == e.pdb.namespace()) {
             if w.template_labels.is_some_and(|l| sel.matches(l)) {
                 out.entry(w.id.clone()).or_insert(w.replicas);
             }
@@ -152,15 +124,9 @@ fn judge(
         None => (StatusSource::Computed, computed.status),
     };
     let replicas: i64 = covered.values().map(|&r| i64::from(r)).sum();
-    let workload_list: Vec<String> = covered
-        .iter()
-        .map(|(id, r)| format!("{id} ({r} replicas)"))
-        .collect();
-    let matched_names: Vec<String> = e
-        .matched
-        .iter()
-        .map(|&i| pods[i].metadata.name.clone().unwrap_or_default())
-        .collect();
+    let workload_list: Vec<String> = covered.iter().map(|(id, r)| format!("{id} ({r} replicas)")).collect();
+    let matched_names: Vec<String> =
+        e.matched.iter().map(|&i| pods[i].metadata.name.clone().unwrap_or_default()).collect();
     let selector_text = match p.pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) {
         None => "<none>".to_string(),
         Some(raw) => Selector::from_k8s(raw).map_or_else(|e| e.to_string(), |s| s.to_string()),
@@ -172,33 +138,20 @@ fn judge(
         Fact::new("selector", &selector_text),
         Fact::new("matched_pods", matched_names.len()),
         Fact::new("matched_pod_names", names(&matched_names)),
-        Fact::new(
-            "workloads",
-            if workload_list.is_empty() {
-                "-".into()
-            } else {
-                workload_list.join(", ")
-            },
-        ),
+        Fact::new("workloads", if workload_list.is_empty() { "-".into() } else { workload_list.join(", ") }),
         Fact::new("workload_replicas", replicas),
         Fact::new("expectedPods", status.expected_pods),
         Fact::new("currentHealthy", status.current_healthy),
         Fact::new("desiredHealthy", status.desired_healthy),
         Fact::new("disruptionsAllowed", status.disruptions_allowed),
     ];
-    if status_source == StatusSource::Observed
-        && computed.sync_error.is_none()
-        && computed.status != status
-    {
+    if status_source == StatusSource::Observed && computed.sync_error.is_none() && computed.status != status {
         evidence.push(Fact::new("computed_status", computed.status));
     }
     for a in assumed.iter().filter(|a| covered.contains_key(&a.workload)) {
         evidence.push(Fact::new(
             "assumed",
-            format!(
-                "no pods of {} in the input; assumed its {} replicas exist and are Ready",
-                a.workload, a.replicas
-            ),
+            format!("no pods of {} in the input; assumed its {} replicas exist and are Ready", a.workload, a.replicas),
         ));
     }
     let with_numbers = |f: Finding| {
@@ -248,10 +201,13 @@ fn judge(
         )));
     }
     if status.disruptions_allowed < 1 && !matches_nothing {
-        findings.push(with_numbers(Finding::error(
-            "pdb-no-disruption-allowed",
-            format!("{target} allows no disruption now: every node drain touching its pods is blocked"),
-        )).fact("workloads", if workload_list.is_empty() { "-".into() } else { workload_list.join(", ") }));
+        findings.push(
+            with_numbers(Finding::error(
+                "pdb-no-disruption-allowed",
+                format!("{target} allows no disruption now: every node drain touching its pods is blocked"),
+            ))
+            .fact("workloads", if workload_list.is_empty() { "-".into() } else { workload_list.join(", ") }),
+        );
     }
     if let Some(f) = never_allows(p, &covered, &computed, replicas) {
         findings.push(f.target(&target).fact("workload_replicas", replicas));
@@ -260,10 +216,7 @@ fn judge(
         findings.push(
             with_numbers(Finding::warning(
                 "pdb-expected-pods-mismatch",
-                format!(
-                    "{target} expects {} pods but its workloads have {replicas} replicas",
-                    status.expected_pods
-                ),
+                format!("{target} expects {} pods but its workloads have {replicas} replicas", status.expected_pods),
             ))
             .fact("workloads", workload_list.join(", ")),
         );
@@ -282,7 +235,11 @@ fn judge(
             findings.push(
                 Finding::error(
                     "pdb-overlapping",
-                    format!("{} pod(s) are covered by both {target} and {}: the eviction API refuses to evict them", shared.len(), other.pdb.name()),
+                    format!(
+                        "{} pod(s) are covered by both {target} and {}: the eviction API refuses to evict them",
+                        shared.len(),
+                        other.pdb.name()
+                    ),
                 )
                 .target(&target)
                 .fact("other_pdb", format!("{}/{}", other.pdb.namespace(), other.pdb.name()))
@@ -302,13 +259,7 @@ fn judge(
     }
 }
 
-fn sync_findings(
-    p: &PdbObject,
-    c: &Computation,
-    source: StatusSource,
-    target: &str,
-    out: &mut Vec<Finding>,
-) {
+fn sync_findings(p: &PdbObject, c: &Computation, source: StatusSource, target: &str, out: &mut Vec<Finding>) {
     match source {
         StatusSource::Computed => match &c.sync_error {
             Some(SyncError::FailSafe(e)) => out.push(
@@ -334,19 +285,12 @@ fn sync_findings(
                 .status
                 .iter()
                 .flat_map(|s| s.conditions.iter().flatten())
-                .find(|c| {
-                    c.type_ == "DisruptionAllowed"
-                        && c.status == "False"
-                        && c.reason == "SyncFailed"
-                });
+                .find(|c| c.type_ == "DisruptionAllowed" && c.status == "False" && c.reason == "SyncFailed");
             if let Some(cond) = failed {
                 out.push(
                     Finding::error(
                         "pdb-controller-sync-failed",
-                        format!(
-                            "the disruption controller failed to sync {target}: {}",
-                            cond.message
-                        ),
+                        format!("the disruption controller failed to sync {target}: {}", cond.message),
                     )
                     .target(target),
                 );
@@ -357,7 +301,10 @@ fn sync_findings(
         out.push(
             Finding::warning(
                 "pdb-unmanaged-pods",
-                format!("{} pod(s) matched by {target} have no controller and do not count toward expectedPods", c.unmanaged_pods.len()),
+                format!(
+                    "{} pod(s) matched by {target} have no controller and do not count toward expectedPods",
+                    c.unmanaged_pods.len()
+                ),
             )
             .target(target)
             .fact("unmanaged_pods", names(&c.unmanaged_pods)),
@@ -373,23 +320,10 @@ fn workload_findings(
     workloads: &[Workload<'_>],
     analysis: &mut PdbAnalysis,
 ) {
-    let states = world
-        .deployments
-        .iter()
-        .map(|d| {
-            (
-                WorkloadKind::Deployment,
-                &d.metadata,
-                rollout::deployment(d),
-            )
-        })
-        .chain(world.stateful_sets.iter().map(|s| {
-            (
-                WorkloadKind::StatefulSet,
-                &s.metadata,
-                rollout::stateful_set(s),
-            )
-        }));
+    let states =
+        world.deployments.iter().map(|d| (WorkloadKind::Deployment, &d.metadata, rollout::deployment(d))).chain(
+            world.stateful_sets.iter().map(|s| (WorkloadKind::StatefulSet, &s.metadata, rollout::stateful_set(s))),
+        );
     let mut rolling: BTreeMap<ControllerId, rollout::RolloutState> = BTreeMap::new();
     for (kind, md, state) in states {
         if let Some(state) = state {
@@ -402,15 +336,12 @@ fn workload_findings(
         }
     }
     for w in workloads {
-        if !matches!(
-            w.id.kind,
-            WorkloadKind::Deployment | WorkloadKind::StatefulSet
-        ) || !scope.has_namespace(&w.id.namespace)
+        if !matches!(w.id.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
+            || !scope.has_namespace(&w.id.namespace)
         {
             continue;
         }
-        if scope.selector.is_some() && !scope.selects(w.labels) && !scope.selects(w.template_labels)
-        {
+        if scope.selector.is_some() && !scope.selects(w.labels) && !scope.selects(w.template_labels) {
             continue;
         }
         analysis.workloads_in_scope += 1;
@@ -430,25 +361,15 @@ fn workload_findings(
         if w.replicas < scope.min_replicas_for_pdb {
             continue;
         }
-        let covered = entries
-            .iter()
-            .filter(|e| e.pdb.namespace() == w.id.namespace)
-            .any(|e| {
-                e.selector
-                    .as_ref()
-                    .is_some_and(|s| w.template_labels.is_some_and(|l| s.matches(l)))
-                    || e.matched.iter().any(|&i| {
-                        controller::resolve_pod(world, &pods[i]).controller() == Some(&w.id)
-                    })
-            });
+        let covered = entries.iter().filter(|e| e.pdb.namespace() == w.id.namespace).any(|e| {
+            e.selector.as_ref().is_some_and(|s| w.template_labels.is_some_and(|l| s.matches(l)))
+                || e.matched.iter().any(|&i| controller::resolve_pod(world, &pods[i]).controller() == Some(&w.id))
+        });
         if !covered {
             analysis.workload_findings.push(
                 Finding::error(
                     "workload-without-pdb",
-                    format!(
-                        "{} has {} replicas and no PodDisruptionBudget covers its pods",
-                        w.id, w.replicas
-                    ),
+                    format!("{} has {} replicas and no PodDisruptionBudget covers its pods", w.id, w.replicas),
                 )
                 .target(w.id.to_string())
                 .fact("replicas", w.replicas)

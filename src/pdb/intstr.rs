@@ -10,9 +10,7 @@ pub fn scaled_value(v: &IntOrString, total: i64) -> Result<i64, String> {
         IntOrString::Int(i) => Ok(i64::from(*i)),
         IntOrString::String(s) => {
             let pct = parse_percent(s)?;
-            let product = pct
-                .checked_mul(total)
-                .ok_or_else(|| format!("{s} of {total} is out of range"))?;
+            let product = pct.checked_mul(total).ok_or_else(|| format!("{s} of {total} is out of range"))?;
             // Go computes math.Ceil(float64(v) * float64(total) / 100); for the integer ranges
             // involved that is exactly the rounded-up integer quotient.
             Ok(product.div_euclid(100) + i64::from(product.rem_euclid(100) != 0))
@@ -23,36 +21,25 @@ pub fn scaled_value(v: &IntOrString, total: i64) -> Result<i64, String> {
 /// The number in `"NN%"`, with Go `strconv.Atoi` syntax (optional sign, decimal digits).
 fn parse_percent(s: &str) -> Result<i64, String> {
     let Some(num) = s.strip_suffix('%') else {
-        return Err(format!(
-            "invalid value for IntOrString {s:?}: string is not a percentage"
-        ));
+        return Err(format!("invalid value for IntOrString {s:?}: string is not a percentage"));
     };
     let digits = num.strip_prefix(['+', '-']).unwrap_or(num);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "invalid value {s:?}: not a whole-number percentage"
-        ));
+        return Err(format!("invalid value {s:?}: not a whole-number percentage"));
     }
-    num.parse::<i64>()
-        .map_err(|_| format!("invalid value {s:?}: out of range"))
+    num.parse::<i64>().map_err(|_| format!("invalid value {s:?}: out of range"))
 }
 
 /// What the API server's validation says about one field (`ValidatePositiveIntOrPercent`
 /// and `IsNotMoreThan100Percent`): non-negative integers, or `^[0-9]+%$` up to 100%.
 pub fn validate(field: &str, v: &IntOrString) -> Vec<String> {
     match v {
-        IntOrString::Int(i) if *i < 0 => vec![format!(
-            "{field} must be greater than or equal to 0, found {i}"
-        )],
+        IntOrString::Int(i) if *i < 0 => vec![format!("{field} must be greater than or equal to 0, found {i}")],
         IntOrString::Int(_) => Vec::new(),
         IntOrString::String(s) => {
-            let valid = s
-                .strip_suffix('%')
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+            let valid = s.strip_suffix('%').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
             if !valid {
-                return vec![format!(
-                    "{field} {s:?} must be an integer or a percentage such as \"50%\""
-                )];
+                return vec![format!("{field} {s:?} must be an integer or a percentage such as \"50%\"")];
             }
             match parse_percent(s) {
                 Ok(p) if p > 100 => vec![format!("{field} {s:?} must not be greater than 100%")],

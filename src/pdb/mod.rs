@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use controller::{
-    Computation, ControllerId, PdbStatus, SyncError, WorkloadKind, compute_status,
-};
+pub use controller::{Computation, ControllerId, PdbStatus, SyncError, WorkloadKind, compute_status};
 pub use report::{PdbParams, all_findings, to_json, to_probe_report};
 pub use world::{AssumedPods, ObjectProblem, PdbApiVersion, PdbObject, PdbWorld, UnmanagedPods};
 
@@ -37,21 +35,13 @@ pub struct Scope {
 impl Default for Scope {
     /// Every namespace, no selector, PDBs required from 2 replicas.
     fn default() -> Self {
-        Scope {
-            namespaces: Vec::new(),
-            selector: None,
-            min_replicas_for_pdb: 2,
-        }
+        Scope { namespaces: Vec::new(), selector: None, min_replicas_for_pdb: 2 }
     }
 }
 
 impl Scope {
     pub fn namespaces(namespaces: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Scope {
-            namespaces: namespaces.into_iter().map(Into::into).collect(),
-            selector: None,
-            min_replicas_for_pdb: 2,
-        }
+        Scope { namespaces: namespaces.into_iter().map(Into::into).collect(), selector: None, min_replicas_for_pdb: 2 }
     }
 
     pub fn with_selector(mut self, labels: &BTreeMap<String, String>) -> Self {

@@ -28,28 +28,18 @@ impl PdbParams {
         let min = match r.opt_u64("min_replicas_for_pdb") {
             None => 2,
             Some(0) => {
-                r.error(
-                    "min_replicas_for_pdb",
-                    "parameter `min_replicas_for_pdb` must be at least 1",
-                );
+                r.error("min_replicas_for_pdb", "parameter `min_replicas_for_pdb` must be at least 1");
                 return None;
             }
             Some(n) => match u32::try_from(n) {
                 Ok(n) if n <= i32::MAX as u32 => n,
                 _ => {
-                    r.error(
-                        "min_replicas_for_pdb",
-                        format!("parameter `min_replicas_for_pdb` is too large: {n}"),
-                    );
+                    r.error("min_replicas_for_pdb", format!("parameter `min_replicas_for_pdb` is too large: {n}"));
                     return None;
                 }
             },
         };
-        Some(PdbParams {
-            namespaces,
-            selector,
-            min_replicas_for_pdb: min,
-        })
+        Some(PdbParams { namespaces, selector, min_replicas_for_pdb: min })
     }
 
     pub fn scope(&self) -> Scope {
@@ -89,11 +79,7 @@ impl Serialize for PdbResult {
             findings: self
                 .findings
                 .iter()
-                .map(|f| JsonFinding {
-                    code: &f.code,
-                    severity: f.level.as_str(),
-                    message: &f.message,
-                })
+                .map(|f| JsonFinding { code: &f.code, severity: f.level.as_str(), message: &f.message })
                 .collect(),
         }
         .serialize(s)
@@ -106,12 +92,8 @@ pub fn to_json(results: &[PdbResult]) -> serde_json::Value {
 }
 
 /// Status findings that a rollout in progress makes provisional.
-const PROVISIONAL: &[&str] = &[
-    "pdb-unhealthy",
-    "pdb-no-disruption-allowed",
-    "pdb-expected-pods-mismatch",
-    "pdb-stale-status",
-];
+const PROVISIONAL: &[&str] =
+    &["pdb-unhealthy", "pdb-no-disruption-allowed", "pdb-expected-pods-mismatch", "pdb-stale-status"];
 
 /// One probe verdict from an analysis. A rollout in progress, or a status that cannot be
 /// computed offline, makes the result `unverified` (never a pass); the status findings on PDBs
@@ -126,15 +108,8 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
     }
     for r in &analysis.pdbs {
         let target = r.target();
-        report.fact(
-            &target,
-            format!("{}: {}", r.status_source.as_str(), r.status),
-        );
-        for f in r
-            .evidence
-            .iter()
-            .filter(|f| f.name == "assumed" || f.name == "workloads")
-        {
+        report.fact(&target, format!("{}: {}", r.status_source.as_str(), r.status));
+        for f in r.evidence.iter().filter(|f| f.name == "assumed" || f.name == "workloads") {
             report.fact(format!("{target} {}", f.name), &f.value);
         }
         let rolling = r.workloads.iter().any(|w| analysis.rolling_out.contains(w));
@@ -152,21 +127,15 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
         if f.code == "rollout-in-progress" {
             unverified.push((f.code.clone(), f.message.clone()));
             report.evidence.extend(f.evidence.iter().map(|e| {
-                crate::outcome::Fact::new(
-                    format!("{} {}", f.target.as_deref().unwrap_or_default(), e.name),
-                    &e.value,
-                )
+                crate::outcome::Fact::new(format!("{} {}", f.target.as_deref().unwrap_or_default(), e.name), &e.value)
             }));
         } else {
             report.push(f.clone());
         }
     }
     if analysis.pdbs.is_empty() && analysis.workloads_in_scope == 0 && report.findings.is_empty() {
-        let where_ = if analysis.namespaces.is_empty() {
-            "any namespace".to_string()
-        } else {
-            analysis.namespaces.join(", ")
-        };
+        let where_ =
+            if analysis.namespaces.is_empty() { "any namespace".to_string() } else { analysis.namespaces.join(", ") };
         unverified.push((
             "nothing-in-scope".into(),
             format!("no PodDisruptionBudget and no Deployment or StatefulSet found in {where_}"),
@@ -174,28 +143,15 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
     }
     if let Some((code, _)) = unverified.first() {
         let code = code.clone();
-        let reason = unverified
-            .iter()
-            .map(|(_, m)| m.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        report.unverified = Some(crate::outcome::Unverified {
-            code,
-            reason,
-            missing_permission: None,
-        });
+        let reason = unverified.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+        report.unverified = Some(crate::outcome::Unverified { code, reason, missing_permission: None });
     }
     report
 }
 
 /// Findings of an analysis in one list (PDB findings then workload findings).
 pub fn all_findings(analysis: &PdbAnalysis) -> Vec<&Finding> {
-    analysis
-        .pdbs
-        .iter()
-        .flat_map(|r| r.findings.iter())
-        .chain(analysis.workload_findings.iter())
-        .collect()
+    analysis.pdbs.iter().flat_map(|r| r.findings.iter()).chain(analysis.workload_findings.iter()).collect()
 }
 
 #[cfg(test)]
@@ -213,23 +169,13 @@ mod tests {
     #[test]
     fn params_defaults_and_values() {
         let p = read("").unwrap();
-        assert_eq!(
-            p,
-            PdbParams {
-                namespaces: vec![],
-                selector: None,
-                min_replicas_for_pdb: 2
-            }
-        );
+        assert_eq!(p, PdbParams { namespaces: vec![], selector: None, min_replicas_for_pdb: 2 });
         assert_eq!(p.scope(), Scope::default());
         let p = read("namespaces = [\"kgents-agents\"]\nselector = { \"app.kubernetes.io/name\" = \"nats\" }\nmin_replicas_for_pdb = 3").unwrap();
         assert_eq!(p.namespaces, ["kgents-agents"]);
         let scope = p.scope();
         assert_eq!(scope.min_replicas_for_pdb, 3);
-        assert_eq!(
-            scope.selector.map(|s| s.to_string()).as_deref(),
-            Some("app.kubernetes.io/name=nats")
-        );
+        assert_eq!(scope.selector.map(|s| s.to_string()).as_deref(), Some("app.kubernetes.io/name=nats"));
     }
 
     #[test]

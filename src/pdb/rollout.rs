@@ -32,9 +32,7 @@ pub fn deployment(d: &Deployment) -> Option<RolloutState> {
     let available = status.available_replicas.unwrap_or(0);
     let ready = status.ready_replicas.unwrap_or(0);
     let stuck = status.conditions.iter().flatten().any(|c| {
-        c.type_ == "Progressing"
-            && c.status == "False"
-            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     });
     let reason = if generation_unobserved(d.metadata.generation, status.observed_generation) {
         Some("the controller has not yet observed the latest spec".to_string())
@@ -43,14 +41,9 @@ pub fn deployment(d: &Deployment) -> Option<RolloutState> {
     } else if updated < want {
         Some(format!("{updated} of {want} replicas updated"))
     } else if total > updated {
-        Some(format!(
-            "{} old replicas pending termination",
-            total - updated
-        ))
+        Some(format!("{} old replicas pending termination", total - updated))
     } else if available < updated {
-        Some(format!(
-            "{available} of {updated} updated replicas available"
-        ))
+        Some(format!("{available} of {updated} updated replicas available"))
     } else {
         None
     }?;
@@ -61,16 +54,8 @@ pub fn deployment(d: &Deployment) -> Option<RolloutState> {
             Fact::new("updatedReplicas", updated),
             Fact::new("readyReplicas", ready),
             Fact::new("availableReplicas", available),
-            Fact::new(
-                "generation",
-                d.metadata.generation.map_or("-".into(), |g| g.to_string()),
-            ),
-            Fact::new(
-                "observedGeneration",
-                status
-                    .observed_generation
-                    .map_or("-".into(), |g| g.to_string()),
-            ),
+            Fact::new("generation", d.metadata.generation.map_or("-".into(), |g| g.to_string())),
+            Fact::new("observedGeneration", status.observed_generation.map_or("-".into(), |g| g.to_string())),
         ],
     })
 }
@@ -85,37 +70,23 @@ pub fn stateful_set(s: &StatefulSet) -> Option<RolloutState> {
     let want = spec.and_then(|s| s.replicas).unwrap_or(1);
     let strategy = spec.and_then(|s| s.update_strategy.as_ref());
     let on_delete = strategy.and_then(|u| u.type_.as_deref()) == Some("OnDelete");
-    let partition = strategy
-        .and_then(|u| u.rolling_update.as_ref())
-        .and_then(|r| r.partition)
-        .unwrap_or(0);
+    let partition = strategy.and_then(|u| u.rolling_update.as_ref()).and_then(|r| r.partition).unwrap_or(0);
     let updated = status.updated_replicas.unwrap_or(0);
     let ready = status.ready_replicas.unwrap_or(0);
-    let revisions = (
-        status.current_revision.as_deref(),
-        status.update_revision.as_deref(),
-    );
+    let revisions = (status.current_revision.as_deref(), status.update_revision.as_deref());
     let reason = if generation_unobserved(s.metadata.generation, status.observed_generation) {
         Some("the controller has not yet observed the latest spec".to_string())
     } else if on_delete {
         None
     } else if updated < (want - partition).max(0) {
-        Some(format!(
-            "{updated} of {} replicas updated",
-            (want - partition).max(0)
-        ))
+        Some(format!("{updated} of {} replicas updated", (want - partition).max(0)))
     } else if status.replicas > want {
-        Some(format!(
-            "{} replicas running for {want} wanted",
-            status.replicas
-        ))
+        Some(format!("{} replicas running for {want} wanted", status.replicas))
     } else if let (Some(cur), Some(upd)) = revisions
         && partition == 0
         && cur != upd
     {
-        Some(format!(
-            "revision {upd} not yet complete ({ready} of {want} replicas Ready)"
-        ))
+        Some(format!("revision {upd} not yet complete ({ready} of {want} replicas Ready)"))
     } else {
         None
     }?;

@@ -66,11 +66,7 @@ pub enum UnmanagedPods {
 impl UnmanagedPods {
     /// The behaviour of the kube-controller-manager of the given version.
     pub fn for_version(major: u32, minor: u32) -> Self {
-        if (major, minor) >= (1, 23) {
-            UnmanagedPods::Ignore
-        } else {
-            UnmanagedPods::FailSafe
-        }
+        if (major, minor) >= (1, 23) { UnmanagedPods::Ignore } else { UnmanagedPods::FailSafe }
     }
 }
 
@@ -135,10 +131,7 @@ fn meta_name(v: &Value) -> String {
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("<no kind>");
     let md = v.get("metadata");
     let ns = md.and_then(|m| m.get("namespace")).and_then(Value::as_str);
-    let name = md
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("<no name>");
+    let name = md.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("<no name>");
     match ns {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
@@ -148,10 +141,7 @@ fn meta_name(v: &Value) -> String {
 impl PdbWorld {
     /// Objects from manifest files (no cluster): missing pods are assumed Ready.
     pub fn from_manifests(values: impl IntoIterator<Item = Value>) -> Self {
-        let mut w = PdbWorld {
-            synthesize_missing_pods: true,
-            ..Default::default()
-        };
+        let mut w = PdbWorld { synthesize_missing_pods: true, ..Default::default() };
         values.into_iter().for_each(|v| w.add_value(v));
         w
     }
@@ -168,18 +158,11 @@ impl PdbWorld {
     pub fn add_value(&mut self, mut v: Value) {
         let Some(kind) = v.get("kind").and_then(Value::as_str).map(str::to_owned) else {
             if !v.is_null() {
-                self.problems.push(ObjectProblem {
-                    object: meta_name(&v),
-                    message: "object has no kind".into(),
-                });
+                self.problems.push(ObjectProblem { object: meta_name(&v), message: "object has no kind".into() });
             }
             return;
         };
-        let api_version = v
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned();
         if kind.ends_with("List") {
             if let Some(Value::Array(items)) = v.get_mut("items").map(Value::take) {
                 let item_kind = kind.trim_end_matches("List").to_owned();
@@ -187,11 +170,9 @@ impl PdbWorld {
                     // Typed lists (`PodList`) omit kind and apiVersion on their items.
                     if let Some(obj) = item.as_object_mut() {
                         if !item_kind.is_empty() {
-                            obj.entry("kind")
-                                .or_insert_with(|| Value::String(item_kind.clone()));
+                            obj.entry("kind").or_insert_with(|| Value::String(item_kind.clone()));
                         }
-                        obj.entry("apiVersion")
-                            .or_insert_with(|| Value::String(api_version.clone()));
+                        obj.entry("apiVersion").or_insert_with(|| Value::String(api_version.clone()));
                     }
                     self.add_value(item);
                 }
@@ -200,8 +181,7 @@ impl PdbWorld {
         }
         let namespaced = kind != "Namespace";
         if namespaced && let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            md.entry("namespace")
-                .or_insert_with(|| Value::String(self.default_namespace.clone()));
+            md.entry("namespace").or_insert_with(|| Value::String(self.default_namespace.clone()));
         }
         let object = meta_name(&v);
         let result = match (kind.as_str(), api_version.as_str()) {
@@ -212,56 +192,29 @@ impl PdbWorld {
                     serde_json::from_value(v).map(|pdb| self.add_pdb(version, pdb))
                 }
                 None => {
-                    self.problems.push(ObjectProblem {
-                        object,
-                        message: format!("unsupported apiVersion {av:?}"),
-                    });
+                    self.problems.push(ObjectProblem { object, message: format!("unsupported apiVersion {av:?}") });
                     return;
                 }
             },
             ("Pod", "v1") => serde_json::from_value(v).map(|o| self.pods.push(o)),
-            ("ReplicationController", "v1") => {
-                serde_json::from_value(v).map(|o| self.replication_controllers.push(o))
-            }
+            ("ReplicationController", "v1") => serde_json::from_value(v).map(|o| self.replication_controllers.push(o)),
             ("Namespace", "v1") => serde_json::from_value(v).map(|o| self.namespaces.push(o)),
-            ("Deployment", "apps/v1") => {
-                serde_json::from_value(v).map(|o| self.deployments.push(o))
-            }
-            ("ReplicaSet", "apps/v1") => {
-                serde_json::from_value(v).map(|o| self.replica_sets.push(o))
-            }
-            ("StatefulSet", "apps/v1") => {
-                serde_json::from_value(v).map(|o| self.stateful_sets.push(o))
-            }
-            (
-                "Pod"
-                | "ReplicationController"
-                | "Namespace"
-                | "Deployment"
-                | "ReplicaSet"
-                | "StatefulSet",
-                av,
-            ) => {
-                self.problems.push(ObjectProblem {
-                    object,
-                    message: format!("unsupported apiVersion {av:?}"),
-                });
+            ("Deployment", "apps/v1") => serde_json::from_value(v).map(|o| self.deployments.push(o)),
+            ("ReplicaSet", "apps/v1") => serde_json::from_value(v).map(|o| self.replica_sets.push(o)),
+            ("StatefulSet", "apps/v1") => serde_json::from_value(v).map(|o| self.stateful_sets.push(o)),
+            ("Pod" | "ReplicationController" | "Namespace" | "Deployment" | "ReplicaSet" | "StatefulSet", av) => {
+                self.problems.push(ObjectProblem { object, message: format!("unsupported apiVersion {av:?}") });
                 return;
             }
             _ => return,
         };
         if let Err(e) = result {
-            self.problems.push(ObjectProblem {
-                object,
-                message: e.to_string(),
-            });
+            self.problems.push(ObjectProblem { object, message: e.to_string() });
         }
     }
 
     pub fn add_pdb(&mut self, api_version: PdbApiVersion, mut pdb: PodDisruptionBudget) {
-        pdb.metadata
-            .namespace
-            .get_or_insert_with(|| self.default_namespace.clone());
+        pdb.metadata.namespace.get_or_insert_with(|| self.default_namespace.clone());
         self.pdbs.push(PdbObject { api_version, pdb });
     }
 
@@ -277,10 +230,7 @@ impl PdbWorld {
                 .chain(self.stateful_sets.iter().filter_map(|o| ns(&o.metadata)))
                 .collect()
         } else {
-            self.namespaces
-                .iter()
-                .filter_map(|n| n.metadata.name.clone())
-                .collect()
+            self.namespaces.iter().filter_map(|n| n.metadata.name.clone()).collect()
         };
         names.sort();
         names.dedup();
@@ -295,9 +245,7 @@ impl PdbWorld {
             return (pods, assumed);
         }
         let has_pods = |id: &ControllerId| {
-            self.pods
-                .iter()
-                .any(|p| super::controller::resolve_pod(self, p).controller() == Some(id))
+            self.pods.iter().any(|p| super::controller::resolve_pod(self, p).controller() == Some(id))
         };
         for w in self.top_level_workloads() {
             if w.replicas <= 0 || has_pods(&w.id) {
@@ -312,11 +260,7 @@ impl PdbWorld {
             for name in &names {
                 pods.push(assumed_pod(&w, name));
             }
-            assumed.push(AssumedPods {
-                workload: w.id.clone(),
-                replicas: w.replicas,
-                pod_names: names,
-            });
+            assumed.push(AssumedPods { workload: w.id.clone(), replicas: w.replicas, pod_names: names });
         }
         (pods, assumed)
     }
@@ -326,36 +270,17 @@ impl PdbWorld {
     pub(crate) fn top_level_workloads(&self) -> Vec<Workload<'_>> {
         let mut out = Vec::new();
         for d in &self.deployments {
-            let labels = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref())
-                .and_then(|m| m.labels.as_ref());
+            let labels = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref());
             let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            out.push(Workload::new(
-                WorkloadKind::Deployment,
-                &d.metadata,
-                replicas,
-                labels,
-            ));
+            out.push(Workload::new(WorkloadKind::Deployment, &d.metadata, replicas, labels));
         }
         for s in &self.stateful_sets {
-            let labels = s
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref())
-                .and_then(|m| m.labels.as_ref());
+            let labels = s.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.as_ref());
             let replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            out.push(Workload::new(
-                WorkloadKind::StatefulSet,
-                &s.metadata,
-                replicas,
-                labels,
-            ));
+            out.push(Workload::new(WorkloadKind::StatefulSet, &s.metadata, replicas, labels));
         }
         for rs in &self.replica_sets {
-            let owned_by_deployment =
-                controller_ref(&rs.metadata).is_some_and(|r| r.kind == "Deployment");
+            let owned_by_deployment = controller_ref(&rs.metadata).is_some_and(|r| r.kind == "Deployment");
             if owned_by_deployment {
                 continue;
             }
@@ -365,12 +290,7 @@ impl PdbWorld {
                 .and_then(|t| t.metadata.as_ref())
                 .and_then(|m| m.labels.as_ref());
             let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
-            out.push(Workload::new(
-                WorkloadKind::ReplicaSet,
-                &rs.metadata,
-                replicas,
-                labels,
-            ));
+            out.push(Workload::new(WorkloadKind::ReplicaSet, &rs.metadata, replicas, labels));
         }
         for rc in &self.replication_controllers {
             let spec = rc.spec.as_ref();
@@ -379,12 +299,7 @@ impl PdbWorld {
                 .and_then(|t| t.metadata.as_ref())
                 .and_then(|m| m.labels.as_ref());
             let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
-            out.push(Workload::new(
-                WorkloadKind::ReplicationController,
-                &rc.metadata,
-                replicas,
-                labels,
-            ));
+            out.push(Workload::new(WorkloadKind::ReplicationController, &rc.metadata, replicas, labels));
         }
         out
     }
@@ -423,10 +338,7 @@ impl<'a> Workload<'a> {
 
 /// The controller reference of an object: the owner with `controller: true`.
 pub(crate) fn controller_ref(md: &ObjectMeta) -> Option<&OwnerReference> {
-    md.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
+    md.owner_references.iter().flatten().find(|r| r.controller == Some(true))
 }
 
 /// A Ready pod owned by the workload, as its controller would have created it. A Deployment's
@@ -456,11 +368,7 @@ fn assumed_pod(w: &Workload<'_>, name: &str) -> Pod {
         spec: None,
         status: Some(PodStatus {
             phase: Some("Running".into()),
-            conditions: Some(vec![PodCondition {
-                type_: "Ready".into(),
-                status: "True".into(),
-                ..Default::default()
-            }]),
+            conditions: Some(vec![PodCondition { type_: "Ready".into(), status: "True".into(), ..Default::default() }]),
             ..Default::default()
         }),
     }

@@ -17,11 +17,7 @@ impl FileParams {
         let path = r.req_str("path");
         let headings = r.opt_str_list("headings").unwrap_or_default();
         let non_empty = r.opt_bool("non_empty").unwrap_or(true);
-        Some(FileParams {
-            path: path?,
-            headings,
-            non_empty,
-        })
+        Some(FileParams { path: path?, headings, non_empty })
     }
 }
 
@@ -29,13 +25,7 @@ fn markdown_headings(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim_start)
         .filter(|l| l.starts_with('#'))
-        .map(|l| {
-            l.trim_start_matches('#')
-                .trim()
-                .trim_end_matches('#')
-                .trim()
-                .to_lowercase()
-        })
+        .map(|l| l.trim_start_matches('#').trim().trim_end_matches('#').trim().to_lowercase())
         .collect()
 }
 
@@ -46,10 +36,7 @@ pub async fn run(p: &FileParams, ctx: &ProbeContext) -> ProbeReport {
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            report.push(
-                Finding::error("file-missing", format!("{} does not exist", p.path))
-                    .target(&p.path),
-            );
+            report.push(Finding::error("file-missing", format!("{} does not exist", p.path)).target(&p.path));
             return report;
         }
         Err(e) => {
@@ -64,21 +51,15 @@ pub async fn run(p: &FileParams, ctx: &ProbeContext) -> ProbeReport {
     if !p.headings.is_empty() {
         let text = String::from_utf8_lossy(&bytes);
         let found = markdown_headings(&text);
-        let missing: Vec<&String> = p
-            .headings
-            .iter()
-            .filter(|h| !found.iter().any(|f| f == &h.trim().to_lowercase()))
-            .collect();
+        let missing: Vec<&String> =
+            p.headings.iter().filter(|h| !found.iter().any(|f| f == &h.trim().to_lowercase())).collect();
         report.fact("headings_required", p.headings.len());
         report.fact("headings_found", p.headings.len() - missing.len());
         for h in missing {
             report.push(
-                Finding::error(
-                    "file-heading-missing",
-                    format!("{} has no heading \"{h}\"", p.path),
-                )
-                .target(&p.path)
-                .fact("heading", h),
+                Finding::error("file-heading-missing", format!("{} has no heading \"{h}\"", p.path))
+                    .target(&p.path)
+                    .fact("heading", h),
             );
         }
     }

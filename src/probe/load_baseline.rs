@@ -24,21 +24,13 @@ impl LoadBaselineParams {
         if let Some(e) = max_error_rate
             && !(0.0..=1.0).contains(&e)
         {
-            r.error(
-                "max_error_rate",
-                "parameter `max_error_rate` is a fraction between 0 and 1 (0.01 is 1%)",
-            );
+            r.error("max_error_rate", "parameter `max_error_rate` is a fraction between 0 and 1 (0.01 is 1%)");
         }
         let max_p95_ms = r.opt_f64("max_p95_ms");
         if min_rps.is_none() && max_error_rate.is_none() && max_p95_ms.is_none() {
             r.error_general("give at least one threshold: min_rps, max_error_rate or max_p95_ms");
         }
-        Some(LoadBaselineParams {
-            path: path?,
-            min_rps,
-            max_error_rate,
-            max_p95_ms,
-        })
+        Some(LoadBaselineParams { path: path?, min_rps, max_error_rate, max_p95_ms })
     }
 }
 
@@ -54,15 +46,11 @@ pub struct K6Figures {
 /// `metrics.http_req_duration["p(95)"]` (k6 `--summary-export`; the `values` nesting of
 /// `handleSummary` output is accepted too).
 pub fn read_k6_summary(json: &Value) -> Result<K6Figures, String> {
-    let metrics = json
-        .get("metrics")
-        .and_then(Value::as_object)
-        .ok_or("no `metrics` object: not a k6 summary export")?;
+    let metrics =
+        json.get("metrics").and_then(Value::as_object).ok_or("no `metrics` object: not a k6 summary export")?;
     let field = |metric: &str, key: &str| -> Option<f64> {
         let m = metrics.get(metric)?;
-        m.get(key)
-            .or_else(|| m.get("values").and_then(|v| v.get(key)))
-            .and_then(Value::as_f64)
+        m.get(key).or_else(|| m.get("values").and_then(|v| v.get(key))).and_then(Value::as_f64)
     };
     Ok(K6Figures {
         rps: field("http_reqs", "rate"),
@@ -79,11 +67,7 @@ pub async fn run(p: &LoadBaselineParams, ctx: &ProbeContext) -> ProbeReport {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             report.push(
-                Finding::error(
-                    "load-summary-missing",
-                    format!("no load-test summary at {}", p.path),
-                )
-                .target(&p.path),
+                Finding::error("load-summary-missing", format!("no load-test summary at {}", p.path)).target(&p.path),
             );
             return report;
         }
@@ -97,10 +81,8 @@ pub async fn run(p: &LoadBaselineParams, ctx: &ProbeContext) -> ProbeReport {
     {
         Ok(f) => f,
         Err(e) => {
-            let mut r = ProbeReport::unverified(
-                "load-summary-invalid",
-                format!("{} is not a k6 summary export: {e}", p.path),
-            );
+            let mut r =
+                ProbeReport::unverified("load-summary-invalid", format!("{} is not a k6 summary export: {e}", p.path));
             r.evidence = report.evidence;
             return r;
         }
@@ -110,12 +92,7 @@ pub async fn run(p: &LoadBaselineParams, ctx: &ProbeContext) -> ProbeReport {
 }
 
 fn check(p: &LoadBaselineParams, f: K6Figures, report: &mut ProbeReport) {
-    let mut judge = |name: &str,
-                     code: &str,
-                     value: Option<f64>,
-                     bound: Option<f64>,
-                     at_least: bool,
-                     unit: &str| {
+    let mut judge = |name: &str, code: &str, value: Option<f64>, bound: Option<f64>, at_least: bool, unit: &str| {
         let Some(bound) = bound else { return };
         match value {
             None => report.push(Finding::error(
@@ -128,41 +105,17 @@ fn check(p: &LoadBaselineParams, f: K6Figures, report: &mut ProbeReport) {
                 if !ok {
                     let rel = if at_least { ">=" } else { "<" };
                     report.push(
-                        Finding::error(
-                            code,
-                            format!("{name} {v:.3}{unit}, required {rel} {bound}{unit}"),
-                        )
-                        .fact(name, format!("{v:.3}{unit}"))
-                        .fact("threshold", format!("{rel} {bound}{unit}")),
+                        Finding::error(code, format!("{name} {v:.3}{unit}, required {rel} {bound}{unit}"))
+                            .fact(name, format!("{v:.3}{unit}"))
+                            .fact("threshold", format!("{rel} {bound}{unit}")),
                     );
                 }
             }
         }
     };
-    judge(
-        "requests_per_second",
-        "load-rps-below-threshold",
-        f.rps,
-        p.min_rps,
-        true,
-        "",
-    );
-    judge(
-        "error_rate",
-        "load-error-rate-above-threshold",
-        f.error_rate,
-        p.max_error_rate,
-        false,
-        "",
-    );
-    judge(
-        "p95_ms",
-        "load-p95-above-threshold",
-        f.p95_ms,
-        p.max_p95_ms,
-        false,
-        " ms",
-    );
+    judge("requests_per_second", "load-rps-below-threshold", f.rps, p.min_rps, true, "");
+    judge("error_rate", "load-error-rate-above-threshold", f.error_rate, p.max_error_rate, false, "");
+    judge("p95_ms", "load-p95-above-threshold", f.p95_ms, p.max_p95_ms, false, " ms");
 }
 
 #[cfg(test)]
@@ -188,31 +141,16 @@ mod tests {
         let mut r = ProbeReport::default();
         check(&params(), f, &mut r);
         assert!(r.findings.is_empty(), "{:?}", r.findings);
-        assert!(
-            r.evidence
-                .iter()
-                .any(|e| e.name == "p95_ms" && e.value == "6.950 ms")
-        );
+        assert!(r.evidence.iter().any(|e| e.name == "p95_ms" && e.value == "6.950 ms"));
     }
 
     #[test]
     fn each_threshold_fails_on_its_own() {
-        let f = K6Figures {
-            rps: Some(99.0),
-            error_rate: Some(0.01),
-            p95_ms: Some(500.0),
-        };
+        let f = K6Figures { rps: Some(99.0), error_rate: Some(0.01), p95_ms: Some(500.0) };
         let mut r = ProbeReport::default();
         check(&params(), f, &mut r);
         let codes: Vec<_> = r.findings.iter().map(|f| f.code.as_str()).collect();
-        assert_eq!(
-            codes,
-            [
-                "load-rps-below-threshold",
-                "load-error-rate-above-threshold",
-                "load-p95-above-threshold"
-            ]
-        );
+        assert_eq!(codes, ["load-rps-below-threshold", "load-error-rate-above-threshold", "load-p95-above-threshold"]);
     }
 
     #[test]

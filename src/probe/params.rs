@@ -22,27 +22,17 @@ pub struct ParamReader<'a> {
 
 impl<'a> ParamReader<'a> {
     pub fn new(table: &'a toml::Table) -> Self {
-        ParamReader {
-            table,
-            read: BTreeSet::new(),
-            errors: Vec::new(),
-        }
+        ParamReader { table, read: BTreeSet::new(), errors: Vec::new() }
     }
 
     /// Records a problem with `key`.
     pub fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.errors.push(ParamError {
-            key: Some(key.to_string()),
-            message: message.into(),
-        });
+        self.errors.push(ParamError { key: Some(key.to_string()), message: message.into() });
     }
 
     /// Records a problem with the parameters as a whole.
     pub fn error_general(&mut self, message: impl Into<String>) {
-        self.errors.push(ParamError {
-            key: None,
-            message: message.into(),
-        });
+        self.errors.push(ParamError { key: None, message: message.into() });
     }
 
     /// The raw value, marking the key as read.
@@ -56,10 +46,7 @@ impl<'a> ParamReader<'a> {
     }
 
     fn wrong_type(&mut self, key: &str, what: &str, got: &toml::Value) {
-        self.error(
-            key,
-            format!("parameter `{key}` must be {what}, found {}", got.type_str()),
-        );
+        self.error(key, format!("parameter `{key}` must be {what}, found {}", got.type_str()));
     }
 
     pub fn opt_str(&mut self, key: &str) -> Option<String> {
@@ -97,10 +84,7 @@ impl<'a> ParamReader<'a> {
         match self.value(key)? {
             toml::Value::Integer(i) if *i >= 0 => Some(*i as u64),
             toml::Value::Integer(i) => {
-                self.error(
-                    key,
-                    format!("parameter `{key}` must not be negative, found {i}"),
-                );
+                self.error(key, format!("parameter `{key}` must not be negative, found {i}"));
                 None
             }
             other => {
@@ -187,10 +171,7 @@ impl<'a> ParamReader<'a> {
                         other => {
                             self.error(
                                 key,
-                                format!(
-                                    "label `{k}` in `{key}` must be a string, found {}",
-                                    other.type_str()
-                                ),
+                                format!("label `{k}` in `{key}` must be a string, found {}", other.type_str()),
                             );
                             return None;
                         }
@@ -227,27 +208,15 @@ impl<'a> ParamReader<'a> {
 
     /// Ends reading: every key never read is an error (unknown parameter).
     pub fn finish(mut self) -> Result<(), Vec<ParamError>> {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !self.read.contains(*k))
-            .cloned()
-            .collect();
+        let unknown: Vec<String> = self.table.keys().filter(|k| !self.read.contains(*k)).cloned().collect();
         let known: Vec<String> = self.read.iter().cloned().collect();
         for k in unknown {
             self.errors.push(ParamError {
                 key: Some(k.clone()),
-                message: format!(
-                    "unknown parameter `{k}` (this check takes: {})",
-                    known.join(", ")
-                ),
+                message: format!("unknown parameter `{k}` (this check takes: {})", known.join(", ")),
             });
         }
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(self.errors)
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }
 }
 
@@ -260,21 +229,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total: u128 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!(
-                "invalid duration {s:?} (expected e.g. \"5s\", \"2m\", \"500ms\", \"1h30m\")"
-            ));
+            return Err(format!("invalid duration {s:?} (expected e.g. \"5s\", \"2m\", \"500ms\", \"1h30m\")"));
         }
-        let n: u128 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("duration {s:?} is too large"))?;
+        let n: u128 = rest[..digits].parse().map_err(|_| format!("duration {s:?} is too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let ms: u128 = match unit {
@@ -285,16 +246,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "d" => 86_400_000,
             "" => return Err(format!("duration {s:?} needs a unit (ms, s, m, h or d)")),
             other => {
-                return Err(format!(
-                    "unknown unit {other:?} in duration {s:?} (expected ms, s, m, h or d)"
-                ));
+                return Err(format!("unknown unit {other:?} in duration {s:?} (expected ms, s, m, h or d)"));
             }
         };
         total = total
-            .checked_add(
-                n.checked_mul(ms)
-                    .ok_or(format!("duration {s:?} is too large"))?,
-            )
+            .checked_add(n.checked_mul(ms).ok_or(format!("duration {s:?} is too large"))?)
             .ok_or(format!("duration {s:?} is too large"))?;
     }
     let ms = u64::try_from(total).map_err(|_| format!("duration {s:?} is too large"))?;
@@ -311,15 +267,7 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        for bad in [
-            "",
-            "5",
-            "s",
-            "5x",
-            "-5s",
-            "1.5s",
-            "99999999999999999999999999999999999d",
-        ] {
+        for bad in ["", "5", "s", "5x", "-5s", "1.5s", "99999999999999999999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
     }

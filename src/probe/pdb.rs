@@ -41,11 +41,16 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
     }
     let in_scope = |o: &&Value| {
         namespaces.is_empty()
-            || o.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+            || o.get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
     };
     let values: Vec<Value> = KINDS
         .iter()
-        .flat_map(|k| view.objects(*k).map(|v| v.iter().filter(in_scope).cloned().collect::<Vec<_>>()).unwrap_or_default())
+        .flat_map(|k| {
+            view.objects(*k).map(|v| v.iter().filter(in_scope).cloned().collect::<Vec<_>>()).unwrap_or_default()
+        })
         .collect();
     let mut world = if view.offline { PdbWorld::from_manifests(values) } else { PdbWorld::from_snapshot(values) };
     if let Some((major, minor)) = view.cluster.as_ref().and_then(|c| server_minor(&c.version)) {

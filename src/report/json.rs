@@ -37,19 +37,11 @@ pub fn render_json(report: &Report) -> String {
 /// report is refused with a clear message instead of a confusing field error.
 pub fn parse_json(s: &str) -> Result<Report, ParseReportError> {
     let value: serde_json::Value = serde_json::from_str(s).map_err(ParseReportError::Json)?;
-    let version = value
-        .get("schema_version")
-        .ok_or(ParseReportError::MissingSchemaVersion)?;
+    let version = value.get("schema_version").ok_or(ParseReportError::MissingSchemaVersion)?;
     if version.as_u64() != Some(u64::from(REPORT_SCHEMA_VERSION)) {
-        return Err(ParseReportError::SchemaVersion {
-            found: version.to_string(),
-            expected: REPORT_SCHEMA_VERSION,
-        });
+        return Err(ParseReportError::SchemaVersion { found: version.to_string(), expected: REPORT_SCHEMA_VERSION });
     }
-    serde_json::from_value(value).map_err(|source| ParseReportError::Invalid {
-        version: REPORT_SCHEMA_VERSION,
-        source,
-    })
+    serde_json::from_value(value).map_err(|source| ParseReportError::Invalid { version: REPORT_SCHEMA_VERSION, source })
 }
 
 /// The JSON Schema of the report, as committed in docs/report-schema.json.
@@ -60,8 +52,7 @@ pub fn report_json_schema() -> serde_json::Value {
 
 /// The committed form of the schema: pretty JSON and a final newline.
 pub fn report_json_schema_string() -> String {
-    let mut s = serde_json::to_string_pretty(&report_json_schema())
-        .expect("a JSON value always serialises");
+    let mut s = serde_json::to_string_pretty(&report_json_schema()).expect("a JSON value always serialises");
     s.push('\n');
     s
 }

@@ -28,22 +28,12 @@ pub fn render_junit(report: &Report) -> Result<String, SerializeError> {
         Property::new("decision-reason", report.decision_reason.as_str()),
         Property::new("exit-code", report.exit_code.to_string()),
         Property::new("checklist", report.provenance.checklist.as_str()),
-        Property::new(
-            "checklist-sha256",
-            report.provenance.checklist_sha256.as_str(),
-        ),
-        Property::new(
-            "tool-version",
-            format!("{} {}", report.tool.name, report.tool.version),
-        ),
+        Property::new("checklist-sha256", report.provenance.checklist_sha256.as_str()),
+        Property::new("tool-version", format!("{} {}", report.tool.name, report.tool.version)),
         Property::new("strict", report.strict.to_string()),
         Property::new("interrupted", report.provenance.interrupted.to_string()),
     ];
-    let mut suites: Vec<(String, String)> = report
-        .categories
-        .iter()
-        .map(|c| (c.id.clone(), c.title.clone()))
-        .collect();
+    let mut suites: Vec<(String, String)> = report.categories.iter().map(|c| (c.id.clone(), c.title.clone())).collect();
     // An item whose category is missing from the progress list still gets a suite.
     for item in &report.items {
         if !suites.iter().any(|(id, _)| *id == item.category) {
@@ -68,30 +58,21 @@ pub fn render_junit(report: &Report) -> Result<String, SerializeError> {
     }
     // U+FFFE and U+FFFF are not XML characters and quick-junit keeps them; a reader would
     // reject the whole file, so they are replaced (they never occur in the markup itself).
-    Ok(junit
-        .to_string()?
-        .replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}"))
+    Ok(junit.to_string()?.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}"))
 }
 
-fn test_case(
-    item: &ItemReport,
-    started: Option<chrono::DateTime<chrono::FixedOffset>>,
-) -> TestCase {
+fn test_case(item: &ItemReport, started: Option<chrono::DateTime<chrono::FixedOffset>>) -> TestCase {
     let status = match item.outcome {
         Outcome::Pass => TestCaseStatus::success(),
         Outcome::Warn if !item.blocks => TestCaseStatus::success(),
         Outcome::Fail | Outcome::Warn => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_type(item.code.as_str())
-                .set_message(item.message.as_str())
-                .set_description(body(item));
+            s.set_type(item.code.as_str()).set_message(item.message.as_str()).set_description(body(item));
             s
         }
         Outcome::Pending => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_type("signoff-pending")
-                .set_message(item.message.as_str())
-                .set_description(body(item));
+            s.set_type("signoff-pending").set_message(item.message.as_str()).set_description(body(item));
             s
         }
         Outcome::Unverified => {
@@ -106,9 +87,7 @@ fn test_case(
                 }
                 None => (item.code.clone(), item.message.clone()),
             };
-            s.set_type(ty)
-                .set_message(message)
-                .set_description(body(item));
+            s.set_type(ty).set_message(message).set_description(body(item));
             s
         }
         Outcome::Waived => {
@@ -129,9 +108,7 @@ fn test_case(
                 }
                 None => format!("waived: {}", item.message),
             };
-            s.set_type("waived")
-                .set_message(message)
-                .set_description(body(item));
+            s.set_type("waived").set_message(message).set_description(body(item));
             s
         }
         Outcome::Skipped => {
@@ -157,12 +134,8 @@ fn test_case(
             case.set_system_out(body(item));
         }
         Outcome::Warn if !item.blocks => {
-            let note = format!(
-                "warning (does not block the launch): {}: {}\n\n{}",
-                item.code,
-                item.message,
-                body(item)
-            );
+            let note =
+                format!("warning (does not block the launch): {}: {}\n\n{}", item.code, item.message, body(item));
             case.set_system_out(note);
         }
         _ => {}
@@ -183,19 +156,8 @@ fn body(item: &ItemReport) -> String {
     if !item.findings.is_empty() {
         b.push_str("\nfindings:\n");
         for f in &item.findings {
-            let target = f
-                .target
-                .as_deref()
-                .map(|t| format!(" [{t}]"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                b,
-                "  {} {}{}: {}",
-                f.level.as_str(),
-                f.code,
-                target,
-                f.message
-            );
+            let target = f.target.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
+            let _ = writeln!(b, "  {} {}{}: {}", f.level.as_str(), f.code, target, f.message);
             facts(&mut b, "    ", &f.evidence);
         }
     }

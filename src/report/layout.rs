@@ -19,27 +19,15 @@ pub(crate) struct Seg<'a> {
 }
 
 pub(crate) fn seg(text: &str, style: Style) -> Seg<'_> {
-    Seg {
-        text,
-        style,
-        atom: false,
-    }
+    Seg { text, style, atom: false }
 }
 
 pub(crate) fn plain(text: &str) -> Seg<'_> {
-    Seg {
-        text,
-        style: Style::new(),
-        atom: false,
-    }
+    Seg { text, style: Style::new(), atom: false }
 }
 
 pub(crate) fn atom(text: &str, style: Style) -> Seg<'_> {
-    Seg {
-        text,
-        style,
-        atom: true,
-    }
+    Seg { text, style, atom: true }
 }
 
 /// A word (or atom) with the spaces that follow it; `newline` forces a break after it.
@@ -56,12 +44,7 @@ fn tokens(segs: &[Seg<'_>]) -> (usize, Vec<Token>) {
     for s in segs {
         let clean = text::sanitize(s.text);
         if s.atom {
-            toks.push(Token {
-                text: clean.replace('\n', " "),
-                style: s.style,
-                spaces: 0,
-                newline: false,
-            });
+            toks.push(Token { text: clean.replace('\n', " "), style: s.style, spaces: 0, newline: false });
             continue;
         }
         for (li, line) in clean.split('\n').enumerate() {
@@ -81,12 +64,7 @@ fn tokens(segs: &[Seg<'_>]) -> (usize, Vec<Token>) {
                     }
                 }
                 if !word.is_empty() {
-                    toks.push(Token {
-                        text: word.to_string(),
-                        style: s.style,
-                        spaces: 0,
-                        newline: false,
-                    });
+                    toks.push(Token { text: word.to_string(), style: s.style, spaces: 0, newline: false });
                 }
             }
         }
@@ -175,11 +153,7 @@ impl Out {
         let dim = self.styles.dim;
         for fact in facts {
             let name = format!("{} =", fact.name);
-            self.para(
-                indent,
-                indent + 4,
-                &[seg(&name, dim), plain(" "), plain(&fact.value)],
-            );
+            self.para(indent, indent + 4, &[seg(&name, dim), plain(" "), plain(&fact.value)]);
         }
     }
 }
@@ -189,23 +163,14 @@ mod tests {
     use super::*;
 
     fn render(width: usize, indent: usize, hang: usize, segs: &[Seg<'_>]) -> String {
-        let mut out = Out {
-            buf: String::new(),
-            width,
-            styles: Styles::plain(),
-        };
+        let mut out = Out { buf: String::new(), width, styles: Styles::plain() };
         out.para(indent, hang, segs);
         out.buf
     }
 
     #[test]
     fn wraps_with_hanging_indent_and_keeps_gaps() {
-        let s = render(
-            20,
-            2,
-            6,
-            &[plain("key:  "), plain("alpha beta gamma delta epsilon")],
-        );
+        let s = render(20, 2, 6, &[plain("key:  "), plain("alpha beta gamma delta epsilon")]);
         assert_eq!(s, "  key:  alpha beta\n      gamma delta\n      epsilon\n");
     }
 
@@ -218,15 +183,7 @@ mod tests {
 
     #[test]
     fn atoms_stay_whole_and_newlines_break() {
-        let s = render(
-            40,
-            0,
-            0,
-            &[
-                atom(" APPROVED WITH WAIVERS ", Style::new()),
-                plain("  one\ntwo"),
-            ],
-        );
+        let s = render(40, 0, 0, &[atom(" APPROVED WITH WAIVERS ", Style::new()), plain("  one\ntwo")]);
         assert_eq!(s, " APPROVED WITH WAIVERS   one\ntwo\n");
     }
 

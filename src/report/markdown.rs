@@ -28,12 +28,7 @@ fn header(md: &mut String, r: &Report) {
         Decision::Incomplete => "⚠️",
     };
     let _ = writeln!(md, "## {icon} Launch decision: {}\n", r.decision.label());
-    let _ = writeln!(
-        md,
-        "**{}** (exit code {})\n",
-        esc(&r.decision_reason),
-        r.exit_code
-    );
+    let _ = writeln!(md, "**{}** (exit code {})\n", esc(&r.decision_reason), r.exit_code);
     let counts = text::OUTCOMES
         .iter()
         .filter(|o| text::count(&r.summary, **o) > 0)
@@ -152,10 +147,7 @@ fn items(md: &mut String, r: &Report) {
         let _ = write!(md, "\n#### {} ({}/{})\n", esc(&c.title), c.done, c.total);
         category_items(md, r.items.iter().filter(|i| i.category == c.id));
     }
-    let orphans = r
-        .items
-        .iter()
-        .filter(|i| !r.categories.iter().any(|c| c.id == i.category));
+    let orphans = r.items.iter().filter(|i| !r.categories.iter().any(|c| c.id == i.category));
     if orphans.clone().next().is_some() {
         md.push_str("\n#### Other items\n");
         category_items(md, orphans);
@@ -190,13 +182,7 @@ fn item_details(md: &mut String, i: &ItemReport) {
     }
     // A passing item with only evidence needs no header: the summary names it.
     if i.outcome != Outcome::Pass || !bullets.is_empty() {
-        let _ = write!(
-            md,
-            "\n**{} {}** · {}",
-            text::symbol(i.outcome),
-            code(&i.id, false),
-            i.outcome
-        );
+        let _ = write!(md, "\n**{} {}** · {}", text::symbol(i.outcome), code(&i.id, false), i.outcome);
         let _ = write!(md, " · severity {}", i.severity.as_str());
         if i.blocks {
             md.push_str(" · **blocks the launch**");
@@ -213,11 +199,7 @@ fn item_details(md: &mut String, i: &ItemReport) {
         }
     }
     if has_evidence {
-        let _ = write!(
-            md,
-            "\n<details><summary>Evidence for {}</summary>\n\n",
-            esc(&i.id)
-        );
+        let _ = write!(md, "\n<details><summary>Evidence for {}</summary>\n\n", esc(&i.id));
         if !i.findings.is_empty() {
             md.push_str("Findings:\n\n");
             findings_table(md, &i.findings);
@@ -233,11 +215,7 @@ fn item_details(md: &mut String, i: &ItemReport) {
 fn item_bullets(i: &ItemReport) -> Vec<String> {
     let mut bullets = Vec::new();
     if let Some(u) = &i.unverified {
-        bullets.push(format!(
-            "Could not check ({}): {}",
-            code(&u.code, false),
-            esc(&u.reason)
-        ));
+        bullets.push(format!("Could not check ({}): {}", code(&u.code, false), esc(&u.reason)));
         if let Some(p) = &u.missing_permission {
             bullets.push(format!("Missing permission: {}", code(p, false)));
         }
@@ -263,12 +241,7 @@ fn item_bullets(i: &ItemReport) -> Vec<String> {
             SignoffStatus::Missing => "missing",
         };
         let mut parts = vec![status.to_string()];
-        for (label, v) in [
-            ("by", &s.by),
-            ("on", &s.on),
-            ("expires", &s.expires),
-            ("evidence", &s.evidence),
-        ] {
+        for (label, v) in [("by", &s.by), ("on", &s.on), ("expires", &s.expires), ("evidence", &s.evidence)] {
             if let Some(v) = v {
                 parts.push(format!("{label} {}", esc(v)));
             }
@@ -329,18 +302,9 @@ fn notes(md: &mut String, r: &Report) {
 fn provenance(md: &mut String, r: &Report) {
     let p = &r.provenance;
     md.push_str("\n### Provenance\n\n| | |\n|---|---|\n");
-    let _ = writeln!(
-        md,
-        "| Tool | {} {} |",
-        cell(&r.tool.name),
-        cell(&r.tool.version)
-    );
+    let _ = writeln!(md, "| Tool | {} {} |", cell(&r.tool.name), cell(&r.tool.version));
     let _ = writeln!(md, "| Checklist | {} |", cell(&p.checklist));
-    let _ = writeln!(
-        md,
-        "| Checklist sha256 | {} |",
-        code(&p.checklist_sha256, true)
-    );
+    let _ = writeln!(md, "| Checklist sha256 | {} |", code(&p.checklist_sha256, true));
     match &p.cluster {
         Some(c) => {
             let _ = writeln!(md, "| Cluster | {} |", cell(&c.server));
@@ -361,11 +325,7 @@ fn provenance(md: &mut String, r: &Report) {
     let _ = writeln!(md, "| Started | {} |", cell(&p.started_at));
     let _ = writeln!(md, "| Duration | {} |", text::duration(p.duration_ms));
     let _ = writeln!(md, "| Judged on | {} |", cell(&p.today));
-    let _ = writeln!(
-        md,
-        "| Interrupted | {} |",
-        if p.interrupted { "yes" } else { "no" }
-    );
+    let _ = writeln!(md, "| Interrupted | {} |", if p.interrupted { "yes" } else { "no" });
 }
 
 /// Escapes user text for Markdown prose: every character that could start emphasis, a link,
@@ -390,11 +350,7 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// Escaped text for a table cell; newlines become `<br>` so multi-line text stays in its cell.
 fn cell(s: &str) -> String {
-    text::sanitize(s)
-        .split('\n')
-        .map(esc)
-        .collect::<Vec<_>>()
-        .join("<br>")
+    text::sanitize(s).split('\n').map(esc).collect::<Vec<_>>().join("<br>")
 }
 
 /// An inline code span holding `s` verbatim, with a fence longer than any backtick run inside.
@@ -403,11 +359,7 @@ fn code(s: &str, in_table: bool) -> String {
     let s = text::sanitize(s).replace('\n', " ");
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
+    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
     let body = if in_table { s.replace('|', "\\|") } else { s };
     format!("{fence}{pad}{body}{pad}{fence}")
 }
@@ -418,10 +370,7 @@ mod tests {
 
     #[test]
     fn escapes_markdown_and_html() {
-        assert_eq!(
-            esc("a|b *c* <x> [l](u) _d_"),
-            "a\\|b \\*c\\* &lt;x&gt; \\[l\\](u) \\_d\\_"
-        );
+        assert_eq!(esc("a|b *c* <x> [l](u) _d_"), "a\\|b \\*c\\* &lt;x&gt; \\[l\\](u) \\_d\\_");
         assert_eq!(cell("one\ntwo|"), "one<br>two\\|");
     }
 

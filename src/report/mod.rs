@@ -2,8 +2,8 @@
 //! function of one immutable `Report`.
 
 pub mod json;
-mod layout;
 pub mod junit;
+mod layout;
 pub mod markdown;
 pub mod model;
 mod styles;

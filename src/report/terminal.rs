@@ -20,11 +20,7 @@ const KEY: usize = 13;
 /// Renders the whole report for a terminal `width` columns wide. No line is wider than `width`
 /// (or 40, whichever is larger).
 pub fn render_terminal(report: &Report, styles: &Styles, width: usize) -> String {
-    let mut out = Out {
-        buf: String::new(),
-        width: width.max(MIN_WIDTH),
-        styles: *styles,
-    };
+    let mut out = Out { buf: String::new(), width: width.max(MIN_WIDTH), styles: *styles };
     header(&mut out, report);
     progress(&mut out, report);
     blocking(&mut out, report);
@@ -39,10 +35,7 @@ pub fn render_terminal(report: &Report, styles: &Styles, width: usize) -> String
 
 fn header(out: &mut Out, report: &Report) {
     let st = out.styles;
-    let title = format!(
-        "{} {} · {}",
-        report.tool.name, report.tool.version, report.launch.name
-    );
+    let title = format!("{} {} · {}", report.tool.name, report.tool.version, report.launch.name);
     out.para(0, 2, &[seg(&title, st.heading)]);
     let rule = "═".repeat(out.width.min(width(&title).max(MIN_WIDTH)));
     out.para(0, 0, &[seg(&rule, st.dim)]);
@@ -52,11 +45,7 @@ fn header(out: &mut Out, report: &Report) {
     out.para(
         2,
         hang,
-        &[
-            atom(&label, st.decision(report.decision)),
-            plain("  "),
-            seg(&report.decision_reason, st.heading),
-        ],
+        &[atom(&label, st.decision(report.decision)), plain("  "), seg(&report.decision_reason, st.heading)],
     );
     let counts = text::OUTCOMES
         .iter()
@@ -85,28 +74,16 @@ fn progress(out: &mut Out, report: &Report) {
     }
     let st = out.styles;
     out.heading("Progress");
-    let longest = report
-        .categories
-        .iter()
-        .map(|c| width(&c.title))
-        .max()
-        .unwrap_or(0);
+    let longest = report.categories.iter().map(|c| width(&c.title)).max().unwrap_or(0);
     let title_cols = longest.min(out.width / 2 - 6);
     const BAR: usize = 10;
     for cat in &report.categories {
         let title = text::fit(&cat.title, title_cols);
         let fraction = format!("{:>3}/{:<3}", cat.done, cat.total);
         // A category with nothing to check (all skipped) shows as complete.
-        let filled = (cat.done * BAR)
-            .checked_div(cat.total)
-            .unwrap_or(BAR)
-            .min(BAR);
+        let filled = (cat.done * BAR).checked_div(cat.total).unwrap_or(BAR).min(BAR);
         let bar = format!("{}{}", "■".repeat(filled), "·".repeat(BAR - filled));
-        let style = if cat.done == cat.total {
-            st.pass
-        } else {
-            st.warn
-        };
+        let style = if cat.done == cat.total { st.pass } else { st.warn };
         let detail = text::non_pass_counts(&cat.summary);
         let hang = 2 + title_cols + 1 + width(&fraction) + 1 + BAR + 2;
         // The title is an atom so the columns line up even when it contains spaces.
@@ -161,11 +138,8 @@ fn items(out: &mut Out, report: &Report) {
         }
     }
     // Items whose category is not in the progress list are still shown.
-    let orphans: Vec<&ItemReport> = report
-        .items
-        .iter()
-        .filter(|i| !report.categories.iter().any(|c| c.id == i.category))
-        .collect();
+    let orphans: Vec<&ItemReport> =
+        report.items.iter().filter(|i| !report.categories.iter().any(|c| c.id == i.category)).collect();
     if !orphans.is_empty() {
         out.heading("Other items");
         for item in orphans {
@@ -180,22 +154,12 @@ fn item_block(out: &mut Out, item: &ItemReport) {
     out.para(
         2,
         4,
-        &[
-            seg(text::symbol(item.outcome), style),
-            plain(" "),
-            seg(&item.id, st.id),
-            plain("  "),
-            plain(&item.title),
-        ],
+        &[seg(text::symbol(item.outcome), style), plain(" "), seg(&item.id, st.id), plain("  "), plain(&item.title)],
     );
     if item.outcome == Outcome::Pass {
         // Pass items stay short: the code and message, no evidence.
         if !item.message.is_empty() {
-            out.para(
-                4,
-                4,
-                &[seg(&format!("{}: {}", item.code, item.message), st.dim)],
-            );
+            out.para(4, 4, &[seg(&format!("{}: {}", item.code, item.message), st.dim)]);
         }
         return;
     }
@@ -207,15 +171,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
         tags.push(format!("owner {owner}"));
     }
     out.para(DETAIL, DETAIL, &[seg(&tags.join(" · "), style)]);
-    out.para(
-        DETAIL,
-        DETAIL,
-        &[
-            seg(&format!("{}:", item.code), st.code),
-            plain(" "),
-            plain(&item.message),
-        ],
-    );
+    out.para(DETAIL, DETAIL, &[seg(&format!("{}:", item.code), st.code), plain(" "), plain(&item.message)]);
     if let Some(u) = &item.unverified
         && let Some(perm) = &u.missing_permission
     {
@@ -225,21 +181,8 @@ fn item_block(out: &mut Out, item: &ItemReport) {
         out.para(DETAIL, DETAIL, &[seg("findings:", st.dim)]);
         for f in &item.findings {
             let head = format!("{} {}", f.level.as_str(), f.code);
-            let target = f
-                .target
-                .as_deref()
-                .map(|t| format!("[{t}] "))
-                .unwrap_or_default();
-            out.para(
-                DETAIL + 2,
-                DETAIL + 4,
-                &[
-                    seg(&head, st.code),
-                    plain(" "),
-                    plain(&target),
-                    plain(&f.message),
-                ],
-            );
+            let target = f.target.as_deref().map(|t| format!("[{t}] ")).unwrap_or_default();
+            out.para(DETAIL + 2, DETAIL + 4, &[seg(&head, st.code), plain(" "), plain(&target), plain(&f.message)]);
             out.facts(DETAIL + 4, &f.evidence);
         }
     }
@@ -248,13 +191,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
         out.facts(DETAIL + 2, &item.evidence);
     }
     if let Some(w) = &item.waiver {
-        let mut line = format!(
-            "{} until {} ({}): {}",
-            w.owner,
-            w.expires,
-            text::days_left(w.days_left),
-            w.reason
-        );
+        let mut line = format!("{} until {} ({}): {}", w.owner, w.expires, text::days_left(w.days_left), w.reason);
         if let Some(t) = &w.ticket {
             let _ = write!(line, " [{t}]");
         }
@@ -278,12 +215,7 @@ fn signoff_status(s: &SignoffReport) -> &'static str {
 
 fn signoff_line(s: &SignoffReport) -> String {
     let mut parts = vec![signoff_status(s).to_string()];
-    for (label, value) in [
-        ("by", &s.by),
-        ("on", &s.on),
-        ("expires", &s.expires),
-        ("evidence", &s.evidence),
-    ] {
+    for (label, value) in [("by", &s.by), ("on", &s.on), ("expires", &s.expires), ("evidence", &s.evidence)] {
         if let Some(v) = value {
             parts.push(format!("{label} {v}"));
         }
@@ -303,17 +235,8 @@ fn waivers(out: &mut Out, report: &Report) {
             WaiverStatus::Unused => ("unused", st.dim),
             WaiverStatus::Expired => ("expired", st.fail),
         };
-        out.para(
-            2,
-            10,
-            &[atom(&text::fit(word, 8), style), seg(&w.item, st.id)],
-        );
-        let mut line = format!(
-            "owner {} · expires {} ({})",
-            w.owner,
-            w.expires,
-            text::days_left(w.days_left)
-        );
+        out.para(2, 10, &[atom(&text::fit(word, 8), style), seg(&w.item, st.id)]);
+        let mut line = format!("owner {} · expires {} ({})", w.owner, w.expires, text::days_left(w.days_left));
         if let Some(t) = &w.ticket {
             let _ = write!(line, " · {t}");
         }
@@ -334,14 +257,7 @@ fn signoffs(out: &mut Out, report: &Report) {
             SignoffStatus::Expired => st.fail,
             SignoffStatus::Missing => st.pending,
         };
-        out.para(
-            2,
-            10,
-            &[
-                atom(&text::fit(signoff_status(s), 8), style),
-                seg(&s.item, st.id),
-            ],
-        );
+        out.para(2, 10, &[atom(&text::fit(signoff_status(s), 8), style), seg(&s.item, st.id)]);
         let mut line = match (&s.by, &s.on) {
             (Some(by), Some(on)) => format!("by {by} on {on}"),
             (Some(by), None) => format!("by {by}"),
@@ -371,22 +287,8 @@ fn notes(out: &mut Out, report: &Report) {
 fn provenance(out: &mut Out, report: &Report) {
     out.heading("Provenance");
     let p = &report.provenance;
-    out.field(
-        2,
-        "tool",
-        KEY,
-        &format!("{} {}", report.tool.name, report.tool.version),
-    );
-    out.field(
-        2,
-        "checklist",
-        KEY,
-        &format!(
-            "{} (sha256 {})",
-            p.checklist,
-            text::short_sha(&p.checklist_sha256)
-        ),
-    );
+    out.field(2, "tool", KEY, &format!("{} {}", report.tool.name, report.tool.version));
+    out.field(2, "checklist", KEY, &format!("{} (sha256 {})", p.checklist, text::short_sha(&p.checklist_sha256)));
     match &p.cluster {
         Some(c) => {
             let mut line = format!("{} · Kubernetes {}", c.server, c.version);
@@ -403,18 +305,9 @@ fn provenance(out: &mut Out, report: &Report) {
     if !p.manifests.is_empty() {
         out.field(2, "manifests", KEY, &p.manifests.join(", "));
     }
-    let started = format!(
-        "{} · took {} · judged on {}",
-        p.started_at,
-        text::duration(p.duration_ms),
-        p.today
-    );
+    let started = format!("{} · took {} · judged on {}", p.started_at, text::duration(p.duration_ms), p.today);
     out.field(2, "started", KEY, &started);
-    let interrupted = if p.interrupted {
-        "yes: the audit was cut short, some items were not checked"
-    } else {
-        "no"
-    };
+    let interrupted = if p.interrupted { "yes: the audit was cut short, some items were not checked" } else { "no" };
     out.field(2, "interrupted", KEY, interrupted);
 }
 

@@ -22,9 +22,7 @@ pub enum Format {
 pub const FORMAT_NAMES: [&str; 4] = ["terminal", "markdown", "json", "junit"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown report format `{0}`; expected a comma-separated list of: terminal, markdown, json, junit"
-)]
+#[error("unknown report format `{0}`; expected a comma-separated list of: terminal, markdown, json, junit")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -82,11 +80,7 @@ impl std::fmt::Display for Format {
 /// Writes every file format in `formats` to `out_dir` (created if missing) and returns the paths
 /// written, in the order given. `Format::Terminal` is skipped: the caller prints it.
 /// Each file is rendered fully in memory first, then written atomically.
-pub fn write_reports(
-    report: &Report,
-    formats: &[Format],
-    out_dir: &Path,
-) -> io::Result<Vec<PathBuf>> {
+pub fn write_reports(report: &Report, formats: &[Format], out_dir: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)?;
     let mut written = Vec::new();
     for &format in formats {
@@ -121,11 +115,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| {
-        io::Error::new(
-            e.error.kind(),
-            format!("cannot write {}: {}", path.display(), e.error),
-        )
-    })?;
+    tmp.persist(path)
+        .map_err(|e| io::Error::new(e.error.kind(), format!("cannot write {}: {}", path.display(), e.error)))?;
     Ok(())
 }

@@ -11,17 +11,14 @@ use super::{RBAC_SECRET_READ, SA_TOKEN_AUTOMOUNTED, SecretFinding, SecretScanOpt
 use crate::outcome::Level;
 
 fn automount_field(v: &Value) -> Option<bool> {
-    v.get("automountServiceAccountToken")
-        .and_then(Value::as_bool)
+    v.get("automountServiceAccountToken").and_then(Value::as_bool)
 }
 
 fn automount_allowed(opts: &SecretScanOptions, ns: &str, sa: &str) -> bool {
-    opts.automount_allowed
-        .iter()
-        .any(|a| match a.split_once('/') {
-            Some((n, s)) => n == ns && s == sa,
-            None => a == sa,
-        })
+    opts.automount_allowed.iter().any(|a| match a.split_once('/') {
+        Some((n, s)) => n == ns && s == sa,
+        None => a == sa,
+    })
 }
 
 pub(super) fn automount(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
@@ -35,9 +32,7 @@ pub(super) fn automount(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec
         if automount_allowed(opts, ns, sa) {
             continue;
         }
-        let sa_setting = inv
-            .get("ServiceAccount", Some(ns), sa)
-            .and_then(automount_field);
+        let sa_setting = inv.get("ServiceAccount", Some(ns), sa).and_then(automount_field);
         // The pod spec's setting wins over the ServiceAccount's; unset on both means mounted.
         let why = match (automount_field(spec), sa_setting) {
             (Some(false), _) | (None, Some(false)) => continue,
@@ -45,21 +40,13 @@ pub(super) fn automount(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec
             (None, Some(true)) => {
                 format!("ServiceAccount {sa} sets automountServiceAccountToken: true")
             }
-            (None, None) => format!(
-                "neither the pod spec nor ServiceAccount {sa} sets automountServiceAccountToken"
-            ),
+            (None, None) => format!("neither the pod spec nor ServiceAccount {sa} sets automountServiceAccountToken"),
         };
         let message = format!(
             "the token of ServiceAccount {ns}/{sa} is mounted into the pods ({why}); set \
              automountServiceAccountToken: false unless they call the Kubernetes API"
         );
-        out.push(SecretFinding::new(
-            SA_TOKEN_AUTOMOUNTED,
-            Level::Warning,
-            r,
-            None,
-            message,
-        ));
+        out.push(SecretFinding::new(SA_TOKEN_AUTOMOUNTED, Level::Warning, r, None, message));
     }
     for (r, v) in inv.of_kind("ServiceAccount") {
         let ns = r.namespace.as_deref().unwrap_or("default");
@@ -67,19 +54,15 @@ pub(super) fn automount(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec
             continue;
         }
         let message = match automount_field(v) {
-            Some(true) => "sets automountServiceAccountToken: true, so every pod using it gets an API token".to_string(),
+            Some(true) => {
+                "sets automountServiceAccountToken: true, so every pod using it gets an API token".to_string()
+            }
             None if r.name == "default" => "the default ServiceAccount does not set automountServiceAccountToken: \
                                              false, so every pod without its own ServiceAccount gets an API token"
                 .to_string(),
             _ => continue,
         };
-        out.push(SecretFinding::new(
-            SA_TOKEN_AUTOMOUNTED,
-            Level::Warning,
-            r,
-            None,
-            message,
-        ));
+        out.push(SecretFinding::new(SA_TOKEN_AUTOMOUNTED, Level::Warning, r, None, message));
     }
 }
 
@@ -104,10 +87,7 @@ fn secret_access(rules: &[&Value]) -> Option<SecretAccess> {
     for rule in rules {
         let groups = strings(rule.get("apiGroups"));
         let resources = strings(rule.get("resources"));
-        let verbs: Vec<&str> = strings(rule.get("verbs"))
-            .into_iter()
-            .filter(|v| READ_VERBS.contains(v))
-            .collect();
+        let verbs: Vec<&str> = strings(rule.get("verbs")).into_iter().filter(|v| READ_VERBS.contains(v)).collect();
         if !(groups.contains(&"") || groups.contains(&"*"))
             || !(resources.contains(&"secrets") || resources.contains(&"*"))
             || verbs.is_empty()
@@ -152,12 +132,7 @@ fn is_system_or_allowed(kind: &str, ns: &str, name: &str, opts: &SecretScanOptio
         "ServiceAccount" => ns == "kube-system",
         // These system groups stand for *everyone* (or every service account): never "system" here.
         "Group"
-            if [
-                "system:authenticated",
-                "system:unauthenticated",
-                "system:serviceaccounts",
-            ]
-            .contains(&name)
+            if ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"].contains(&name)
                 || name.starts_with("system:serviceaccounts:") =>
         {
             false
@@ -174,22 +149,13 @@ pub(super) fn rbac(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<Secr
             _ => continue,
         };
         let bns = r.namespace.as_deref().unwrap_or("default");
-        let (Some(role_kind), Some(role_name)) = (
-            str_at(v, &["roleRef", "kind"]),
-            str_at(v, &["roleRef", "name"]),
-        ) else {
+        let (Some(role_kind), Some(role_name)) = (str_at(v, &["roleRef", "kind"]), str_at(v, &["roleRef", "name"]))
+        else {
             continue;
         };
         let role_ns = (role_kind == "Role").then_some(bns);
-        let listed = inv
-            .get(role_kind, role_ns, role_name)
-            .and_then(|role| role.get("rules"))
-            .cloned();
-        let builtin = if role_kind == "ClusterRole" {
-            builtin_cluster_role(role_name)
-        } else {
-            None
-        };
+        let listed = inv.get(role_kind, role_ns, role_name).and_then(|role| role.get("rules")).cloned();
+        let builtin = if role_kind == "ClusterRole" { builtin_cluster_role(role_name) } else { None };
         let Some(rules) = listed.or(builtin) else {
             continue;
         };
@@ -205,29 +171,18 @@ pub(super) fn rbac(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<Secr
                 if is_system_or_allowed(kind, sns, name, opts) {
                     return None;
                 }
-                Some(if kind == "ServiceAccount" {
-                    format!("{kind} {sns}/{name}")
-                } else {
-                    format!("{kind} {name}")
-                })
+                Some(if kind == "ServiceAccount" { format!("{kind} {sns}/{name}") } else { format!("{kind} {name}") })
             })
             .collect();
         if subjects.is_empty() {
             continue;
         }
         let verbs: Vec<&str> = access.verbs.iter().map(String::as_str).collect();
-        let scope = if cluster_wide {
-            "in all namespaces".to_string()
-        } else {
-            format!("in namespace {bns}")
-        };
+        let scope = if cluster_wide { "in all namespaces".to_string() } else { format!("in namespace {bns}") };
         let (level, narrowing) = match &access.narrowed_to {
             Some(names) => (
                 Level::Info,
-                format!(
-                    ", limited to the Secrets {}",
-                    names.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
+                format!(", limited to the Secrets {}", names.iter().cloned().collect::<Vec<_>>().join(", ")),
             ),
             None => (Level::Warning, String::new()),
         };
@@ -236,13 +191,7 @@ pub(super) fn rbac(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<Secr
             verbs.join(", "),
             subjects.join(", ")
         );
-        out.push(SecretFinding::new(
-            RBAC_SECRET_READ,
-            level,
-            r,
-            None,
-            message,
-        ));
+        out.push(SecretFinding::new(RBAC_SECRET_READ, level, r, None, message));
     }
 }
 
@@ -253,30 +202,10 @@ mod tests {
     #[test]
     fn system_subjects() {
         let o = SecretScanOptions::default();
-        assert!(is_system_or_allowed(
-            "User",
-            "",
-            "system:kube-controller-manager",
-            &o
-        ));
-        assert!(!is_system_or_allowed(
-            "Group",
-            "",
-            "system:authenticated",
-            &o
-        ));
-        assert!(!is_system_or_allowed(
-            "Group",
-            "",
-            "system:serviceaccounts:apps",
-            &o
-        ));
-        assert!(is_system_or_allowed(
-            "ServiceAccount",
-            "kube-system",
-            "x",
-            &o
-        ));
+        assert!(is_system_or_allowed("User", "", "system:kube-controller-manager", &o));
+        assert!(!is_system_or_allowed("Group", "", "system:authenticated", &o));
+        assert!(!is_system_or_allowed("Group", "", "system:serviceaccounts:apps", &o));
+        assert!(is_system_or_allowed("ServiceAccount", "kube-system", "x", &o));
         assert!(!is_system_or_allowed("ServiceAccount", "apps", "x", &o));
     }
 
@@ -284,14 +213,12 @@ mod tests {
     fn access_from_rules() {
         let r1 = serde_json::json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]});
         assert!(secret_access(&[&r1]).is_some_and(|a| a.narrowed_to.is_none()));
-        let r2 =
-            serde_json::json!({"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["get"]});
+        let r2 = serde_json::json!({"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["get"]});
         assert!(secret_access(&[&r2]).is_none());
         let r3 = serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update"]});
         assert!(secret_access(&[&r3]).is_none());
-        let r4 = serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["a"]});
-        assert!(
-            secret_access(&[&r4]).is_some_and(|a| a.narrowed_to.is_some_and(|n| n.contains("a")))
-        );
+        let r4 =
+            serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["a"]});
+        assert!(secret_access(&[&r4]).is_some_and(|a| a.narrowed_to.is_some_and(|n| n.contains("a"))));
     }
 }

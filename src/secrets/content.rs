@@ -23,19 +23,10 @@ impl Reason {
             Reason::Name => "its name says it is a credential".to_string(),
             Reason::Rules(ids) => {
                 let shown: Vec<&str> = ids.iter().take(3).map(String::as_str).collect();
-                let more = if ids.len() > 3 {
-                    format!(" and {} more", ids.len() - 3)
-                } else {
-                    String::new()
-                };
-                format!(
-                    "the value matches credential pattern {}{more}",
-                    shown.join(", ")
-                )
+                let more = if ids.len() > 3 { format!(" and {} more", ids.len() - 3) } else { String::new() };
+                format!("the value matches credential pattern {}{more}", shown.join(", "))
             }
-            Reason::ExtraValue => {
-                "the value matches a configured credential-value pattern".to_string()
-            }
+            Reason::ExtraValue => "the value matches a configured credential-value pattern".to_string(),
         }
     }
 }
@@ -52,26 +43,13 @@ fn literal(v: &Value) -> Option<String> {
 
 fn lower_contains_any(name: &str, fragments: &[String]) -> bool {
     let lower = name.to_ascii_lowercase();
-    fragments
-        .iter()
-        .any(|f| !f.is_empty() && lower.contains(&f.to_ascii_lowercase()))
+    fragments.iter().any(|f| !f.is_empty() && lower.contains(&f.to_ascii_lowercase()))
 }
 
 /// Decides whether `name = value` holds a credential. `key` is the ConfigMap key (None for env).
-fn judge(
-    name: &str,
-    value: &str,
-    key: Option<&str>,
-    p: &Patterns,
-    opts: &SecretScanOptions,
-) -> Option<Reason> {
+fn judge(name: &str, value: &str, key: Option<&str>, p: &Patterns, opts: &SecretScanOptions) -> Option<Reason> {
     // Paths, `$(VAR)` references, templates and booleans are not credentials under any name.
-    if p.names.is_ignored_value(value)
-        || opts
-            .allowed_credential_values
-            .iter()
-            .any(|r| r.is_match(value))
-    {
+    if p.names.is_ignored_value(value) || opts.allowed_credential_values.iter().any(|r| r.is_match(value)) {
         return None;
     }
     let single_line = !value.trim_end().contains('\n');
@@ -79,41 +57,23 @@ fn judge(
     // about its content; an env variable's name speaks for its value.
     let by_name = (single_line || key.is_none())
         && !lower_contains_any(name, &opts.allowed_credential_names)
-        && (p.names.is_credential_name(name)
-            || lower_contains_any(name, &opts.extra_credential_names));
+        && (p.names.is_credential_name(name) || lower_contains_any(name, &opts.extra_credential_names));
     if by_name {
         return Some(Reason::Name);
     }
     // A one-line value is scanned as `NAME=value` so that rules keyed on the assignment see the name.
-    let text = if single_line {
-        format!("{name}={value}")
-    } else {
-        value.to_string()
-    };
-    let ids: Vec<String> = p
-        .matching_rules(&text, key)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let text = if single_line { format!("{name}={value}") } else { value.to_string() };
+    let ids: Vec<String> = p.matching_rules(&text, key).into_iter().map(str::to_string).collect();
     if !ids.is_empty() {
         return Some(Reason::Rules(ids));
     }
-    if opts
-        .extra_credential_values
-        .iter()
-        .any(|r| r.is_match(value))
-    {
+    if opts.extra_credential_values.iter().any(|r| r.is_match(value)) {
         return Some(Reason::ExtraValue);
     }
     None
 }
 
-pub(super) fn env_credentials(
-    inv: &Inventory,
-    p: &Patterns,
-    opts: &SecretScanOptions,
-    out: &mut Vec<SecretFinding>,
-) {
+pub(super) fn env_credentials(inv: &Inventory, p: &Patterns, opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
     for (r, v) in &inv.objects {
         let Some(spec) = pod_spec(v) else { continue };
         if inv.has_listed_controller(r, v) {
@@ -140,13 +100,7 @@ pub(super) fn env_credentials(
                     c.name,
                     reason.describe()
                 );
-                out.push(SecretFinding::new(
-                    ENV_PLAIN_CREDENTIAL,
-                    Level::Error,
-                    r,
-                    Some(key),
-                    message,
-                ));
+                out.push(SecretFinding::new(ENV_PLAIN_CREDENTIAL, Level::Error, r, Some(key), message));
             }
         }
     }
@@ -159,11 +113,7 @@ pub(super) fn configmap_credentials(
     out: &mut Vec<SecretFinding>,
 ) {
     for (r, v) in inv.of_kind("ConfigMap") {
-        let data = v
-            .get("data")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten();
+        let data = v.get("data").and_then(Value::as_object).into_iter().flatten();
         for (key, value) in data {
             let Some(text) = literal(value) else { continue };
             if let Some(reason) = judge(key, &text, Some(key), p, opts) {
@@ -171,39 +121,23 @@ pub(super) fn configmap_credentials(
                     "ConfigMap key {key} (data) looks like a credential: {}; store it in a Secret",
                     reason.describe()
                 );
-                out.push(SecretFinding::new(
-                    CONFIGMAP_CREDENTIAL,
-                    Level::Error,
-                    r,
-                    Some(key.clone()),
-                    message,
-                ));
+                out.push(SecretFinding::new(CONFIGMAP_CREDENTIAL, Level::Error, r, Some(key.clone()), message));
             }
         }
-        let binary = v
-            .get("binaryData")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten();
+        let binary = v.get("binaryData").and_then(Value::as_object).into_iter().flatten();
         for (key, value) in binary {
             let Some(encoded) = value.as_str() else {
                 continue;
             };
             // Undecodable binaryData is scanned as stored; rules bound to the key name still apply.
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok();
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok();
             let text = match &decoded {
                 Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
                 None => encoded.to_string(),
             };
             let reason = judge(key, &text, Some(key), p, opts).or_else(|| {
                 // Binary content may not be text at all: key-name rules (e.g. `*.p12`) still apply.
-                let ids: Vec<String> = p
-                    .matching_rules("", Some(key))
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect();
+                let ids: Vec<String> = p.matching_rules("", Some(key)).into_iter().map(str::to_string).collect();
                 (!ids.is_empty()).then_some(Reason::Rules(ids))
             });
             if let Some(reason) = reason {
@@ -211,13 +145,7 @@ pub(super) fn configmap_credentials(
                     "ConfigMap key {key} (binaryData) looks like a credential: {}; store it in a Secret",
                     reason.describe()
                 );
-                out.push(SecretFinding::new(
-                    CONFIGMAP_CREDENTIAL,
-                    Level::Error,
-                    r,
-                    Some(key.clone()),
-                    message,
-                ));
+                out.push(SecretFinding::new(CONFIGMAP_CREDENTIAL, Level::Error, r, Some(key.clone()), message));
             }
         }
     }

@@ -6,8 +6,7 @@ use serde_json::Value;
 
 use super::objects::{Inventory, at, secret_type, str_at};
 use super::{
-    MANAGED_SECRET_TYPES, SECRET_LAST_APPLIED_IN_CLEAR, SECRET_ROTATION_OVERDUE, SecretFinding,
-    SecretScanOptions,
+    MANAGED_SECRET_TYPES, SECRET_LAST_APPLIED_IN_CLEAR, SECRET_ROTATION_OVERDUE, SecretFinding, SecretScanOptions,
 };
 use crate::outcome::Level;
 
@@ -15,11 +14,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// cert-manager renews the Secrets it manages in place (creationTimestamp stays old).
 const CERT_MANAGER: &str = "cert-manager.io/certificate-name";
 
-pub(super) fn last_applied(
-    inv: &Inventory,
-    _opts: &SecretScanOptions,
-    out: &mut Vec<SecretFinding>,
-) {
+pub(super) fn last_applied(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
     for (r, v) in inv.of_kind("Secret") {
         let Some(raw) = str_at(v, &["metadata", "annotations", LAST_APPLIED]) else {
             continue;
@@ -32,13 +27,7 @@ pub(super) fn last_applied(
                     "the {LAST_APPLIED} annotation is not valid JSON, so whether it holds the data cannot be told; \
                      remove it (kubectl apply --server-side does not write it)"
                 );
-                out.push(SecretFinding::new(
-                    SECRET_LAST_APPLIED_IN_CLEAR,
-                    Level::Warning,
-                    r,
-                    None,
-                    message,
-                ));
+                out.push(SecretFinding::new(SECRET_LAST_APPLIED_IN_CLEAR, Level::Warning, r, None, message));
                 continue;
             }
         };
@@ -54,13 +43,7 @@ pub(super) fn last_applied(
                     "the {LAST_APPLIED} annotation holds the value of key {key} ({field}) in clear, readable by \
                      anyone who can read Secret metadata; re-apply with --server-side or remove the annotation"
                 );
-                out.push(SecretFinding::new(
-                    SECRET_LAST_APPLIED_IN_CLEAR,
-                    Level::Error,
-                    r,
-                    Some(key.clone()),
-                    message,
-                ));
+                out.push(SecretFinding::new(SECRET_LAST_APPLIED_IN_CLEAR, Level::Error, r, Some(key.clone()), message));
             }
         }
     }
@@ -84,21 +67,16 @@ pub(super) fn rotation(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<
     let Some(now) = opts.now else { return };
     let max_secs = i64::try_from(opts.rotation_max_age.as_secs()).unwrap_or(i64::MAX);
     for (r, v) in inv.of_kind("Secret") {
-        if MANAGED_SECRET_TYPES.contains(&secret_type(v))
-            || at(v, &["metadata", "annotations", CERT_MANAGER]).is_some()
+        if MANAGED_SECRET_TYPES.contains(&secret_type(v)) || at(v, &["metadata", "annotations", CERT_MANAGER]).is_some()
         {
             continue;
         }
         // Manifests not yet applied have no creationTimestamp: their age is unknown, not old.
-        let Some(created) =
-            str_at(v, &["metadata", "creationTimestamp"]).and_then(|s| s.parse::<Timestamp>().ok())
+        let Some(created) = str_at(v, &["metadata", "creationTimestamp"]).and_then(|s| s.parse::<Timestamp>().ok())
         else {
             continue;
         };
-        let annotation = str_at(
-            v,
-            &["metadata", "annotations", opts.rotation_annotation.as_str()],
-        );
+        let annotation = str_at(v, &["metadata", "annotations", opts.rotation_annotation.as_str()]);
         let rotated = annotation.and_then(parse_rotation_time);
         let last = rotated.map_or(created, |t| t.max(created));
         let age = now.as_second().saturating_sub(last.as_second());
@@ -114,11 +92,7 @@ pub(super) fn rotation(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<
                 day(created),
                 opts.rotation_annotation
             ),
-            _ => format!(
-                "created {}, no later rotation recorded in {}",
-                day(created),
-                opts.rotation_annotation
-            ),
+            _ => format!("created {}, no later rotation recorded in {}", day(created), opts.rotation_annotation),
         };
         let message = format!(
             "{since}: {} days old, rotation age is {} days; rotate it and set {} to the rotation time",
@@ -126,13 +100,7 @@ pub(super) fn rotation(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<
             max_secs / 86_400,
             opts.rotation_annotation
         );
-        out.push(SecretFinding::new(
-            SECRET_ROTATION_OVERDUE,
-            Level::Warning,
-            r,
-            None,
-            message,
-        ));
+        out.push(SecretFinding::new(SECRET_ROTATION_OVERDUE, Level::Warning, r, None, message));
     }
 }
 
@@ -144,10 +112,7 @@ mod tests {
     fn rotation_times() {
         assert!(parse_rotation_time("2025-01-02T03:04:05Z").is_some());
         assert!(parse_rotation_time("2025-01-02T03:04:05+02:00").is_some());
-        assert_eq!(
-            parse_rotation_time("2025-01-02").map(day).as_deref(),
-            Some("2025-01-02")
-        );
+        assert_eq!(parse_rotation_time("2025-01-02").map(day).as_deref(), Some("2025-01-02"));
         assert!(parse_rotation_time("last tuesday").is_none());
     }
 }

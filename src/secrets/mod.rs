@@ -51,32 +51,14 @@ pub struct SecretFinding {
 }
 
 impl SecretFinding {
-    fn new(
-        code: &str,
-        severity: Level,
-        object: &ObjectRef,
-        key: Option<String>,
-        message: String,
-    ) -> Self {
-        SecretFinding {
-            code: code.to_string(),
-            severity,
-            object: object.clone(),
-            key,
-            message,
-        }
+    fn new(code: &str, severity: Level, object: &ObjectRef, key: Option<String>, message: String) -> Self {
+        SecretFinding { code: code.to_string(), severity, object: object.clone(), key, message }
     }
 }
 
 impl std::fmt::Display for SecretFinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}[{}] {}",
-            self.severity.as_str(),
-            self.code,
-            self.object
-        )?;
+        write!(f, "{}[{}] {}", self.severity.as_str(), self.code, self.object)?;
         if let Some(k) = &self.key {
             write!(f, " key {k}")?;
         }
@@ -154,11 +136,8 @@ pub const CODES: &[CodeInfo] = &[
 ];
 
 /// Types never reported as unused or overdue: managed by Kubernetes or Helm, not by people.
-pub const MANAGED_SECRET_TYPES: &[&str] = &[
-    "kubernetes.io/service-account-token",
-    "helm.sh/release.v1",
-    "bootstrap.kubernetes.io/token",
-];
+pub const MANAGED_SECRET_TYPES: &[&str] =
+    &["kubernetes.io/service-account-token", "helm.sh/release.v1", "bootstrap.kubernetes.io/token"];
 
 pub const DEFAULT_ROTATION_ANNOTATION: &str = "kgents.io/rotated-at";
 pub const DEFAULT_ROTATION_MAX_AGE: Duration = Duration::from_secs(90 * 86_400);
@@ -233,9 +212,7 @@ fn scan_inner(objects: &[Value], opts: &SecretScanOptions) -> (Vec<SecretFinding
     access::automount(&inv, opts, &mut out);
     access::rbac(&inv, opts, &mut out);
     out.retain(|f| opts.scope.contains(f.object.namespace.as_deref()));
-    out.sort_by(|a, b| {
-        (&a.object, &a.code, &a.key, &a.message).cmp(&(&b.object, &b.code, &b.key, &b.message))
-    });
+    out.sort_by(|a, b| (&a.object, &a.code, &a.key, &a.message).cmp(&(&b.object, &b.code, &b.key, &b.message)));
     out.dedup();
     (out, pattern_error)
 }
@@ -245,8 +222,7 @@ fn scan_inner(objects: &[Value], opts: &SecretScanOptions) -> (Vec<SecretFinding
 pub fn to_probe_report(findings: &[SecretFinding]) -> ProbeReport {
     let mut report = ProbeReport::default();
     for f in findings {
-        let mut finding = Finding::new(f.code.clone(), f.severity, f.message.clone())
-            .target(f.object.to_string());
+        let mut finding = Finding::new(f.code.clone(), f.severity, f.message.clone()).target(f.object.to_string());
         if let Some(k) = &f.key {
             finding = finding.fact("key", k);
         }
@@ -268,9 +244,7 @@ pub fn scan_report(objects: &[Value], opts: &SecretScanOptions) -> ProbeReport {
     if let Some(e) = pattern_error {
         report.unverified = Some(crate::outcome::Unverified {
             code: "patterns-unavailable".into(),
-            reason: format!(
-                "credential pattern rules could not be loaded, content checks did not run: {e}"
-            ),
+            reason: format!("credential pattern rules could not be loaded, content checks did not run: {e}"),
             missing_permission: None,
         });
     }
@@ -279,9 +253,5 @@ pub fn scan_report(objects: &[Value], opts: &SecretScanOptions) -> ProbeReport {
 
 /// Exit code of `secrets scan`: 1 when any finding is an error, else 0.
 pub fn exit_code(findings: &[SecretFinding]) -> i32 {
-    if findings.iter().any(|f| f.severity == Level::Error) {
-        1
-    } else {
-        0
-    }
+    if findings.iter().any(|f| f.severity == Level::Error) { 1 } else { 0 }
 }

@@ -17,10 +17,7 @@ pub struct NameRules {
 /// (`dbPassword` -> DB, PASSWORD; `APIKey` -> API, KEY).
 pub fn name_tokens(name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for part in name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-    {
+    for part in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
         let chars: Vec<char> = part.chars().collect();
         let mut cur = String::new();
         for (i, c) in chars.iter().enumerate() {
@@ -28,8 +25,7 @@ pub fn name_tokens(name: &str) -> Vec<String> {
             let next = chars.get(i + 1);
             let boundary = match prev {
                 Some(p) if c.is_ascii_uppercase() => {
-                    p.is_ascii_lowercase()
-                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                    p.is_ascii_lowercase() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
                 }
                 _ => false,
             };
@@ -55,18 +51,11 @@ impl NameRules {
         if self.ignore_last_tokens.contains(last) {
             return false;
         }
-        if self
-            .keywords
-            .iter()
-            .any(|k| tokens.windows(k.len()).any(|w| w == k.as_slice()))
-        {
+        if self.keywords.iter().any(|k| tokens.windows(k.len()).any(|w| w == k.as_slice())) {
             return true;
         }
         self.last_tokens.contains(last)
-            && (tokens.len() < 2
-                || !self
-                    .last_token_exceptions
-                    .contains(&tokens[tokens.len() - 2]))
+            && (tokens.len() < 2 || !self.last_token_exceptions.contains(&tokens[tokens.len() - 2]))
     }
 
     /// Whether a value is not a credential whatever its name (a path, a `$(VAR)` reference, ...).
@@ -84,9 +73,6 @@ mod tests {
     fn tokens() {
         assert_eq!(name_tokens("dbPassword"), ["DB", "PASSWORD"]);
         assert_eq!(name_tokens("APIKey"), ["API", "KEY"]);
-        assert_eq!(
-            name_tokens("azure_batch-key.v2"),
-            ["AZURE", "BATCH", "KEY", "V2"]
-        );
+        assert_eq!(name_tokens("azure_batch-key.v2"), ["AZURE", "BATCH", "KEY", "V2"]);
     }
 }

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The object a finding is about.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObjectRef {
     pub kind: String,
     /// None for cluster-scoped kinds (ClusterRole, ClusterRoleBinding, Namespace).
@@ -27,13 +25,7 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// Kinds without a namespace.
-const CLUSTER_SCOPED: &[&str] = &[
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-];
+const CLUSTER_SCOPED: &[&str] = &["ClusterRole", "ClusterRoleBinding", "Namespace", "Node", "PersistentVolume"];
 
 /// Kinds whose pod template is checked, with the path to the pod spec.
 pub const WORKLOAD_KINDS: &[&str] = &[
@@ -76,18 +68,9 @@ pub fn object_ref(v: &Value) -> Option<ObjectRef> {
     let namespace = if CLUSTER_SCOPED.contains(&kind) {
         None
     } else {
-        Some(
-            str_at(v, &["metadata", "namespace"])
-                .filter(|s| !s.is_empty())
-                .unwrap_or("default")
-                .to_string(),
-        )
+        Some(str_at(v, &["metadata", "namespace"]).filter(|s| !s.is_empty()).unwrap_or("default").to_string())
     };
-    Some(ObjectRef {
-        kind: kind.to_string(),
-        namespace,
-        name: name.to_string(),
-    })
+    Some(ObjectRef { kind: kind.to_string(), namespace, name: name.to_string() })
 }
 
 /// The pod spec of a Pod or of a workload's pod template, with the JSON path prefix used in keys.
@@ -120,11 +103,7 @@ pub fn containers(pod_spec: &Value) -> Vec<Container<'_>> {
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for c in items(pod_spec.get(list)) {
             let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-            out.push(Container {
-                list,
-                name,
-                spec: c,
-            });
+            out.push(Container { list, name, spec: c });
         }
     }
     out
@@ -163,25 +142,15 @@ impl<'a> Inventory<'a> {
                 out.push((r, v));
             }
         }
-        Inventory {
-            objects: out,
-            by_ref,
-        }
+        Inventory { objects: out, by_ref }
     }
 
     pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a Value> {
-        let r = ObjectRef {
-            kind: kind.into(),
-            namespace: namespace.map(str::to_string),
-            name: name.into(),
-        };
+        let r = ObjectRef { kind: kind.into(), namespace: namespace.map(str::to_string), name: name.into() };
         self.by_ref.get(&r).copied()
     }
 
-    pub fn of_kind<'s>(
-        &'s self,
-        kind: &'s str,
-    ) -> impl Iterator<Item = &'s (ObjectRef, &'a Value)> + 's {
+    pub fn of_kind<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'s (ObjectRef, &'a Value)> + 's {
         self.objects.iter().filter(move |(r, _)| r.kind == kind)
     }
 
@@ -190,10 +159,7 @@ impl<'a> Inventory<'a> {
     pub fn has_listed_controller(&self, r: &ObjectRef, v: &Value) -> bool {
         items(at(v, &["metadata", "ownerReferences"])).any(|o| {
             o.get("controller").and_then(Value::as_bool) == Some(true)
-                && match (
-                    o.get("kind").and_then(Value::as_str),
-                    o.get("name").and_then(Value::as_str),
-                ) {
+                && match (o.get("kind").and_then(Value::as_str), o.get("name").and_then(Value::as_str)) {
                     (Some(k), Some(n)) => self.get(k, r.namespace.as_deref(), n).is_some(),
                     _ => false,
                 }
@@ -225,9 +191,7 @@ impl NamespaceScope {
     pub fn contains(&self, ns: Option<&str>) -> bool {
         match ns {
             None => true,
-            Some(ns) => {
-                !self.exclude.contains(ns) && (self.include.is_empty() || self.include.contains(ns))
-            }
+            Some(ns) => !self.exclude.contains(ns) && (self.include.is_empty() || self.include.contains(ns)),
         }
     }
 }
@@ -240,19 +204,11 @@ pub fn secret_keys(secret: &Value) -> Option<BTreeSet<&str>> {
     if data.is_none() && string_data.is_none() {
         return None;
     }
-    Some(
-        data.into_iter()
-            .chain(string_data)
-            .flat_map(|m| m.keys().map(String::as_str))
-            .collect(),
-    )
+    Some(data.into_iter().chain(string_data).flat_map(|m| m.keys().map(String::as_str)).collect())
 }
 
 pub fn secret_type(secret: &Value) -> &str {
-    secret
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("Opaque")
+    secret.get("type").and_then(Value::as_str).unwrap_or("Opaque")
 }
 
 #[cfg(test)]

@@ -37,21 +37,14 @@ pub struct SecretsParams {
 }
 
 fn case_insensitive(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .size_limit(16 << 20)
-        .build()
+    regex::RegexBuilder::new(pattern).case_insensitive(true).size_limit(16 << 20).build()
 }
 
 fn regex_list(r: &mut ParamReader, key: &str) -> Vec<String> {
     let list = r.opt_str_list(key).unwrap_or_default();
     for p in &list {
         if let Err(e) = case_insensitive(p) {
-            let e = e
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let e = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
             r.error(key, format!("parameter `{key}`: invalid regex `{p}`: {e}"));
         }
     }
@@ -61,37 +54,25 @@ fn regex_list(r: &mut ParamReader, key: &str) -> Vec<String> {
 impl SecretsParams {
     pub fn read(r: &mut ParamReader) -> Option<Self> {
         let namespaces = r.opt_str_list("namespaces").unwrap_or_default();
-        let exclude_namespaces = r.opt_str_list("exclude_namespaces").unwrap_or_else(|| {
-            DEFAULT_EXCLUDED_NAMESPACES
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
-        let rotation_max_age = r
-            .opt_duration("rotation_max_age")
-            .unwrap_or(DEFAULT_ROTATION_MAX_AGE);
+        let exclude_namespaces = r
+            .opt_str_list("exclude_namespaces")
+            .unwrap_or_else(|| DEFAULT_EXCLUDED_NAMESPACES.iter().map(|s| s.to_string()).collect());
+        let rotation_max_age = r.opt_duration("rotation_max_age").unwrap_or(DEFAULT_ROTATION_MAX_AGE);
         if rotation_max_age.is_zero() {
-            r.error(
-                "rotation_max_age",
-                "parameter `rotation_max_age` must be longer than zero",
-            );
+            r.error("rotation_max_age", "parameter `rotation_max_age` must be longer than zero");
         }
-        let rotation_annotation = r
-            .opt_str("rotation_annotation")
-            .unwrap_or_else(|| DEFAULT_ROTATION_ANNOTATION.to_string());
+        let rotation_annotation =
+            r.opt_str("rotation_annotation").unwrap_or_else(|| DEFAULT_ROTATION_ANNOTATION.to_string());
         if rotation_annotation.trim().is_empty() {
-            r.error(
-                "rotation_annotation",
-                "parameter `rotation_annotation` must not be empty",
-            );
+            r.error("rotation_annotation", "parameter `rotation_annotation` must not be empty");
         }
         let automount_allowed = r.opt_str_list("automount_allowed").unwrap_or_default();
         let secret_readers_allowed = r.opt_str_list("secret_readers_allowed").unwrap_or_default();
         for s in &secret_readers_allowed {
             let ok = match s.split_once(':') {
-                Some(("ServiceAccount", rest)) => rest
-                    .split_once('/')
-                    .is_some_and(|(n, a)| !n.is_empty() && !a.is_empty()),
+                Some(("ServiceAccount", rest)) => {
+                    rest.split_once('/').is_some_and(|(n, a)| !n.is_empty() && !a.is_empty())
+                }
                 Some(("User" | "Group", rest)) => !rest.is_empty(),
                 _ => false,
             };
@@ -107,9 +88,7 @@ impl SecretsParams {
         }
         let extra_credential_names = r.opt_str_list("extra_credential_names").unwrap_or_default();
         let extra_credential_values = regex_list(r, "extra_credential_values");
-        let allowed_credential_names = r
-            .opt_str_list("allowed_credential_names")
-            .unwrap_or_default();
+        let allowed_credential_names = r.opt_str_list("allowed_credential_names").unwrap_or_default();
         let allowed_credential_values = regex_list(r, "allowed_credential_values");
         Some(SecretsParams {
             namespaces,
@@ -127,11 +106,7 @@ impl SecretsParams {
 
     /// Scan options for these parameters, judged at `now` (None: rotation is not checked).
     /// Regexes were validated by `read`; one that still fails to compile is left out.
-    pub fn options(
-        &self,
-        now: Option<jiff::Timestamp>,
-        patterns: Option<Arc<Patterns>>,
-    ) -> SecretScanOptions {
+    pub fn options(&self, now: Option<jiff::Timestamp>, patterns: Option<Arc<Patterns>>) -> SecretScanOptions {
         let compile = |v: &[String]| v.iter().filter_map(|p| case_insensitive(p).ok()).collect();
         SecretScanOptions {
             patterns,
@@ -142,11 +117,7 @@ impl SecretsParams {
             secret_readers_allowed: self.secret_readers_allowed.clone(),
             scope: NamespaceScope {
                 include: self.namespaces.iter().cloned().collect(),
-                exclude: self
-                    .exclude_namespaces
-                    .iter()
-                    .cloned()
-                    .collect::<BTreeSet<_>>(),
+                exclude: self.exclude_namespaces.iter().cloned().collect::<BTreeSet<_>>(),
             },
             extra_credential_names: self.extra_credential_names.clone(),
             extra_credential_values: compile(&self.extra_credential_values),
@@ -184,20 +155,13 @@ mod tests {
         )
         .unwrap_err();
         let keys: Vec<_> = errs.iter().filter_map(|e| e.key.clone()).collect();
-        assert_eq!(
-            keys,
-            [
-                "rotation_max_age",
-                "secret_readers_allowed",
-                "extra_credential_values",
-                "rotaton_max_age"
-            ]
-        );
+        assert_eq!(keys, ["rotation_max_age", "secret_readers_allowed", "extra_credential_values", "rotaton_max_age"]);
     }
 
     #[test]
     fn options_follow_params() {
-        let p = read("namespaces = [\"apps\"]\nrotation_max_age = \"30d\"\nextra_credential_values = [\"^x\"]").unwrap();
+        let p =
+            read("namespaces = [\"apps\"]\nrotation_max_age = \"30d\"\nextra_credential_values = [\"^x\"]").unwrap();
         let o = p.options(None, None);
         assert!(o.scope.contains(Some("apps")) && !o.scope.contains(Some("web")));
         assert_eq!(o.rotation_max_age, Duration::from_secs(30 * 86_400));

@@ -15,9 +15,7 @@ pub const BUILTIN_PATTERNS: &str = include_str!("../../checks/secret-patterns.to
 /// The built-in rules, compiled once. An error here is a defect of the shipped file (a test loads it).
 pub fn builtin_patterns() -> Result<&'static Patterns, String> {
     static CELL: OnceLock<Result<Patterns, String>> = OnceLock::new();
-    CELL.get_or_init(|| load_patterns(BUILTIN_PATTERNS))
-        .as_ref()
-        .map_err(Clone::clone)
+    CELL.get_or_init(|| load_patterns(BUILTIN_PATTERNS)).as_ref().map_err(Clone::clone)
 }
 
 #[derive(Deserialize)]
@@ -117,19 +115,13 @@ struct Allowlist {
 
 /// Compiles a regex like Go RE2 does for gitleaks: ASCII `\w`, `\s`, `\b`, `.` over bytes.
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern)
-        .unicode(false)
-        .size_limit(64 << 20)
-        .build()
+    RegexBuilder::new(pattern).unicode(false).size_limit(64 << 20).build()
 }
 
 fn compile_all(what: &str, patterns: &[String]) -> Result<Vec<Regex>, String> {
     patterns
         .iter()
-        .map(|p| {
-            compile(p)
-                .map_err(|e| format!("{what}: invalid regex `{p}`: {}", one_line(&e.to_string())))
-        })
+        .map(|p| compile(p).map_err(|e| format!("{what}: invalid regex `{p}`: {}", one_line(&e.to_string()))))
         .collect()
 }
 
@@ -143,23 +135,14 @@ fn allowlist(raw: RawAllowlist, what: &str) -> Result<Allowlist, String> {
         Some("match") => Target::Match,
         Some("line") => Target::Line,
         Some(other) => {
-            return Err(format!(
-                "{what}: unknown allow-list target `{other}` (secret, match or line)"
-            ));
+            return Err(format!("{what}: unknown allow-list target `{other}` (secret, match or line)"));
         }
     };
-    let all = match raw
-        .condition
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let all = match raw.condition.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("or") => false,
         Some("and") => true,
         Some(other) => {
-            return Err(format!(
-                "{what}: unknown allow-list condition `{other}` (or, and)"
-            ));
+            return Err(format!("{what}: unknown allow-list condition `{other}` (or, and)"));
         }
     };
     let _ = raw.description;
@@ -167,32 +150,18 @@ fn allowlist(raw: RawAllowlist, what: &str) -> Result<Allowlist, String> {
         target,
         all,
         regexes: compile_all(what, &raw.regexes)?,
-        stopwords: raw
-            .stopwords
-            .iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect(),
+        stopwords: raw.stopwords.iter().map(|s| s.to_ascii_lowercase()).collect(),
         keys: compile_all(what, &raw.keys)?,
     })
 }
 
 /// Parses and compiles a rules file. Every error names the rule (or table) it is in.
 pub fn load_patterns(text: &str) -> Result<Patterns, String> {
-    let raw: RawPatterns = toml::from_str(text)
-        .map_err(|e| format!("secret pattern rules: {}", one_line(&e.to_string())))?;
-    let upper = |v: Vec<String>| {
-        v.into_iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect::<Vec<_>>()
-    };
+    let raw: RawPatterns =
+        toml::from_str(text).map_err(|e| format!("secret pattern rules: {}", one_line(&e.to_string())))?;
+    let upper = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_uppercase()).collect::<Vec<_>>();
     let names = NameRules {
-        keywords: raw
-            .names
-            .keywords
-            .iter()
-            .map(|k| name_tokens(k))
-            .filter(|t| !t.is_empty())
-            .collect(),
+        keywords: raw.names.keywords.iter().map(|k| name_tokens(k)).filter(|t| !t.is_empty()).collect(),
         last_tokens: upper(raw.names.last_tokens),
         last_token_exceptions: upper(raw.names.last_token_exceptions),
         ignore_last_tokens: upper(raw.names.ignore_last_tokens),
@@ -213,37 +182,26 @@ pub fn load_patterns(text: &str) -> Result<Patterns, String> {
             return Err(format!("{what} has neither `regex` nor `key_regex`"));
         }
         let regex = match &r.regex {
-            Some(p) => Some(
-                compile(p)
-                    .map_err(|e| format!("{what}: invalid regex: {}", one_line(&e.to_string())))?,
-            ),
+            Some(p) => Some(compile(p).map_err(|e| format!("{what}: invalid regex: {}", one_line(&e.to_string())))?),
             None => None,
         };
         if let (Some(g), Some(re)) = (r.secret_group, &regex)
             && g >= re.captures_len()
         {
-            return Err(format!(
-                "{what}: secret_group {g} but the regex has {} groups",
-                re.captures_len() - 1
-            ));
+            return Err(format!("{what}: secret_group {g} but the regex has {} groups", re.captures_len() - 1));
         }
         if let Some(e) = r.entropy
             && !(e.is_finite() && e >= 0.0)
         {
             return Err(format!("{what}: entropy must be a non-negative number"));
         }
-        let key_regex =
-            match &r.key_regex {
-                Some(p) => Some(compile(p).map_err(|e| {
-                    format!("{what}: invalid key_regex: {}", one_line(&e.to_string()))
-                })?),
-                None => None,
-            };
-        let allowlists = r
-            .allowlists
-            .into_iter()
-            .map(|a| allowlist(a, &what))
-            .collect::<Result<Vec<_>, _>>()?;
+        let key_regex = match &r.key_regex {
+            Some(p) => {
+                Some(compile(p).map_err(|e| format!("{what}: invalid key_regex: {}", one_line(&e.to_string())))?)
+            }
+            None => None,
+        };
+        let allowlists = r.allowlists.into_iter().map(|a| allowlist(a, &what)).collect::<Result<Vec<_>, _>>()?;
         rules.push(PatternRule {
             id: r.id,
             description: r.description,
@@ -256,11 +214,7 @@ pub fn load_patterns(text: &str) -> Result<Patterns, String> {
             allowlists,
         });
     }
-    Ok(Patterns {
-        names,
-        allowlist: global,
-        rules,
-    })
+    Ok(Patterns { names, allowlist: global, rules })
 }
 
 /// Shannon entropy in bits per symbol.
@@ -273,12 +227,7 @@ pub fn shannon_entropy(data: &[u8]) -> f64 {
         counts[*b as usize] += 1;
     }
     let n = data.len() as f64;
-    counts
-        .iter()
-        .filter(|c| **c > 0)
-        .map(|c| *c as f64 / n)
-        .map(|p| -p * p.log2())
-        .sum()
+    counts.iter().filter(|c| **c > 0).map(|c| *c as f64 / n).map(|p| -p * p.log2()).sum()
 }
 
 impl Allowlist {
@@ -294,20 +243,12 @@ impl Allowlist {
         }
         if !self.stopwords.is_empty() {
             let lower = secret.to_ascii_lowercase();
-            checks.push(
-                self.stopwords
-                    .iter()
-                    .any(|w| contains(&lower, w.as_bytes())),
-            );
+            checks.push(self.stopwords.iter().any(|w| contains(&lower, w.as_bytes())));
         }
         if !self.keys.is_empty() {
             checks.push(key.is_some_and(|k| self.keys.iter().any(|r| r.is_match(k.as_bytes()))));
         }
-        if self.all {
-            !checks.is_empty() && checks.iter().all(|c| *c)
-        } else {
-            checks.iter().any(|c| *c)
-        }
+        if self.all { !checks.is_empty() && checks.iter().all(|c| *c) } else { checks.iter().any(|c| *c) }
     }
 }
 
@@ -316,14 +257,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn line_around(text: &[u8], start: usize, end: usize) -> &[u8] {
-    let s = text[..start]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    let e = text[end..]
-        .iter()
-        .position(|b| *b == b'\n')
-        .map_or(text.len(), |i| end + i);
+    let s = text[..start].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let e = text[end..].iter().position(|b| *b == b'\n').map_or(text.len(), |i| end + i);
     &text[s..e]
 }
 
@@ -341,8 +276,7 @@ impl PatternRule {
             // A rule on the key name alone (e.g. a PKCS#12 file stored in a ConfigMap).
             return true;
         };
-        if !self.keywords.is_empty() && !self.keywords.iter().any(|k| contains(lower, k.as_bytes()))
-        {
+        if !self.keywords.is_empty() && !self.keywords.iter().any(|k| contains(lower, k.as_bytes())) {
             return false;
         }
         for caps in regex.captures_iter(text) {
@@ -366,10 +300,7 @@ impl PatternRule {
             }
             let line = line_around(text, whole.start(), whole.end());
             if global.allowlist.allows(secret, whole.as_bytes(), line, key)
-                || self
-                    .allowlists
-                    .iter()
-                    .any(|a| a.allows(secret, whole.as_bytes(), line, key))
+                || self.allowlists.iter().any(|a| a.allows(secret, whole.as_bytes(), line, key))
             {
                 continue;
             }
@@ -383,11 +314,7 @@ impl Patterns {
     /// Ids of the rules that report something in `text` (see `PatternRule::matches`).
     pub fn matching_rules(&self, text: &str, key: Option<&str>) -> Vec<&str> {
         let lower = text.as_bytes().to_ascii_lowercase();
-        self.rules
-            .iter()
-            .filter(|r| r.matches(text.as_bytes(), &lower, key, self))
-            .map(|r| r.id.as_str())
-            .collect()
+        self.rules.iter().filter(|r| r.matches(text.as_bytes(), &lower, key, self)).map(|r| r.id.as_str()).collect()
     }
 
     pub fn rule(&self, id: &str) -> Option<&PatternRule> {
@@ -413,20 +340,11 @@ mod tests {
 
     #[test]
     fn bad_regex_names_the_rule() {
-        let err = load_patterns("[[rules]]\nid = \"broken\"\nregex = '(?=x)'\n")
-            .err()
-            .unwrap();
+        let err = load_patterns("[[rules]]\nid = \"broken\"\nregex = '(?=x)'\n").err().unwrap();
         assert!(err.contains("rule `broken`"), "{err}");
-        let err = load_patterns("[[rules]]\nid = \"k\"\nkey_regex = '['\n")
-            .err()
-            .unwrap();
-        assert!(
-            err.contains("rule `k`") && err.contains("key_regex"),
-            "{err}"
-        );
-        let err = load_patterns("[[rules]]\nid = \"g\"\nregex = 'a(b)'\nsecret_group = 2\n")
-            .err()
-            .unwrap();
+        let err = load_patterns("[[rules]]\nid = \"k\"\nkey_regex = '['\n").err().unwrap();
+        assert!(err.contains("rule `k`") && err.contains("key_regex"), "{err}");
+        let err = load_patterns("[[rules]]\nid = \"g\"\nregex = 'a(b)'\nsecret_group = 2\n").err().unwrap();
         assert!(err.contains("rule `g`"), "{err}");
     }
 }

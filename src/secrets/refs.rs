@@ -5,12 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::objects::{
-    Inventory, ObjectRef, at, containers, items, pod_spec, secret_keys, secret_type, str_at,
-};
-use super::{
-    MANAGED_SECRET_TYPES, SECRET_REF_MISSING, SECRET_UNUSED, SecretFinding, SecretScanOptions,
-};
+use super::objects::{Inventory, ObjectRef, at, containers, items, pod_spec, secret_keys, secret_type, str_at};
+use super::{MANAGED_SECRET_TYPES, SECRET_REF_MISSING, SECRET_UNUSED, SecretFinding, SecretScanOptions};
 use crate::outcome::Level;
 
 /// One reference from an object to a Secret (and maybe one of its keys).
@@ -31,31 +27,16 @@ fn optional(v: &Value) -> bool {
 }
 
 fn name_of(v: &Value, field: &str) -> Option<String> {
-    v.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
     let mut out = Vec::new();
     for (r, v) in &inv.objects {
         let ns = r.namespace.clone().unwrap_or_default();
-        let mut push = |secret: Option<String>,
-                        key: Option<String>,
-                        optional: bool,
-                        via: String,
-                        checked: bool| {
+        let mut push = |secret: Option<String>, key: Option<String>, optional: bool, via: String, checked: bool| {
             if let Some(secret) = secret {
-                out.push(SecretRef {
-                    from: r,
-                    namespace: ns.clone(),
-                    secret,
-                    key,
-                    optional,
-                    via,
-                    checked,
-                });
+                out.push(SecretRef { from: r, namespace: ns.clone(), secret, key, optional, via, checked });
             }
         };
         if let Some(spec) = pod_spec(v) {
@@ -64,72 +45,38 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                     if let Some(skr) = at(env, &["valueFrom", "secretKeyRef"]) {
                         let var = env.get("name").and_then(Value::as_str).unwrap_or("");
                         let via = format!("{}.env.{var}", c.location());
-                        push(
-                            name_of(skr, "name"),
-                            name_of(skr, "key"),
-                            optional(skr),
-                            via,
-                            true,
-                        );
+                        push(name_of(skr, "name"), name_of(skr, "key"), optional(skr), via, true);
                     }
                 }
                 for (i, ef) in items(c.spec.get("envFrom")).enumerate() {
                     if let Some(sr) = ef.get("secretRef") {
-                        push(
-                            name_of(sr, "name"),
-                            None,
-                            optional(sr),
-                            format!("{}.envFrom[{i}]", c.location()),
-                            true,
-                        );
+                        push(name_of(sr, "name"), None, optional(sr), format!("{}.envFrom[{i}]", c.location()), true);
                     }
                 }
             }
             for vol in items(spec.get("volumes")) {
                 let vname = vol.get("name").and_then(Value::as_str).unwrap_or("");
                 if let Some(sv) = vol.get("secret") {
-                    let item_keys: Vec<String> = items(sv.get("items"))
-                        .filter_map(|i| name_of(i, "key"))
-                        .collect();
+                    let item_keys: Vec<String> = items(sv.get("items")).filter_map(|i| name_of(i, "key")).collect();
                     let via = format!("volumes[{vname}]");
                     if item_keys.is_empty() {
-                        push(
-                            name_of(sv, "secretName"),
-                            None,
-                            optional(sv),
-                            via.clone(),
-                            true,
-                        );
+                        push(name_of(sv, "secretName"), None, optional(sv), via.clone(), true);
                     }
                     for k in item_keys {
-                        push(
-                            name_of(sv, "secretName"),
-                            Some(k),
-                            optional(sv),
-                            via.clone(),
-                            true,
-                        );
+                        push(name_of(sv, "secretName"), Some(k), optional(sv), via.clone(), true);
                     }
                 }
                 for (i, src) in items(at(vol, &["projected", "sources"])).enumerate() {
                     let Some(sv) = src.get("secret") else {
                         continue;
                     };
-                    let item_keys: Vec<String> = items(sv.get("items"))
-                        .filter_map(|i| name_of(i, "key"))
-                        .collect();
+                    let item_keys: Vec<String> = items(sv.get("items")).filter_map(|i| name_of(i, "key")).collect();
                     let via = format!("volumes[{vname}].projected.sources[{i}]");
                     if item_keys.is_empty() {
                         push(name_of(sv, "name"), None, optional(sv), via.clone(), true);
                     }
                     for k in item_keys {
-                        push(
-                            name_of(sv, "name"),
-                            Some(k),
-                            optional(sv),
-                            via.clone(),
-                            true,
-                        );
+                        push(name_of(sv, "name"), Some(k), optional(sv), via.clone(), true);
                     }
                 }
                 // Volume plugins that take credentials from a Secret: a use, not checked further.
@@ -143,23 +90,11 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                     &["storageos", "secretRef"],
                 ] {
                     if let Some(sr) = at(vol, path) {
-                        push(
-                            name_of(sr, "name"),
-                            None,
-                            true,
-                            format!("volumes[{vname}]"),
-                            false,
-                        );
+                        push(name_of(sr, "name"), None, true, format!("volumes[{vname}]"), false);
                     }
                 }
                 if let Some(af) = vol.get("azureFile") {
-                    push(
-                        name_of(af, "secretName"),
-                        None,
-                        true,
-                        format!("volumes[{vname}]"),
-                        false,
-                    );
+                    push(name_of(af, "secretName"), None, true, format!("volumes[{vname}]"), false);
                 }
             }
             for ps in items(spec.get("imagePullSecrets")) {
@@ -192,15 +127,7 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                     let via = format!("imagePullSecrets[{}]", n.as_deref().unwrap_or(""));
                     if let Some(secret) = n {
                         let (from, namespace) = (r, ns.clone());
-                        out.push(SecretRef {
-                            from,
-                            namespace,
-                            secret,
-                            key: None,
-                            optional: false,
-                            via,
-                            checked: true,
-                        });
+                        out.push(SecretRef { from, namespace, secret, key: None, optional: false, via, checked: true });
                     }
                 }
             }
@@ -209,26 +136,14 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                     let via = format!("spec.tls[{i}]");
                     let (from, namespace) = (r, ns.clone());
                     if let Some(secret) = name_of(tls, "secretName") {
-                        out.push(SecretRef {
-                            from,
-                            namespace,
-                            secret,
-                            key: None,
-                            optional: true,
-                            via,
-                            checked: false,
-                        });
+                        out.push(SecretRef { from, namespace, secret, key: None, optional: true, via, checked: false });
                     }
                 }
             }
             "Gateway" => {
                 for l in items(at(v, &["spec", "listeners"])) {
                     for cr in items(at(l, &["tls", "certificateRefs"])) {
-                        if cr
-                            .get("kind")
-                            .and_then(Value::as_str)
-                            .is_some_and(|k| k != "Secret")
-                        {
+                        if cr.get("kind").and_then(Value::as_str).is_some_and(|k| k != "Secret") {
                             continue;
                         }
                         let namespace = name_of(cr, "namespace").unwrap_or_else(|| ns.clone());
@@ -250,15 +165,7 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
             "Certificate" => {
                 if let Some(secret) = str_at(v, &["spec", "secretName"]).map(str::to_string) {
                     let (from, namespace, via) = (r, ns.clone(), "spec.secretName".to_string());
-                    out.push(SecretRef {
-                        from,
-                        namespace,
-                        secret,
-                        key: None,
-                        optional: true,
-                        via,
-                        checked: false,
-                    });
+                    out.push(SecretRef { from, namespace, secret, key: None, optional: true, via, checked: false });
                 }
             }
             _ => {}
@@ -278,47 +185,22 @@ pub(super) fn missing(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<
             // The controller's pod template carries the same reference and is reported instead.
             continue;
         }
-        let level = if rf.optional {
-            Level::Info
-        } else {
-            Level::Error
-        };
-        let note = if rf.optional {
-            " (optional: true, so the pod still starts)"
-        } else {
-            ""
-        };
+        let level = if rf.optional { Level::Info } else { Level::Error };
+        let note = if rf.optional { " (optional: true, so the pod still starts)" } else { "" };
         let target = format!("{}/{}", rf.namespace, rf.secret);
         match inv.get("Secret", Some(&rf.namespace), &rf.secret) {
             None => {
-                let message = format!(
-                    "{} references Secret {target}, which does not exist{note}",
-                    rf.via
-                );
-                out.push(SecretFinding::new(
-                    SECRET_REF_MISSING,
-                    level,
-                    rf.from,
-                    Some(rf.via),
-                    message,
-                ));
+                let message = format!("{} references Secret {target}, which does not exist{note}", rf.via);
+                out.push(SecretFinding::new(SECRET_REF_MISSING, level, rf.from, Some(rf.via), message));
             }
             Some(secret) => {
                 let (Some(key), Some(keys)) = (&rf.key, secret_keys(secret)) else {
                     continue;
                 };
                 if !keys.contains(key.as_str()) {
-                    let message = format!(
-                        "{} references key {key} of Secret {target}, which has no such key{note}",
-                        rf.via
-                    );
-                    out.push(SecretFinding::new(
-                        SECRET_REF_MISSING,
-                        level,
-                        rf.from,
-                        Some(rf.via),
-                        message,
-                    ));
+                    let message =
+                        format!("{} references key {key} of Secret {target}, which has no such key{note}", rf.via);
+                    out.push(SecretFinding::new(SECRET_REF_MISSING, level, rf.from, Some(rf.via), message));
                 }
             }
         }
@@ -326,19 +208,13 @@ pub(super) fn missing(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<
 }
 
 pub(super) fn unused(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
-    let used: BTreeSet<(String, String)> = collect(inv)
-        .into_iter()
-        .map(|r| (r.namespace, r.secret))
-        .collect();
+    let used: BTreeSet<(String, String)> = collect(inv).into_iter().map(|r| (r.namespace, r.secret)).collect();
     for (r, v) in inv.of_kind("Secret") {
         if MANAGED_SECRET_TYPES.contains(&secret_type(v)) {
             continue;
         }
         // A Secret owned by another object (an operator's resource) is used through its owner.
-        if items(at(v, &["metadata", "ownerReferences"]))
-            .next()
-            .is_some()
-        {
+        if items(at(v, &["metadata", "ownerReferences"])).next().is_some() {
             continue;
         }
         let ns = r.namespace.clone().unwrap_or_default();
@@ -346,13 +222,7 @@ pub(super) fn unused(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<S
             let message = "no Pod, workload, ServiceAccount, Ingress, Gateway or Certificate in the scanned objects \
                            references this Secret; delete it or record its consumer"
                 .to_string();
-            out.push(SecretFinding::new(
-                SECRET_UNUSED,
-                Level::Warning,
-                r,
-                None,
-                message,
-            ));
+            out.push(SecretFinding::new(SECRET_UNUSED, Level::Warning, r, None, message));
         }
     }
 }

@@ -96,10 +96,7 @@ pub fn sample() -> Report {
         message: "default-deny selects every pod in kgents-agents",
     });
     i.probe = "netpol".into();
-    i.evidence = vec![
-        Fact::new("policy", "kgents-agents/default-deny"),
-        Fact::new("pods selected", 7),
-    ];
+    i.evidence = vec![Fact::new("policy", "kgents-agents/default-deny"), Fact::new("pods selected", 7)];
     items.push(i);
 
     let mut i = item(Item {
@@ -119,10 +116,7 @@ pub fn sample() -> Report {
             .fact("source", "default/netshoot"),
         Finding::warning("netpol-selects-no-pods", "kgents-agents/legacy-nats selects no pods").target("kgents-agents/legacy-nats"),
     ];
-    i.evidence = vec![
-        Fact::new("policies in namespace", 4),
-        Fact::new("port", "TCP 4222"),
-    ];
+    i.evidence = vec![Fact::new("policies in namespace", 4), Fact::new("port", "TCP 4222")];
     i.remediation = Some("Restrict the namespaceSelector of allow-monitoring to kgents-observability, or add an explicit deny for the default namespace.".into());
     i.blocks = true;
     i.duration_ms = 340;
@@ -205,12 +199,9 @@ pub fn sample() -> Report {
     i.unverified = Some(kgents_gate::outcome::Unverified {
         code: "forbidden".into(),
         reason: "cannot list PrometheusRules: forbidden".into(),
-        missing_permission: Some(
-            "list prometheusrules.monitoring.coreos.com in kgents-observability".into(),
-        ),
+        missing_permission: Some("list prometheusrules.monitoring.coreos.com in kgents-observability".into()),
     });
-    i.remediation =
-        Some("Grant the audit's service account the Role printed by `kgents-gate rbac`.".into());
+    i.remediation = Some("Grant the audit's service account the Role printed by `kgents-gate rbac`.".into());
     i.blocks = true;
     items.push(i);
 
@@ -224,11 +215,7 @@ pub fn sample() -> Report {
         message: "appendonly is no and no RDB save points are set",
     });
     i.probe = "redis".into();
-    i.evidence = vec![
-        Fact::new("appendonly", "no"),
-        Fact::new("save", "\"\""),
-        Fact::new("role", "master"),
-    ];
+    i.evidence = vec![Fact::new("appendonly", "no"), Fact::new("save", "\"\""), Fact::new("role", "master")];
     i.waiver = Some(WaiverRef {
         reason: "AOF enabled in the next Helm release".into(),
         owner: "data-lead".into(),
@@ -236,8 +223,7 @@ pub fn sample() -> Report {
         days_left: -13,
         ticket: None,
     });
-    i.remediation =
-        Some("Set `appendonly yes` (and `appendfsync everysec`) in the Redis config.".into());
+    i.remediation = Some("Set `appendonly yes` (and `appendfsync everysec`) in the Redis config.".into());
     i.blocks = true;
     items.push(i);
 
@@ -266,10 +252,7 @@ pub fn sample() -> Report {
     i.owner = Some("ops".into());
     i.evidence = vec![
         Fact::new("path", "docs/saas/runbook.md"),
-        Fact::new(
-            "sha256",
-            "9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab",
-        ),
+        Fact::new("sha256", "9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab"),
     ];
     items.push(i);
 
@@ -293,9 +276,7 @@ pub fn sample() -> Report {
         expires: None,
         status: SignoffStatus::Missing,
     });
-    i.remediation = Some(
-        "Add signoff = { by, on, evidence } to the item in checklist.toml after the review.".into(),
-    );
+    i.remediation = Some("Add signoff = { by, on, evidence } to the item in checklist.toml after the review.".into());
     i.blocks = true;
     i.duration_ms = 0;
     items.push(i);
@@ -316,9 +297,7 @@ pub fn sample() -> Report {
         item: "docs.dr-drill".into(),
         by: Some("sre-lead".into()),
         on: Some("2025-11-02".into()),
-        evidence: Some(
-            "https://wiki.example.com/kgents/dr-drill-2025-11 <restore & failover>".into(),
-        ),
+        evidence: Some("https://wiki.example.com/kgents/dr-drill-2025-11 <restore & failover>".into()),
         expires: Some("2026-05-02".into()),
         status: SignoffStatus::Valid,
     };
@@ -330,8 +309,7 @@ pub fn sample() -> Report {
     let waivers = vec![
         WaiverReport {
             item: "observability.log-aggregation".into(),
-            reason: "Loki deferred; *kubectl logs* is adequate for launch | revisit after GA"
-                .into(),
+            reason: "Loki deferred; *kubectl logs* is adequate for launch | revisit after GA".into(),
             owner: "ops-lead".into(),
             expires: "2026-03-31".into(),
             days_left: 45,
@@ -366,17 +344,13 @@ pub fn sample() -> Report {
     };
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
-        tool: Tool {
-            name: "kgents-gate".into(),
-            version: "0.1.0".into(),
-        },
+        tool: Tool { name: "kgents-gate".into(), version: "0.1.0".into() },
         launch: LaunchInfo {
             name: "kgents SaaS production launch".into(),
             approvers: vec!["platform-lead".into(), "security-lead".into()],
         },
         decision: Decision::Blocked,
-        decision_reason:
-            "3 blocking items failed or are pending; 1 blocking item could not be verified".into(),
+        decision_reason: "3 blocking items failed or are pending; 1 blocking item could not be verified".into(),
         exit_code: 1,
         strict: false,
         summary: Summary::default(),
@@ -394,8 +368,7 @@ pub fn sample() -> Report {
         notes: vec!["waiver for secrets.unused covers an item that passed; remove it".into()],
         provenance: Provenance {
             checklist: "checklist.toml".into(),
-            checklist_sha256: "3f2a9c1b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"
-                .into(),
+            checklist_sha256: "3f2a9c1b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8".into(),
             started_at: "2026-02-14T09:30:00Z".into(),
             duration_ms: 12_400,
             today: "2026-02-14".into(),

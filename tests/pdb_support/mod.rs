@@ -8,38 +8,25 @@ use kgents_gate::pdb::{PdbAnalysis, PdbResult};
 use serde_json::{Value, json};
 
 pub fn fixture(name: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pdb")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdb").join(name);
     load_yaml(&path)
 }
 
 pub fn load_yaml(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     docs.into_iter().filter(|d| !d.is_null()).collect()
 }
 
 pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
 
-fn workload(
-    api_version: &str,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    replicas: i32,
-    l: &BTreeMap<String, String>,
-) -> Value {
+fn workload(api_version: &str, kind: &str, ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>) -> Value {
     json!({
         "apiVersion": api_version, "kind": kind,
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{kind}-{name}"), "generation": 1},
@@ -58,13 +45,7 @@ pub fn deployment(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, Stri
 }
 
 /// A ReplicaSet, controlled by the Deployment `owner` when given.
-pub fn replica_set(
-    ns: &str,
-    name: &str,
-    replicas: i32,
-    l: &BTreeMap<String, String>,
-    owner: Option<&str>,
-) -> Value {
+pub fn replica_set(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>, owner: Option<&str>) -> Value {
     let mut v = workload("apps/v1", "ReplicaSet", ns, name, replicas, l);
     if let Some(d) = owner {
         v["metadata"]["ownerReferences"] = json!([owner_ref("apps/v1", "Deployment", d)]);
@@ -72,12 +53,7 @@ pub fn replica_set(
     v
 }
 
-pub fn replication_controller(
-    ns: &str,
-    name: &str,
-    replicas: i32,
-    l: &BTreeMap<String, String>,
-) -> Value {
+pub fn replication_controller(ns: &str, name: &str, replicas: i32, l: &BTreeMap<String, String>) -> Value {
     json!({
         "apiVersion": "v1", "kind": "ReplicationController",
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-ReplicationController-{name}")},
@@ -140,10 +116,7 @@ pub fn codes(r: &PdbResult) -> Vec<&str> {
 }
 
 pub fn workload_codes(a: &PdbAnalysis) -> Vec<&str> {
-    a.workload_findings
-        .iter()
-        .map(|f| f.code.as_str())
-        .collect()
+    a.workload_findings.iter().map(|f| f.code.as_str()).collect()
 }
 
 pub fn fact<'a>(f: &'a kgents_gate::outcome::Finding, name: &str) -> &'a str {
