@@ -21,18 +21,7 @@ use crate::probe::{ProbeContext, new_run_id, params::parse_duration};
 use crate::report::{self, ColorChoice, Format, Provenance, Styles};
 use crate::sources::{SourceOptions, load_view};
 
-/// A failure that ends the command with a message and an exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
-}
-
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Failure { code: exit::USAGE, message: message.into() }
-    }
-}
+pub use crate::commands::Failure;
 
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     let styles = Styles::resolve(color_choice(cli.color), std::io::stdout().is_terminal(), no_color());
@@ -48,6 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Diff { old, new, format } => diff(&old, &new, format),
         Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
+        Command::Pdb(args) => crate::commands::pdb::run(&args),
     }
 }
 

@@ -52,6 +52,8 @@ pub enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// The observed (live) or computed (manifests) status of each PodDisruptionBudget, with findings.
+    Pdb(crate::commands::pdb::PdbArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

@@ -134,103 +134,128 @@ pub fn decide(input: DecideInput<'_>) -> Report {
                 signoffs.push(sr);
             }
             ItemKind::Check { .. } => {
-                let Some(run) = runs.get(&item.id) else {
+                if let Some(run) = runs.get(&item.id) {
+                    judge_run(&mut r, run, item.severity);
+                } else {
                     r.outcome = Outcome::Unverified;
                     r.code = "not-run".into();
                     r.message = "the check did not run".into();
-                    items.push(r);
-                    continue;
-                };
-                r.duration_ms = run.duration.as_millis() as u64;
-                r.findings = run.report.findings.clone();
-                r.evidence = run.report.evidence.clone();
-                if let Some(u) = &run.report.unverified {
-                    r.outcome = Outcome::Unverified;
-                    r.code = u.code.clone();
-                    r.message = match &u.missing_permission {
-                        Some(p) => format!("{} (missing permission: {p})", u.reason),
-                        None => u.reason.clone(),
-                    };
-                    r.unverified = Some(u.clone());
-                } else if let Some(reason) = &run.report.skipped {
-                    r.outcome = Outcome::Skipped;
-                    r.code = "not-applicable".into();
-                    r.message = reason.clone();
-                    r.remediation = None;
-                } else {
-                    match run.report.worst_level() {
-                        Some(level @ (Level::Error | Level::Warning)) => {
-                            let f = run.report.findings.iter().find(|f| f.level == level).expect("worst exists");
-                            let more = run.report.findings.iter().filter(|f| f.level >= Level::Warning).count() - 1;
-                            r.code = f.code.clone();
-                            r.message =
-                                if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
-                            r.outcome = if level == Level::Error && item.severity == Severity::Blocking {
-                                Outcome::Fail
-                            } else {
-                                Outcome::Warn
-                            };
-                        }
-                        _ => {
-                            r.message = "all requirements hold".into();
-                            r.remediation = None;
-                        }
-                    }
                 }
             }
         }
-
-        // Waivers: cover fail, warn and pending; never unverified (could not see is not accepted risk).
-        if let (Some(w), Some(idx)) = (waiver, waiver_idx) {
-            let needs_waiver = matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending);
-            let dl = days_left(today, w.expires);
-            let status = if !waiver_in_force(w, today) {
-                WaiverStatus::Expired
-            } else if needs_waiver {
-                WaiverStatus::Applied
-            } else {
-                WaiverStatus::Unused
-            };
-            match status {
-                WaiverStatus::Applied => {
-                    r.outcome = Outcome::Waived;
-                    r.message = format!("waived until {} by {} ({}): {}", w.expires, w.owner, w.reason, r.message);
-                    r.waiver = Some(WaiverRef {
-                        reason: w.reason.clone(),
-                        owner: w.owner.clone(),
-                        expires: w.expires.to_string(),
-                        days_left: dl,
-                        ticket: w.ticket.clone(),
-                    });
-                }
-                WaiverStatus::Expired if needs_waiver => {
-                    r.message = format!("{} (waiver by {} expired on {})", r.message, w.owner, w.expires);
-                    notes
-                        .push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
-                }
-                WaiverStatus::Expired => {
-                    notes.push(format!("waiver for {} expired on {} (the item passes without it)", item.id, w.expires));
-                }
-                WaiverStatus::Unused => {
-                    notes.push(format!(
-                        "waiver for {} matches nothing: the item is {}; remove the waiver",
-                        item.id, r.outcome
-                    ));
-                }
-            }
-            waiver_status.insert(idx, status);
-        }
-
-        r.blocks = match r.outcome {
-            Outcome::Fail => true,
-            Outcome::Pending => item.severity == Severity::Blocking || strict,
-            Outcome::Unverified => item.severity == Severity::Blocking,
-            Outcome::Warn => strict && item.severity != Severity::Info,
-            Outcome::Pass | Outcome::Waived | Outcome::Skipped => false,
-        };
+        apply_waiver_and_block(&mut r, item, waiver, waiver_idx, today, strict, &mut notes, &mut waiver_status);
         items.push(r);
     }
+    finish(checklist, items, signoffs, notes, waiver_status, today, strict, provenance)
+}
 
+/// The raw verdict of a probe run, before waivers.
+fn judge_run(r: &mut ItemReport, run: &ItemRun, severity: Severity) {
+    r.duration_ms = run.duration.as_millis() as u64;
+    r.findings = run.report.findings.clone();
+    r.evidence = run.report.evidence.clone();
+    if let Some(u) = &run.report.unverified {
+        r.outcome = Outcome::Unverified;
+        r.code = u.code.clone();
+        r.message = match &u.missing_permission {
+            Some(p) => format!("{} (missing permission: {p})", u.reason),
+            None => u.reason.clone(),
+        };
+        r.unverified = Some(u.clone());
+    } else if let Some(reason) = &run.report.skipped {
+        r.outcome = Outcome::Skipped;
+        r.code = "not-applicable".into();
+        r.message = reason.clone();
+        r.remediation = None;
+    } else {
+        match run.report.worst_level() {
+            Some(level @ (Level::Error | Level::Warning)) => {
+                let f = run.report.findings.iter().find(|f| f.level == level).expect("worst exists");
+                let more = run.report.findings.iter().filter(|f| f.level >= Level::Warning).count() - 1;
+                r.code = f.code.clone();
+                r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
+                r.outcome =
+                    if level == Level::Error && severity == Severity::Blocking { Outcome::Fail } else { Outcome::Warn };
+            }
+            _ => {
+                r.message = "all requirements hold".into();
+                r.remediation = None;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_waiver_and_block(
+    r: &mut ItemReport,
+    item: &Item,
+    waiver: Option<&Waiver>,
+    waiver_idx: Option<usize>,
+    today: Date,
+    strict: bool,
+    notes: &mut Vec<String>,
+    waiver_status: &mut BTreeMap<usize, WaiverStatus>,
+) {
+    // Waivers: cover fail, warn and pending; never unverified (could not see is not accepted risk).
+    if let (Some(w), Some(idx)) = (waiver, waiver_idx) {
+        let needs_waiver = matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending);
+        let dl = days_left(today, w.expires);
+        let status = if !waiver_in_force(w, today) {
+            WaiverStatus::Expired
+        } else if needs_waiver {
+            WaiverStatus::Applied
+        } else {
+            WaiverStatus::Unused
+        };
+        match status {
+            WaiverStatus::Applied => {
+                r.outcome = Outcome::Waived;
+                r.message = format!("waived until {} by {} ({}): {}", w.expires, w.owner, w.reason, r.message);
+                r.waiver = Some(WaiverRef {
+                    reason: w.reason.clone(),
+                    owner: w.owner.clone(),
+                    expires: w.expires.to_string(),
+                    days_left: dl,
+                    ticket: w.ticket.clone(),
+                });
+            }
+            WaiverStatus::Expired if needs_waiver => {
+                r.message = format!("{} (waiver by {} expired on {})", r.message, w.owner, w.expires);
+                notes.push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
+            }
+            WaiverStatus::Expired => {
+                notes.push(format!("waiver for {} expired on {} (the item passes without it)", item.id, w.expires));
+            }
+            WaiverStatus::Unused => {
+                notes.push(format!(
+                    "waiver for {} matches nothing: the item is {}; remove the waiver",
+                    item.id, r.outcome
+                ));
+            }
+        }
+        waiver_status.insert(idx, status);
+    }
+
+    r.blocks = match r.outcome {
+        Outcome::Fail => true,
+        Outcome::Pending => item.severity == Severity::Blocking || strict,
+        Outcome::Unverified => item.severity == Severity::Blocking,
+        Outcome::Warn => strict && item.severity != Severity::Info,
+        Outcome::Pass | Outcome::Waived | Outcome::Skipped => false,
+    };
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    checklist: &Checklist,
+    items: Vec<ItemReport>,
+    signoffs: Vec<SignoffReport>,
+    notes: Vec<String>,
+    waiver_status: BTreeMap<usize, WaiverStatus>,
+    today: Date,
+    strict: bool,
+    provenance: Provenance,
+) -> Report {
     // Waivers of items not selected this run are reported as they stand, without a verdict.
     let waivers = checklist
         .waivers

@@ -67,7 +67,7 @@ pub async fn run(
 ) -> RunResult {
     let started = Instant::now();
     let cancel = opts.context.cancel.clone();
-    let mut set: JoinSet<(String, ItemRun)> = JoinSet::new();
+    let mut set: JoinSet<Option<(String, ItemRun)>> = JoinSet::new();
     let mut pending: BTreeMap<String, Instant> = BTreeMap::new();
     let mut results = BTreeMap::new();
 
@@ -84,7 +84,9 @@ pub async fn run(
 
     for (item, spec) in runnable {
         let id = item.id.clone();
-        let timeout = item.timeout.unwrap_or(opts.item_timeout).min(opts.global_timeout);
+        // The global deadline preempts items on its own; capping the item budget by it would make a
+        // probe report its endpoint slow when only the audit ran out of time.
+        let timeout = item.timeout.unwrap_or(opts.item_timeout);
         if opts.context.offline && spec.kind().needs_live() {
             let report = ProbeReport::unverified(
                 "offline",
@@ -98,16 +100,24 @@ pub async fn run(
         ctx.timeout = timeout;
         let spec = spec.clone();
         pending.insert(id.clone(), Instant::now());
+        let cleans_up = spec.kind().cleans_up();
         set.spawn(async move {
             let t0 = Instant::now();
-            let report = match tokio::time::timeout(timeout, spec.run(&ctx)).await {
-                Ok(r) => r,
-                Err(_) => ProbeReport::unverified(
-                    "timeout",
-                    format!("no answer within the item timeout of {}", crate::engine::human(timeout)),
-                ),
+            let cancel = ctx.cancel.clone();
+            let run = tokio::time::timeout(timeout, spec.run(&ctx));
+            let report = tokio::select! {
+                r = run => match r {
+                    Ok(r) => r,
+                    Err(_) => ProbeReport::unverified(
+                        "timeout",
+                        format!("no answer within the item timeout of {}", crate::engine::human(timeout)),
+                    ),
+                },
+                // Probes with nothing to clean up stop at once; the others see the cancel
+                // themselves and return after cleaning up.
+                _ = cancel.cancelled(), if !cleans_up => return None,
             };
-            (id, ItemRun { report, duration: t0.elapsed() })
+            Some((id, ItemRun { report, duration: t0.elapsed() }))
         });
     }
 
@@ -118,11 +128,12 @@ pub async fn run(
         tokio::select! {
             joined = set.join_next() => match joined {
                 None => break,
-                Some(Ok((id, run))) => {
+                Some(Ok(Some((id, run)))) => {
                     pending.remove(&id);
                     progress.finished(&id, &run.report);
                     results.insert(id, run);
                 }
+                Some(Ok(None)) => {}
                 // A panicking probe must not take the audit down: its item stays pending below
                 // and is reported unverified.
                 Some(Err(_)) => {}
@@ -147,7 +158,8 @@ pub async fn run(
             tokio::select! {
                 joined = set.join_next() => match joined {
                     None => break,
-                    Some(Ok((id, run))) => {
+                    Some(Ok(None)) => {}
+                    Some(Ok(Some((id, run)))) => {
                         // A probe that returned a complete answer before noticing the cancel
                         // keeps it; one cut short reports itself unverified.
                         pending.remove(&id);

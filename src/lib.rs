@@ -7,6 +7,7 @@ pub mod app;
 pub mod checklist;
 pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod decide;
 pub mod diff;
 pub mod engine;

@@ -1,4 +1,4 @@
-//! The credential pattern rules (checks/secret-patterns.toml) against gitleaks' own per-rule true and
+//! The credential pattern rules (checks/patterns/secrets.toml) against gitleaks' own per-rule true and
 //! false positives (tests/corpora/secrets/gitleaks, MIT), and the loader's error reporting.
 
 use std::collections::BTreeMap;

@@ -43,6 +43,12 @@ impl ProbeKind {
         Self::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 
+    /// Whether the probe creates objects (probe pods, scratch keys) that it must clean up when
+    /// cancelled; the engine gives those a grace period and stops the others at once.
+    pub fn cleans_up(self) -> bool {
+        false
+    }
+
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
     /// such probes are `unverified` (offline) when the audit runs offline.
     pub fn needs_live(self) -> bool {

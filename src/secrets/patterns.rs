@@ -1,4 +1,4 @@
-//! Credential pattern rules, loaded from data (checks/secret-patterns.toml): regex rules with
+//! Credential pattern rules, loaded from data (checks/patterns/secrets.toml): regex rules with
 //! keyword prefilters, entropy thresholds and allow-lists (gitleaks' model), and the rules that tell
 //! a credential's *name* (env variable, ConfigMap key). Matching reports rule ids, never the text.
 
@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub use super::names::{NameRules, name_tokens};
 
 /// The pattern rules built into the binary.
-pub const BUILTIN_PATTERNS: &str = include_str!("../../checks/secret-patterns.toml");
+pub const BUILTIN_PATTERNS: &str = include_str!("../../checks/patterns/secrets.toml");
 
 /// The built-in rules, compiled once. An error here is a defect of the shipped file (a test loads it).
 pub fn builtin_patterns() -> Result<&'static Patterns, String> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerates checks/secret-patterns.toml from the gitleaks default config next to this file.
+"""Regenerates checks/patterns/secrets.toml from the gitleaks default config next to this file.
 
-Usage: python3 tests/corpora/secrets/gitleaks/derive_patterns.py > checks/secret-patterns.toml
+Usage: python3 tests/corpora/secrets/gitleaks/derive_patterns.py > checks/patterns/secrets.toml
 
 What changes on the way (gitleaks scans files in git history; kgents-gate scans ConfigMap values
 and container env values):
