@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 use serde_json::Value;
-use support::kubelet::{PodState, PodStatePlayer, ready_pods, set_pod_state};
+use support::kubelet::{PodState, PodStatePlayer, bind_pod, create_node, ready_pods, set_pod_state};
 use support::{
     ControlPlane, NATS_NEWEST, NATS_PRODUCTION, NatsAuth, NatsCluster, NatsOptions, Prometheus, PrometheusOptions,
     Redis, RedisOptions, RedisSave, eventually,
@@ -182,6 +182,31 @@ spec:
 }
 
 #[tokio::test]
+async fn harness_nodes_are_ready_and_pods_bind_to_them() {
+    let plane = ControlPlane::shared();
+    let ns = plane.unique_namespace("nodes").await;
+    let client = plane.client();
+    let node = create_node(&client, &support::unique_name("node"), &[("topology.kubernetes.io/zone", "a")]).await;
+    let node_name = node.metadata.name.clone().expect("node name");
+    let ready = node.status.and_then(|s| s.conditions).unwrap_or_default();
+    assert!(ready.iter().any(|c| c.type_ == "Ready" && c.status == "True"), "{ready:?}");
+
+    plane
+        .apply_yaml_in(
+            &ns,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n",
+        )
+        .await;
+    bind_pod(&client, &ns, "p", &node_name).await;
+    let pod = set_pod_state(&client, &ns, "p", PodState::Waiting("ImagePullBackOff".into())).await;
+    assert_eq!(pod.spec.and_then(|s| s.node_name).as_deref(), Some(node_name.as_str()));
+    let status = pod.status.expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let waiting = status.container_statuses.expect("statuses")[0].state.clone().and_then(|s| s.waiting);
+    assert_eq!(waiting.and_then(|w| w.reason).as_deref(), Some("ImagePullBackOff"));
+}
+
+#[tokio::test]
 async fn apply_yaml_creates_and_replaces_custom_resources_and_counts_lists() {
     let plane = ControlPlane::shared();
     let ns = plane.unique_namespace("apply").await;
@@ -208,6 +233,13 @@ spec: {size: 1}
     assert_eq!(first[1].data["spec"]["size"], 1);
     let second = plane.apply_yaml_in(&ns, &crd.replace("size: 1", "size: 2")).await;
     assert_eq!(second[1].data["spec"]["size"], 2);
+
+    // 1.20 has no policy/v1: a kind the server does not serve is an error, at once.
+    let started = Instant::now();
+    let v1_pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 1}\n";
+    let err = support::apply::apply_yaml(&plane.client(), Some(&ns), v1_pdb).await.expect_err("policy/v1 on 1.20");
+    assert!(err.contains("not served"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 
     let before = plane.request_counts().await;
     let applied = plane.apply_yaml_in(&ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n").await;

@@ -72,16 +72,20 @@ async fn apply_one(
     }
 }
 
-/// Discovery for one kind; retried briefly, since a CRD applied a moment ago takes a few
-/// seconds to be served.
+/// Discovery for one kind. Custom groups are retried for 10 s, since a CRD applied a moment ago
+/// takes a few seconds to be served; built-in groups (no dot, or `*.k8s.io`) fail at once.
 async fn discover(client: &kube::Client, gvk: &GroupVersionKind) -> Result<(ApiResource, ApiCapabilities), String> {
+    let custom = gvk.group.contains('.') && !gvk.group.ends_with(".k8s.io");
+    let attempts = if custom { 50 } else { 1 };
     let mut last = String::new();
-    for _ in 0..50 {
+    for attempt in 1..=attempts {
         match pinned_kind(client, gvk).await {
             Ok(found) => return Ok(found),
             Err(e) => last = e.to_string(),
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if attempt < attempts {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     Err(format!("{}/{} {} is not served: {last}", gvk.group, gvk.version, gvk.kind))
 }

@@ -209,7 +209,10 @@ fn write_kubeconfig(path: &Path, server: &str, ca_pem: &str, user: &str, token: 
          contexts:\n- name: {user}@test\n  context:\n    cluster: test\n    user: {user}\n    \
          namespace: default\ncurrent-context: {user}@test\n"
     );
-    std::fs::write(path, text).expect("write a test kubeconfig");
+    // Written aside and renamed: tests asking for the same kubeconfig at once never see half a file.
+    let tmp = path.with_extension(format!("tmp{}", super::random_hex(4)));
+    std::fs::write(&tmp, text).expect("write a test kubeconfig");
+    std::fs::rename(&tmp, path).expect("move a test kubeconfig into place");
 }
 
 /// Test CA, API serving certificate (127.0.0.1, localhost, kubernetes.default.svc, 10.96.0.1)

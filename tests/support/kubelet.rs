@@ -170,10 +170,10 @@ impl PodStatePlayer {
                         if done.contains_key(&uid) || pod.metadata.deletion_timestamp.is_some() {
                             continue;
                         }
-                        if let Some(state) = decide(&pod) {
-                            if write_state(&pods, &pod, &state).await.is_ok() {
-                                done.insert(uid, state);
-                            }
+                        if let Some(state) = decide(&pod)
+                            && write_state(&pods, &pod, &state).await.is_ok()
+                        {
+                            done.insert(uid, state);
                         }
                     }
                 }

@@ -119,10 +119,11 @@ fn unregister(id: u64) {
     }
 }
 
-/// A directory under the system temp dir, removed on Drop or when the test binary ends.
+/// A directory under the system temp dir, removed on Drop or when the test binary ends (kept
+/// when `KGENTS_GATE_KEEP_TEST_DIRS` is set, to read server logs after a failure).
 pub struct ScratchDir {
     path: PathBuf,
-    id: u64,
+    id: Option<u64>,
 }
 
 impl ScratchDir {
@@ -133,7 +134,8 @@ impl ScratchDir {
             .tempdir()
             .expect("create a scratch directory under the temp dir")
             .keep();
-        let id = register(Undo::Remove(dir.clone()));
+        let keep = std::env::var_os("KGENTS_GATE_KEEP_TEST_DIRS").is_some_and(|v| !v.is_empty());
+        let id = if keep { None } else { Some(register(Undo::Remove(dir.clone()))) };
         ScratchDir { path: dir, id }
     }
 
@@ -151,8 +153,10 @@ impl ScratchDir {
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-        unregister(self.id);
+        if let Some(id) = self.id {
+            let _ = std::fs::remove_dir_all(&self.path);
+            unregister(id);
+        }
     }
 }
 
