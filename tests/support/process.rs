@@ -161,6 +161,8 @@ impl Drop for ScratchDir {
 }
 
 /// A running server: stdout and stderr go to a log file; killed by pid on Drop or at exit.
+/// PR_SET_PDEATHSIG is deliberately not used: it fires when the spawning *thread* exits, and
+/// test threads exit while a shared server must live on.
 pub struct ServerProcess {
     name: String,
     child: Child,
