@@ -254,7 +254,7 @@ async fn start_once(options: &NatsOptions, binary: &PathBuf) -> Result<NatsClust
     }
     let mut cluster =
         NatsCluster { nodes, options: options.clone(), binary: binary.clone(), started_in: Duration::ZERO, _dir: dir };
-    cluster.wait_healthy(Duration::from_secs(60), Duration::from_secs(15)).await?;
+    cluster.wait_healthy(Duration::from_secs(60), Duration::from_secs(8)).await?;
     cluster.started_in = started.elapsed();
     Ok(cluster)
 }
