@@ -165,13 +165,11 @@ fn silent_server() -> (String, std::thread::JoinHandle<()>) {
     let addr = listener.local_addr().unwrap();
     let handle = std::thread::spawn(move || {
         let mut held = Vec::new();
-        for stream in listener.incoming().take(4) {
-            if let Ok(mut s) = stream {
-                let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
-                let mut buf = [0u8; 512];
-                let _ = s.read(&mut buf);
-                held.push(s);
-            }
+        for mut s in listener.incoming().take(4).flatten() {
+            let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            held.push(s);
         }
         std::thread::sleep(Duration::from_secs(90));
     });

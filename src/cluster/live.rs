@@ -73,10 +73,7 @@ async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectE
         }
         None => match Kubeconfig::from_env() {
             Ok(Some(k)) => Some(k),
-            Ok(None) => match Kubeconfig::read() {
-                Ok(k) => Some(k),
-                Err(_) => None,
-            },
+            Ok(None) => Kubeconfig::read().ok(),
             Err(e) => return Err(ConnectError::BadConfig(format!("KUBECONFIG: {e}"))),
         },
     };
@@ -187,13 +184,13 @@ async fn list_all(
         let mut lp = ListParams::default().limit(page);
         loop {
             let result = if full {
-                api.list(&lp).await.map(|l| {
-                    (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect::<Vec<_>>())
-                })
+                api.list(&lp)
+                    .await
+                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(serde_json::to_value).collect::<Vec<_>>()))
             } else {
                 api.list_metadata(&lp)
                     .await
-                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect()))
+                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(serde_json::to_value).collect()))
             };
             match result {
                 Ok((cont, objs)) => {

@@ -172,5 +172,5 @@ impl ProbeContext {
 /// A short unique id for one audit run (time-based, hex), used in probe pod labels and keys.
 pub fn new_run_id() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{:x}{:04x}", now.as_secs(), (now.subsec_nanos() / 1000) & 0xffff ^ std::process::id() & 0xffff)
+    format!("{:x}{:04x}", now.as_secs(), (now.subsec_micros() & 0xffff) ^ (std::process::id() & 0xffff))
 }

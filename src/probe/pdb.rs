@@ -35,6 +35,7 @@ fn server_minor(version: &str) -> Option<(u32, u32)> {
 
 /// Builds the PDB world from the view: manifests alone assume the workloads' pods are Ready;
 /// a live view takes pods as they are.
+#[allow(clippy::result_large_err)] // the Err is the check's final answer, built once
 pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, ProbeReport> {
     if let Some(gap) = view.gap_report(KINDS) {
         return Err(gap);
@@ -60,6 +61,7 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
     Ok(world)
 }
 
+#[allow(clippy::result_large_err)]
 fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, ProbeReport> {
     let world = world_from_view(view, &p.namespaces)?;
     Ok(analyze(&world, &p.scope()))
