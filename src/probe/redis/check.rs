@@ -152,6 +152,7 @@ impl<'a> Check<'a> {
     pub async fn run(mut self) -> ProbeReport {
         let creds = self.creds.clone();
         let mut con = match self.bounded(self.connect(&creds)).await {
+            Err(Stop::Deadline) => return self.unreachable(Failure::Timeout, "the connection"),
             Err(stop) => return self.interrupted(stop),
             Ok(Err(Failure::AuthFailed(why))) => {
                 // Also say whether the server would have let anyone in without credentials.
@@ -367,7 +368,16 @@ impl<'a> Check<'a> {
         let steps = async {
             set_sent.store(true, Ordering::Relaxed);
             let set: Value =
-                redis::cmd("SET").arg(&key).arg(&value).arg("NX").arg("EX").arg(ttl).query_async(&mut c2).await?;
+                match redis::cmd("SET").arg(&key).arg(&value).arg("NX").arg("EX").arg(ttl).query_async(&mut c2).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // An error reply (READONLY, OOM, NOPERM) means nothing was written.
+                        if e.code().is_some() {
+                            set_sent.store(false, Ordering::Relaxed);
+                        }
+                        return Err(e);
+                    }
+                };
             if set == Value::Nil {
                 set_sent.store(false, Ordering::Relaxed);
                 return Ok(Err(format!("the key {key} already existed (SET NX did not write)")));
