@@ -385,3 +385,52 @@ async fn silent_server_is_unreachable_within_the_timeout() {
         assert_eq!(codes(&r), ["redis-unreachable"], "{r:#?}");
     }
 }
+
+/// `kgents-gate audit` with one redis item, the password in the environment.
+fn audit_with_redis(port: u16, password: &str) -> (std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    std::fs::write(dir.path().join("checks/redis.toml"), include_str!("../checks/redis.toml")).unwrap();
+    let checklist = format!(
+        "[launch]\nname = \"redis cli test\"\napprovers = [\"lead\"]\n\n[[category]]\nid = \"dr\"\ntitle = \"Disaster recovery\"\n\n\
+         [[item]]\nid = \"dr.redis\"\ncategory = \"dr\"\ntitle = \"idempotency store\"\ncheck = \"redis.idempotency-store\"\nowner = \"billing\"\n\
+         [item.with]\nurl = \"redis://127.0.0.1:{port}/0\"\npassword_env = \"KGENTS_TEST_REDIS_PASSWORD\"\nmax_ping = \"1s\"\n"
+    );
+    std::fs::write(dir.path().join("checklist.toml"), checklist).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kgents-gate"))
+        .args(["audit", "--out-dir", "out", "--format", "json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .env("KGENTS_TEST_REDIS_PASSWORD", password)
+        .output()
+        .unwrap();
+    let report = std::fs::read_to_string(dir.path().join("out/kgents-gate-report.json")).unwrap_or_default();
+    assert!(!report.contains(password), "password in the JSON report");
+    (out, serde_json::from_str(&report).unwrap())
+}
+
+#[tokio::test]
+async fn audit_exits_0_on_a_healthy_server_and_1_on_allkeys_lru() {
+    let pw = format!("canary-{}", support::random_hex(10));
+    let good = healthy(&pw).await;
+    let bad = Redis::start(RedisOptions {
+        password: Some(pw.clone()),
+        maxmemory_policy: Some("allkeys-lru".into()),
+        appendonly: true,
+        ..Default::default()
+    })
+    .await;
+    for (port, expected, outcome) in [(good.port(), 0, "pass"), (bad.port(), 1, "fail")] {
+        let (out, report) = audit_with_redis(port, &pw);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(expected), "{stdout}\n{stderr}");
+        let item = &report["items"][0];
+        assert_eq!(item["outcome"], outcome, "{item:#}");
+        if expected == 1 {
+            assert_eq!(item["code"], "redis-eviction-unsafe", "{item:#}");
+        }
+        assert!(!stdout.contains(&pw) && !stderr.contains(&pw), "password leaked");
+    }
+}
