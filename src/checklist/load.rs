@@ -23,6 +23,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
+    ("secrets.toml", include_str!("../../checks/secrets.toml")),
 ];
 
 /// Display name of the built-in checklist (`Checklist::origin`).

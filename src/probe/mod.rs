@@ -7,6 +7,7 @@ pub mod http;
 pub mod load_baseline;
 pub mod params;
 pub mod pdb;
+pub mod secret_hygiene;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,10 +26,11 @@ pub enum ProbeKind {
     LoadBaseline,
     Http,
     Pdb,
+    SecretHygiene,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb];
+    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::SecretHygiene];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +38,7 @@ impl ProbeKind {
             ProbeKind::LoadBaseline => "load-baseline",
             ProbeKind::Http => "http",
             ProbeKind::Pdb => "pdb",
+            ProbeKind::SecretHygiene => "secret-hygiene",
         }
     }
 
@@ -57,6 +60,7 @@ impl ProbeKind {
             ProbeKind::Http => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
+            ProbeKind::SecretHygiene => false,
         }
     }
 }
@@ -68,6 +72,7 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
+    SecretHygiene(crate::secrets::SecretsParams),
 }
 
 impl ProbeSpec {
@@ -79,6 +84,7 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
+            ProbeKind::SecretHygiene => crate::secrets::SecretsParams::read(&mut r).map(ProbeSpec::SecretHygiene),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -91,6 +97,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
             ProbeSpec::Http(_) => ProbeKind::Http,
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
+            ProbeSpec::SecretHygiene(_) => ProbeKind::SecretHygiene,
         }
     }
 
@@ -99,6 +106,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
+            ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
         }
     }
 
@@ -114,6 +122,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
             ProbeSpec::Http(p) => http::run(p, ctx).await,
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
+            ProbeSpec::SecretHygiene(p) => secret_hygiene::run(p, ctx).await,
         }
     }
 }
