@@ -98,15 +98,14 @@ fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
         offline: !args.source.manifests.is_empty(),
     };
     let rt = super::runtime()?;
-    let loaded = rt.block_on(load_view(&needs(&params), &opts, timeout.max(Duration::from_secs(1)))).map_err(
-        |errors| {
+    let loaded =
+        rt.block_on(load_view(&needs(&params), &opts, timeout.max(Duration::from_secs(1)))).map_err(|errors| {
             // Manifest errors name the file and line, never the content.
             for e in &errors {
                 eprintln!("error: {e}");
             }
             Failure::usage(format!("{} manifest problem(s)", errors.len()))
-        },
-    )?;
+        })?;
     let objects = match objects_from_view(&loaded.view) {
         Ok(o) => o,
         Err(report) => {

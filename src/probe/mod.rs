@@ -30,7 +30,8 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::SecretHygiene];
+    pub const ALL: &'static [ProbeKind] =
+        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::SecretHygiene];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -55,10 +55,8 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, ProbeReport> 
         return Ok(objects);
     };
     let mut report = first_gap.to_report(*first_kind);
-    let permissions: Vec<String> = gaps
-        .iter()
-        .filter_map(|(k, g)| g.to_report(*k).unverified.and_then(|u| u.missing_permission))
-        .collect();
+    let permissions: Vec<String> =
+        gaps.iter().filter_map(|(k, g)| g.to_report(*k).unverified.and_then(|u| u.missing_permission)).collect();
     if report.skipped.is_some() {
         // A core kind not served is a broken API, not a check that does not apply.
         let reason = report.skipped.take().unwrap_or_default();
