@@ -42,7 +42,7 @@ pub fn needs(p: &SecretsParams) -> Vec<Need> {
 
 /// Every object of the kinds the scan reads, or the report saying what could not be read: every
 /// forbidden kind's permission is named, not only the first.
-pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, ProbeReport> {
+pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, Box<ProbeReport>> {
     let mut objects = Vec::new();
     let mut gaps: Vec<(Kind, &Gap)> = Vec::new();
     for k in kinds() {
@@ -69,7 +69,7 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, ProbeReport> 
             u.missing_permission = Some(permissions.join("; "));
         }
     }
-    Err(report)
+    Err(Box::new(report))
 }
 
 /// Secret types whose consumers (Ingress, Gateway, cert-manager Certificate) the view does not
@@ -106,7 +106,7 @@ pub async fn run(p: &SecretsParams, ctx: &ProbeContext) -> ProbeReport {
     };
     match objects_from_view(&view) {
         Ok(objects) => report_for(&objects, p, jiff::Timestamp::now(), view.offline),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
