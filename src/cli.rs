@@ -54,6 +54,8 @@ pub enum Command {
     },
     /// The observed (live) or computed (manifests) status of each PodDisruptionBudget, with findings.
     Pdb(crate::commands::pdb::PdbArgs),
+    /// Secret hygiene on its own: `secrets scan` of the live cluster or of manifests.
+    Secrets(crate::commands::secrets::SecretsArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

@@ -24,6 +24,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("load.toml", include_str!("../../checks/load.toml")),
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
     ("redis.toml", include_str!("../../checks/redis.toml")),
+    ("secrets.toml", include_str!("../../checks/secrets.toml")),
 ];
 
 /// Display name of the built-in checklist (`Checklist::origin`).

@@ -8,6 +8,7 @@ pub mod load_baseline;
 pub mod params;
 pub mod pdb;
 pub mod redis;
+pub mod secret_hygiene;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,11 +28,12 @@ pub enum ProbeKind {
     Http,
     Pdb,
     Redis,
+    SecretHygiene,
 }
 
 impl ProbeKind {
     pub const ALL: &'static [ProbeKind] =
-        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::Redis];
+        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::Redis, ProbeKind::SecretHygiene];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +42,7 @@ impl ProbeKind {
             ProbeKind::Http => "http",
             ProbeKind::Pdb => "pdb",
             ProbeKind::Redis => "redis",
+            ProbeKind::SecretHygiene => "secret-hygiene",
         }
     }
 
@@ -61,6 +64,7 @@ impl ProbeKind {
             ProbeKind::Http | ProbeKind::Redis => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
+            ProbeKind::SecretHygiene => false,
         }
     }
 }
@@ -73,6 +77,7 @@ pub enum ProbeSpec {
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
     Redis(redis::RedisParams),
+    SecretHygiene(crate::secrets::SecretsParams),
 }
 
 impl ProbeSpec {
@@ -85,6 +90,7 @@ impl ProbeSpec {
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
             ProbeKind::Redis => redis::RedisParams::read(&mut r).map(ProbeSpec::Redis),
+            ProbeKind::SecretHygiene => crate::secrets::SecretsParams::read(&mut r).map(ProbeSpec::SecretHygiene),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -98,6 +104,7 @@ impl ProbeSpec {
             ProbeSpec::Http(_) => ProbeKind::Http,
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
             ProbeSpec::Redis(_) => ProbeKind::Redis,
+            ProbeSpec::SecretHygiene(_) => ProbeKind::SecretHygiene,
         }
     }
 
@@ -106,6 +113,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) | ProbeSpec::Redis(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
+            ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
         }
     }
 
@@ -122,6 +130,7 @@ impl ProbeSpec {
             ProbeSpec::Http(p) => http::run(p, ctx).await,
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
             ProbeSpec::Redis(p) => redis::run(p, ctx).await,
+            ProbeSpec::SecretHygiene(p) => secret_hygiene::run(p, ctx).await,
         }
     }
 }

@@ -165,6 +165,9 @@ pub struct SecretScanOptions {
     pub allowed_credential_names: Vec<String>,
     /// Values that are never credentials (regexes).
     pub allowed_credential_values: Vec<regex::Regex>,
+    /// Secret types never reported unused because their consumers are not among the scanned
+    /// objects (e.g. `kubernetes.io/tls` when Ingress and Gateway objects were not read).
+    pub unused_unjudged_types: Vec<String>,
 }
 
 impl Default for SecretScanOptions {
@@ -181,6 +184,7 @@ impl Default for SecretScanOptions {
             extra_credential_values: Vec::new(),
             allowed_credential_names: Vec::new(),
             allowed_credential_values: Vec::new(),
+            unused_unjudged_types: Vec::new(),
         }
     }
 }

@@ -201,7 +201,9 @@ impl NamespaceScope {
 pub fn secret_keys(secret: &Value) -> Option<BTreeSet<&str>> {
     let data = secret.get("data").and_then(Value::as_object);
     let string_data = secret.get("stringData").and_then(Value::as_object);
-    if data.is_none() && string_data.is_none() {
+    // The API omits an empty `data`, but a full object always has `type` (metadata-only lists
+    // do not): a typed Secret without data has no keys, rather than unknown keys.
+    if data.is_none() && string_data.is_none() && secret.get("type").is_none_or(Value::is_null) {
         return None;
     }
     Some(data.into_iter().chain(string_data).flat_map(|m| m.keys().map(String::as_str)).collect())
@@ -226,6 +228,14 @@ mod tests {
         let inv = Inventory::new(&objs);
         let refs: Vec<String> = inv.objects.iter().map(|(r, _)| r.to_string()).collect();
         assert_eq!(refs, ["Secret default/a", "ClusterRole r"]);
+    }
+
+    #[test]
+    fn secret_keys_of_full_and_metadata_only_objects() {
+        assert_eq!(secret_keys(&json!({"kind": "Secret", "type": "Opaque"})), Some(BTreeSet::new()));
+        assert_eq!(secret_keys(&json!({"kind": "Secret", "metadata": {"name": "m"}})), None);
+        let both = json!({"kind": "Secret", "data": {"a": ""}, "stringData": {"b": "x"}});
+        assert_eq!(secret_keys(&both), Some(BTreeSet::from(["a", "b"])));
     }
 
     #[test]

@@ -123,6 +123,7 @@ impl SecretsParams {
             extra_credential_values: compile(&self.extra_credential_values),
             allowed_credential_names: self.allowed_credential_names.clone(),
             allowed_credential_values: compile(&self.allowed_credential_values),
+            unused_unjudged_types: Vec::new(),
         }
     }
 }

@@ -207,10 +207,11 @@ pub(super) fn missing(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<
     }
 }
 
-pub(super) fn unused(inv: &Inventory, _opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
+pub(super) fn unused(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<SecretFinding>) {
     let used: BTreeSet<(String, String)> = collect(inv).into_iter().map(|r| (r.namespace, r.secret)).collect();
     for (r, v) in inv.of_kind("Secret") {
-        if MANAGED_SECRET_TYPES.contains(&secret_type(v)) {
+        let ty = secret_type(v);
+        if MANAGED_SECRET_TYPES.contains(&ty) || opts.unused_unjudged_types.iter().any(|t| t == ty) {
             continue;
         }
         // A Secret owned by another object (an operator's resource) is used through its owner.
