@@ -75,6 +75,30 @@ fn meta<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
     o.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
 }
 
+/// The annotation `kubectl apply` writes: a full copy of the applied object, values included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Blanks every value of a Secret (`data` and `stringData`, keys kept) and the last-applied copy
+/// `kubectl apply` keeps in an annotation, so no Secret value is ever held by the view. Checks
+/// on Secrets need key names only.
+pub fn redact_secret(obj: &mut Value) {
+    if let Some(o) = obj.as_object_mut() {
+        for field in ["data", "stringData"] {
+            match o.get_mut(field) {
+                Some(Value::Object(m)) => m.values_mut().for_each(|v| *v = Value::String(String::new())),
+                // Not a map: nothing with key names to keep, and nothing safe to show.
+                Some(other) if !other.is_null() => *other = Value::Null,
+                _ => {}
+            }
+        }
+    }
+    if let Some(a) = obj.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut)
+        && let Some(v) = a.get_mut(LAST_APPLIED)
+    {
+        *v = Value::String(String::new());
+    }
+}
+
 /// `namespace/name` of an object (or `name` when cluster-scoped).
 pub fn object_ref(o: &Value) -> String {
     match meta(o, "namespace") {
