@@ -116,7 +116,8 @@ pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
             Err(e) => {
                 set.errors.push(ManifestError {
                     file: name,
-                    location: Some((e.line() as u64, e.column() as u64)),
+                    // serde_json says column 0 at a line start; locations here are 1-based.
+                    location: Some((e.line() as u64, e.column().max(1) as u64)),
                     message: format!("invalid JSON ({})", json_error_class(&e)),
                 });
                 return;

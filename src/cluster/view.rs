@@ -210,6 +210,28 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_redacted_keys_kept() {
+        let mut s = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: "{\"data\":{\"k\":\"c2VjcmV0\"}}", "team": "a"}},
+            "data": {"k": "c2VjcmV0", "j": "eA=="}, "stringData": {"p": "secret"}
+        });
+        redact_secret(&mut s);
+        assert_eq!(s["data"], serde_json::json!({"k": "", "j": ""}));
+        assert_eq!(s["stringData"], serde_json::json!({"p": ""}));
+        assert_eq!(s["metadata"]["annotations"][LAST_APPLIED], "");
+        assert_eq!(s["metadata"]["annotations"]["team"], "a");
+        assert!(!s.to_string().contains("c2VjcmV0") && !s.to_string().contains("\"secret\""));
+        // Malformed data (not a map) is dropped; a metadata-only Secret is left as it is.
+        let mut odd = serde_json::json!({"data": "c2VjcmV0"});
+        redact_secret(&mut odd);
+        assert!(odd["data"].is_null());
+        let mut bare = serde_json::json!({"metadata": {"name": "x"}});
+        redact_secret(&mut bare);
+        assert_eq!(bare, serde_json::json!({"metadata": {"name": "x"}}));
+    }
+
+    #[test]
     fn gaps_become_unverified_or_skipped() {
         let g = Gap::Forbidden { verb: "list".into(), resource: "secrets".into(), namespace: Some("kgents".into()) };
         let r = g.to_report(Kind::Secret);
