@@ -5,7 +5,7 @@ mod support;
 mod view_support;
 
 use support::{ControlPlane, RequestCounts};
-use view_support::{audit_json, path_str, pdb_workspace, text};
+use view_support::{audit_json, path_str, pdb_workspace_in, text};
 
 /// What `pdb.health` reads.
 const PDB_RESOURCES: &[&str] =
@@ -39,7 +39,7 @@ fn one_list_per_kind_per_namespace() {
     let kc = plane.admin_kubeconfig();
 
     for (namespaces, per_kind) in [(vec![a.clone()], 1), (vec![a, b], 2)] {
-        let ws = pdb_workspace(&namespaces.join("\", \""));
+        let ws = pdb_workspace_in(&namespaces.iter().map(String::as_str).collect::<Vec<_>>());
         let before = counts();
         let (out, report) = audit_json(ws.path(), &["--kubeconfig", path_str(&kc)], &[]);
         let after = counts();

@@ -211,13 +211,13 @@ async fn list_all(
         let mut lp = ListParams::default().limit(page);
         loop {
             let result = if full {
-                api.list(&lp).await.map(|l| {
-                    (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect::<Vec<_>>())
-                })
+                api.list(&lp)
+                    .await
+                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(serde_json::to_value).collect::<Vec<_>>()))
             } else {
                 api.list_metadata(&lp)
                     .await
-                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(|o| serde_json::to_value(o)).collect()))
+                    .map(|l| (l.metadata.continue_, l.items.into_iter().map(serde_json::to_value).collect()))
             };
             match result {
                 Ok((cont, objs)) => {

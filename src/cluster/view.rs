@@ -154,10 +154,11 @@ impl ClusterView {
     pub fn overlay(&mut self, set: &ManifestSet, default_namespace: &str) {
         for m in &set.objects {
             let mut obj = m.object.clone();
-            if m.kind.info().namespaced && meta(&obj, "namespace").is_none() {
-                if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                    md.insert("namespace".into(), Value::String(default_namespace.to_string()));
-                }
+            if m.kind.info().namespaced
+                && meta(&obj, "namespace").is_none()
+                && let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                md.insert("namespace".into(), Value::String(default_namespace.to_string()));
             }
             let entry = self.data.entry(m.kind).or_insert_with(|| KindData::Objects(Vec::new()));
             if let KindData::Gap(_) = entry {

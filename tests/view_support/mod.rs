@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kgents-gate");
@@ -11,11 +11,17 @@ const CATALOG_PDB: &str = include_str!("../../checks/pdb.toml");
 
 /// A temp dir holding `checklist.toml` (one `pdb.health` item on `namespace`) and `checks/`.
 pub fn pdb_workspace(namespace: &str) -> tempfile::TempDir {
+    pdb_workspace_in(&[namespace])
+}
+
+/// Like [`pdb_workspace`], the item reading every namespace of `namespaces`.
+pub fn pdb_workspace_in(namespaces: &[&str]) -> tempfile::TempDir {
+    let list = namespaces.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("checks")).unwrap();
     std::fs::write(dir.path().join("checks/pdb.toml"), CATALOG_PDB).unwrap();
     let text = format!(
-        "[launch]\nname = \"view test\"\napprovers = [\"lead\"]\n\n[[category]]\nid = \"resilience\"\ntitle = \"Resilience\"\n\n[[item]]\nid = \"resilience.pdb\"\ncategory = \"resilience\"\ntitle = \"PDBs are healthy\"\ncheck = \"pdb.health\"\nseverity = \"blocking\"\nowner = \"platform\"\n[item.with]\nnamespaces = [\"{namespace}\"]\n"
+        "[launch]\nname = \"view test\"\napprovers = [\"lead\"]\n\n[[category]]\nid = \"resilience\"\ntitle = \"Resilience\"\n\n[[item]]\nid = \"resilience.pdb\"\ncategory = \"resilience\"\ntitle = \"PDBs are healthy\"\ncheck = \"pdb.health\"\nseverity = \"blocking\"\nowner = \"platform\"\n[item.with]\nnamespaces = [{list}]\n"
     );
     std::fs::write(dir.path().join("checklist.toml"), text).unwrap();
     dir
@@ -52,6 +58,6 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-pub fn path_str(p: &PathBuf) -> &str {
+pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
