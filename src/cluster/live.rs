@@ -125,7 +125,8 @@ fn default_kubeconfig_path() -> Option<PathBuf> {
 /// Connects and reads the server version and the cluster identity (`kube-system` UID).
 pub async fn connect(opts: &LiveOptions) -> Result<Live, ConnectError> {
     let (config, context) = config(opts).await?;
-    let server = config.cluster_url.to_string();
+    // As written in the kubeconfig: `Uri` adds a `/` path to a bare authority.
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let client = Client::try_from(config).map_err(|e| ConnectError::BadConfig(e.to_string()))?;
     let deadline = opts.connect_timeout + opts.read_timeout;
     let version = match tokio::time::timeout(deadline, client.apiserver_version()).await {
