@@ -294,15 +294,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     });
     let result = match result {
         Ok(r) => r,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
+        Err(error) => {
+            for line in error.details() {
+                eprintln!("error: {line}");
             }
-            return Err(Failure::usage(format!(
-                "{} manifest problem{}; nothing was checked",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            )));
+            return Err(Failure::usage(error.summary()));
         }
     };
     let view = opts.context.view.clone();

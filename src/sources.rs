@@ -18,6 +18,37 @@ pub struct SourceOptions {
     pub offline: bool,
 }
 
+/// Why an audit cannot start: the user's input is wrong (exit 2), not the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceError {
+    /// Every manifest file that could not be read or parsed.
+    Manifests(Vec<ManifestError>),
+    /// The kubeconfig (file, `KUBECONFIG`, or `--context`) is missing or invalid.
+    Kubeconfig(String),
+}
+
+impl SourceError {
+    /// One line per problem, for stderr.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            SourceError::Manifests(errors) => errors.iter().map(ToString::to_string).collect(),
+            SourceError::Kubeconfig(reason) => vec![reason.clone()],
+        }
+    }
+
+    /// A one-line summary.
+    pub fn summary(&self) -> String {
+        match self {
+            SourceError::Manifests(errors) => format!(
+                "{} manifest problem{}; nothing was checked",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            ),
+            SourceError::Kubeconfig(_) => "the kubeconfig cannot be used; nothing was checked".to_string(),
+        }
+    }
+}
+
 /// The loaded view, plus remarks for the report (e.g. "no cluster configured: manifests only").
 pub struct LoadedView {
     pub view: Arc<ClusterView>,
@@ -27,14 +58,12 @@ pub struct LoadedView {
 }
 
 /// Reads the manifests first (bad files are an error listing every problem), then the cluster.
-pub async fn load_view(
-    needs: &[Need],
-    opts: &SourceOptions,
-    deadline: Duration,
-) -> Result<LoadedView, Vec<ManifestError>> {
+/// A kubeconfig that cannot be read is an error too; an unreachable cluster is not (the checks
+/// report it as unverified).
+pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration) -> Result<LoadedView, SourceError> {
     let set = manifests::read_paths(&opts.manifests);
     if !set.errors.is_empty() {
-        return Err(set.errors);
+        return Err(SourceError::Manifests(set.errors));
     }
     let mut notes = Vec::new();
     let offline_view = |notes: &mut Vec<String>| {
@@ -71,6 +100,7 @@ pub async fn load_view(
             let view = offline_view(&mut notes);
             return Ok(LoadedView { view: Arc::new(view), notes, live: None });
         }
+        Ok(Err(ConnectError::BadConfig(reason))) => return Err(SourceError::Kubeconfig(reason)),
         Ok(Err(e)) => return Ok(LoadedView { view: Arc::new(gap_view(needs, &e.to_string())), notes, live: None }),
         Err(_) => {
             let reason = format!("the API server did not answer within {}", crate::engine::human(deadline));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use kube::api::{Api, DynamicObject, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config};
 use serde_json::Value;
@@ -64,24 +64,46 @@ impl std::fmt::Debug for Live {
     }
 }
 
+/// A kubeconfig error in words that never quote the file: it holds tokens and keys.
+fn kubeconfig_error(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::Parse(p) => match p.location() {
+            Some(l) => format!("invalid YAML at line {} column {}", l.line(), l.column()),
+            None => "invalid YAML".to_string(),
+        },
+        KubeconfigError::ReadConfig(io, path) => format!("cannot read {}: {io}", path.display()),
+        other => other.to_string(),
+    }
+}
+
 /// Builds the client configuration the way kubectl picks it.
 async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectError> {
     let kco = KubeConfigOptions { context: opts.context.clone(), cluster: None, user: None };
     let kubeconfig = match &opts.kubeconfig {
         Some(p) => {
-            Some(Kubeconfig::read_from(p).map_err(|e| ConnectError::BadConfig(format!("{}: {e}", p.display())))?)
+            Some(Kubeconfig::read_from(p).map_err(|e| {
+                ConnectError::BadConfig(format!("--kubeconfig {}: {}", p.display(), kubeconfig_error(&e)))
+            })?)
         }
         None => match Kubeconfig::from_env() {
             Ok(Some(k)) => Some(k),
-            Ok(None) => Kubeconfig::read().ok(),
-            Err(e) => return Err(ConnectError::BadConfig(format!("KUBECONFIG: {e}"))),
+            Ok(None) => match default_kubeconfig_path().filter(|p| p.exists()) {
+                // A ~/.kube/config that exists but cannot be read is an error, not "no cluster".
+                Some(p) => Some(
+                    Kubeconfig::read_from(&p)
+                        .map_err(|e| ConnectError::BadConfig(format!("{}: {}", p.display(), kubeconfig_error(&e))))?,
+                ),
+                None => None,
+            },
+            Err(e) => return Err(ConnectError::BadConfig(format!("KUBECONFIG: {}", kubeconfig_error(&e)))),
         },
     };
     let (mut config, context) = match kubeconfig {
         Some(kc) => {
             let context = opts.context.clone().or_else(|| kc.current_context.clone());
-            let c =
-                Config::from_custom_kubeconfig(kc, &kco).await.map_err(|e| ConnectError::BadConfig(e.to_string()))?;
+            let c = Config::from_custom_kubeconfig(kc, &kco)
+                .await
+                .map_err(|e| ConnectError::BadConfig(kubeconfig_error(&e)))?;
             (c, context)
         }
         None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
@@ -95,10 +117,16 @@ async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectE
     Ok((config, context))
 }
 
+/// `~/.kube/config`, as kubectl finds it.
+fn default_kubeconfig_path() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".kube").join("config"))
+}
+
 /// Connects and reads the server version and the cluster identity (`kube-system` UID).
 pub async fn connect(opts: &LiveOptions) -> Result<Live, ConnectError> {
     let (config, context) = config(opts).await?;
-    let server = config.cluster_url.to_string();
+    // As written in the kubeconfig: `Uri` adds a `/` path to a bare authority.
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     let client = Client::try_from(config).map_err(|e| ConnectError::BadConfig(e.to_string()))?;
     let deadline = opts.connect_timeout + opts.read_timeout;
     let version = match tokio::time::timeout(deadline, client.apiserver_version()).await {
@@ -220,10 +248,14 @@ async fn list_all(
 }
 
 /// List items come without apiVersion/kind; set them so every object is self-describing.
+/// Secret values are blanked here, as they arrive, so they never reach the view.
 fn with_type(mut o: Value, ar: &ApiResource) -> Value {
     if let Some(m) = o.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
         m.insert("kind".into(), Value::String(ar.kind.clone()));
+    }
+    if ar.group.is_empty() && ar.kind == Kind::Secret.name() {
+        super::view::redact_secret(&mut o);
     }
     o
 }

@@ -43,7 +43,13 @@ fn is_manifest_file(p: &Path) -> bool {
 }
 
 /// Every manifest file under `path` (a file, or a directory walked recursively, sorted).
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestError>) {
+/// `seen` holds the directories already walked: a symlink loop is walked once, not forever.
+fn collect_files(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<ManifestError>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -53,6 +59,9 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestE
     };
     if meta.is_file() {
         out.push(path.to_path_buf());
+        return;
+    }
+    if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())) {
         return;
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
@@ -69,7 +78,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestE
             continue;
         }
         if p.is_dir() {
-            collect_files(&p, out, errors);
+            collect_files(&p, out, errors, seen);
         } else if is_manifest_file(&p) {
             out.push(p);
         }
@@ -80,8 +89,9 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestE
 pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
     let mut set = ManifestSet::default();
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
-        collect_files(p, &mut files, &mut set.errors);
+        collect_files(p, &mut files, &mut set.errors, &mut seen);
     }
     for file in files {
         match std::fs::read_to_string(&file) {
@@ -106,7 +116,8 @@ pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
             Err(e) => {
                 set.errors.push(ManifestError {
                     file: name,
-                    location: Some((e.line() as u64, e.column() as u64)),
+                    // serde_json says column 0 at a line start; locations here are 1-based.
+                    location: Some((e.line() as u64, e.column().max(1) as u64)),
                     message: format!("invalid JSON ({})", json_error_class(&e)),
                 });
                 return;
@@ -174,7 +185,14 @@ fn add_document(doc: Value, file: &Path, document: usize, set: &mut ManifestSet)
         return;
     }
     match Kind::from_type(api_version, kind) {
-        Some(k) => set.objects.push(ManifestObject { kind: k, object: doc, file: file.to_path_buf(), document }),
+        Some(k) => {
+            let mut object = doc;
+            // Secret values never leave the loader: checks need key names only.
+            if k == Kind::Secret {
+                super::view::redact_secret(&mut object);
+            }
+            set.objects.push(ManifestObject { kind: k, object, file: file.to_path_buf(), document })
+        }
         None => set.ignored += 1,
     }
 }

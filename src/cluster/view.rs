@@ -75,6 +75,60 @@ fn meta<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
     o.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
 }
 
+/// The annotation `kubectl apply` writes: a full copy of the applied object, values included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Blanks every value of a Secret (`data` and `stringData`, keys kept) and the last-applied copy
+/// `kubectl apply` keeps in an annotation, so no Secret value is ever held by the view. Checks
+/// on Secrets need key names only.
+pub fn redact_secret(obj: &mut Value) {
+    if let Some(o) = obj.as_object_mut() {
+        for field in ["data", "stringData"] {
+            match o.get_mut(field) {
+                Some(Value::Object(m)) => m.values_mut().for_each(|v| *v = Value::String(String::new())),
+                // Not a map: nothing with key names to keep, and nothing safe to show.
+                Some(other) if !other.is_null() => *other = Value::Null,
+                _ => {}
+            }
+        }
+    }
+    if let Some(a) = obj.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut)
+        && let Some(v) = a.get_mut(LAST_APPLIED)
+    {
+        *v = Value::String(redact_last_applied(v.as_str().unwrap_or("")));
+    }
+}
+
+/// The last-applied annotation is a full copy of the object, values included. Keep its shape
+/// (which keys had a value, which is what secret hygiene judges) and replace every non-empty
+/// value by a fixed marker; anything unparsable is dropped whole.
+fn redact_last_applied(text: &str) -> String {
+    let Ok(mut applied) = serde_json::from_str::<Value>(text) else {
+        return String::new();
+    };
+    let Some(o) = applied.as_object_mut() else {
+        return String::new();
+    };
+    for field in ["data", "stringData"] {
+        match o.get_mut(field) {
+            Some(Value::Object(m)) => m.values_mut().for_each(|v| {
+                let empty = v.is_null() || v.as_str().is_some_and(str::is_empty);
+                *v = Value::String(if empty { String::new() } else { REDACTED.to_string() });
+            }),
+            Some(other) if !other.is_null() => *other = Value::Null,
+            _ => {}
+        }
+    }
+    // Nested annotations may hold an older last-applied copy: drop them, they say nothing needed.
+    if let Some(md) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.remove("annotations");
+    }
+    serde_json::to_string(&applied).unwrap_or_default()
+}
+
+/// What a redacted value reads as.
+pub const REDACTED: &str = "<redacted>";
+
 /// `namespace/name` of an object (or `name` when cluster-scoped).
 pub fn object_ref(o: &Value) -> String {
     match meta(o, "namespace") {
@@ -184,6 +238,29 @@ mod tests {
         assert!(cms.iter().any(|o| object_ref(o) == "default/c"));
         assert!(view.objects(Kind::Secret).is_err(), "a failed live read stays a gap");
         assert_eq!(view.in_namespace(Kind::ConfigMap, "ns").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn secrets_are_redacted_keys_kept() {
+        let mut s = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: "{\"data\":{\"k\":\"c2VjcmV0\"}}", "team": "a"}},
+            "data": {"k": "c2VjcmV0", "j": "eA=="}, "stringData": {"p": "secret"}
+        });
+        redact_secret(&mut s);
+        assert_eq!(s["data"], serde_json::json!({"k": "", "j": ""}));
+        assert_eq!(s["stringData"], serde_json::json!({"p": ""}));
+        // The annotation keeps its shape (which keys held values), never the values.
+        assert_eq!(s["metadata"]["annotations"][LAST_APPLIED], "{\"data\":{\"k\":\"<redacted>\"}}");
+        assert_eq!(s["metadata"]["annotations"]["team"], "a");
+        assert!(!s.to_string().contains("c2VjcmV0") && !s.to_string().contains("\"secret\""));
+        // Malformed data (not a map) is dropped; a metadata-only Secret is left as it is.
+        let mut odd = serde_json::json!({"data": "c2VjcmV0"});
+        redact_secret(&mut odd);
+        assert!(odd["data"].is_null());
+        let mut bare = serde_json::json!({"metadata": {"name": "x"}});
+        redact_secret(&mut bare);
+        assert_eq!(bare, serde_json::json!({"metadata": {"name": "x"}}));
     }
 
     #[test]

@@ -59,11 +59,11 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
         offline: !args.source.manifests.is_empty(),
     };
     let rt = super::runtime()?;
-    let loaded = rt.block_on(load_view(&needs, &opts, timeout.max(Duration::from_secs(1)))).map_err(|errors| {
-        for e in &errors {
-            eprintln!("error: {e}");
+    let loaded = rt.block_on(load_view(&needs, &opts, timeout.max(Duration::from_secs(1)))).map_err(|error| {
+        for line in error.details() {
+            eprintln!("error: {line}");
         }
-        Failure::usage(format!("{} manifest problem(s)", errors.len()))
+        Failure::usage(error.summary())
     })?;
     let world = match crate::probe::pdb::world_from_view(&loaded.view, &params.namespaces) {
         Ok(w) => w,

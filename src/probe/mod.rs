@@ -32,8 +32,14 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] =
-        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::Redis, ProbeKind::SecretHygiene];
+    pub const ALL: &'static [ProbeKind] = &[
+        ProbeKind::File,
+        ProbeKind::LoadBaseline,
+        ProbeKind::Http,
+        ProbeKind::Pdb,
+        ProbeKind::Redis,
+        ProbeKind::SecretHygiene,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
