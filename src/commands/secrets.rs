@@ -99,12 +99,12 @@ fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
     };
     let rt = super::runtime()?;
     let loaded =
-        rt.block_on(load_view(&needs(&params), &opts, timeout.max(Duration::from_secs(1)))).map_err(|errors| {
+        rt.block_on(load_view(&needs(&params), &opts, timeout.max(Duration::from_secs(1)))).map_err(|error| {
             // Manifest errors name the file and line, never the content.
-            for e in &errors {
-                eprintln!("error: {e}");
+            for line in error.details() {
+                eprintln!("error: {line}");
             }
-            Failure::usage(format!("{} manifest problem(s)", errors.len()))
+            Failure::usage(error.summary())
         })?;
     let objects = match objects_from_view(&loaded.view) {
         Ok(o) => o,
