@@ -54,6 +54,8 @@ pub enum Command {
     },
     /// The observed (live) or computed (manifests) status of each PodDisruptionBudget, with findings.
     Pdb(crate::commands::pdb::PdbArgs),
+    /// The static NetworkPolicy evaluator: `netpol eval --from NS/POD --to NS/POD --port P`.
+    Netpol(crate::commands::netpol::NetpolArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

@@ -5,6 +5,7 @@
 pub mod file;
 pub mod http;
 pub mod load_baseline;
+pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
 
