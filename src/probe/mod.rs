@@ -26,10 +26,12 @@ pub enum ProbeKind {
     LoadBaseline,
     Http,
     Pdb,
+    NetpolIsolation,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb];
+    pub const ALL: &'static [ProbeKind] =
+        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::NetpolIsolation];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +39,7 @@ impl ProbeKind {
             ProbeKind::LoadBaseline => "load-baseline",
             ProbeKind::Http => "http",
             ProbeKind::Pdb => "pdb",
+            ProbeKind::NetpolIsolation => "netpol-isolation",
         }
     }
 
@@ -47,7 +50,7 @@ impl ProbeKind {
     /// Whether the probe creates objects (probe pods, scratch keys) that it must clean up when
     /// cancelled; the engine gives those a grace period and stops the others at once.
     pub fn cleans_up(self) -> bool {
-        false
+        matches!(self, ProbeKind::NetpolIsolation)
     }
 
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
@@ -58,6 +61,8 @@ impl ProbeKind {
             ProbeKind::Http => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
+            // Static verdicts from manifests offline; probe pods only when a cluster is there.
+            ProbeKind::NetpolIsolation => false,
         }
     }
 }
@@ -69,6 +74,7 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
+    NetpolIsolation(netpol_isolation::IsolationParams),
 }
 
 impl ProbeSpec {
@@ -80,6 +86,9 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
+            ProbeKind::NetpolIsolation => {
+                netpol_isolation::IsolationParams::read(&mut r).map(ProbeSpec::NetpolIsolation)
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -92,6 +101,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
             ProbeSpec::Http(_) => ProbeKind::Http,
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
+            ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
         }
     }
 
@@ -100,6 +110,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
         }
     }
 
@@ -115,6 +126,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
             ProbeSpec::Http(p) => http::run(p, ctx).await,
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
         }
     }
 }
