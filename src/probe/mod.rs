@@ -116,7 +116,10 @@ impl ProbeSpec {
 
     /// Extra permissions beyond reading (e.g. creating probe pods), for the `rbac` command.
     pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
-        Vec::new()
+        match self {
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::grants(p),
+            _ => Vec::new(),
+        }
     }
 
     /// Runs the probe. The engine applies the timeout and cancellation around this future.
