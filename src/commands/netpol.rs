@@ -103,6 +103,7 @@ fn eval(args: &EvalArgs) -> Result<i32, Failure> {
         Ok(w) => w,
         Err(WorldError::Invalid(e)) => return Err(Failure::usage(e)),
         Err(WorldError::Gap(report)) => {
+            let report = *report;
             let u = report.unverified.map(|u| match u.missing_permission {
                 Some(p) => format!("{} (missing permission: {p})", u.reason),
                 None => u.reason,

@@ -200,17 +200,22 @@ async fn run_canary(
     }
 }
 
+/// Where the probes connect.
+struct Target<'a> {
+    host: &'a str,
+    port: u16,
+}
+
 async fn run_probes(
     client: &kube::Client,
     p: &IsolationParams,
     ctx: &ProbeContext,
     sources: &[LiveSource<'_>],
-    host: &str,
-    port: u16,
+    target: Target<'_>,
     deadline: Instant,
     created: &Created,
 ) -> Vec<Probe> {
-    let cmd = pods::fill_command(&p.command, host, port, p.connect_timeout);
+    let cmd = pods::fill_command(&p.command, target.host, target.port, p.connect_timeout);
     let secs = ctx.timeout.as_secs() as i64;
     let mut results: Vec<Option<Probe>> = vec![None; sources.len()];
     let mut started = Vec::new();
@@ -342,7 +347,7 @@ pub async fn run(
                 (None, true) => Some(run_canary(&client, p, ctx, deadline, &created).await),
             }
         };
-        let probes = run_probes(&client, p, ctx, &sources, &host, port, deadline, &created);
+        let probes = run_probes(&client, p, ctx, &sources, Target { host: &host, port }, deadline, &created);
         tokio::join!(canary, probes)
     };
     let outcome = tokio::select! {

@@ -58,12 +58,12 @@ pub async fn run(p: &IsolationParams, ctx: &ProbeContext) -> ProbeReport {
     };
     let world = match world_from_view(&view, &p.namespaces()) {
         Ok(w) => w,
-        Err(WorldError::Gap(r)) => return r,
+        Err(WorldError::Gap(r)) => return *r,
         Err(WorldError::Invalid(e)) => return ProbeReport::unverified("invalid-object", e),
     };
     let outcome = match verdicts::analyze(p, world) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut report = outcome.report;
     if view.offline {

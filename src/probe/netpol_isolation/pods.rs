@@ -261,3 +261,66 @@ pub async fn sweep(client: &kube::Client, namespaces: &[String], canary: bool) -
     }
     swept
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "status": status})).unwrap()
+    }
+
+    fn terminated(phase: &str, code: i32) -> Pod {
+        pod(json!({"phase": phase, "containerStatuses": [{"name": "probe", "image": "i", "imageID": "", "ready": false,
+            "restartCount": 0, "state": {"terminated": {"exitCode": code}}}]}))
+    }
+
+    #[test]
+    fn exit_codes_decide_reachable_and_blocked_only() {
+        assert_eq!(outcome_of(&terminated("Succeeded", 0)), Some(Probe::Reachable));
+        assert_eq!(outcome_of(&terminated("Failed", 1)), Some(Probe::Blocked));
+        // "command not found" says nothing about the network.
+        assert!(matches!(outcome_of(&terminated("Failed", 127)), Some(Probe::NotRun(r)) if r.contains("127")));
+        let deadline = pod(json!({"phase": "Failed", "reason": "DeadlineExceeded"}));
+        assert!(matches!(outcome_of(&deadline), Some(Probe::NotRun(r)) if r.contains("DeadlineExceeded")));
+        assert_eq!(outcome_of(&pod(json!({"phase": "Pending"}))), None);
+        assert_eq!(outcome_of(&pod(json!({"phase": "Running"}))), None);
+    }
+
+    #[test]
+    fn pending_reasons_name_the_cause() {
+        let pulling =
+            pod(json!({"phase": "Pending", "containerStatuses": [{"name": "probe", "image": "i", "imageID": "",
+            "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}));
+        assert_eq!(pending_reason(&pulling), "container waiting: ImagePullBackOff");
+        assert_eq!(pending_reason(&pod(json!({"phase": "Pending"}))), "never scheduled to a node");
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}})).unwrap();
+        assert!(pending_reason(&p).contains("not scheduled"));
+    }
+
+    #[test]
+    fn probe_pods_run_once_end_themselves_and_carry_our_labels() {
+        let cmd = fill_command(&super::super::params::default_command(), "10.0.0.7", 4222, Duration::from_millis(2500));
+        assert_eq!(cmd, ["nc", "-z", "-w", "2", "10.0.0.7", "4222"]);
+        let labels = our_labels("abc", "probe");
+        let p = pod_spec("n", "ns", &labels, "busybox:1.36", &cmd, 30).unwrap();
+        let spec = p.spec.unwrap();
+        assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(spec.active_deadline_seconds, Some(30));
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        assert_eq!(spec.containers[0].command.as_deref(), Some(&cmd[..]));
+        let l = p.metadata.labels.unwrap();
+        assert_eq!(l.get(MANAGED_BY_KEY).map(String::as_str), Some(MANAGED_BY));
+        assert_eq!(l.get(RUN_ID_LABEL).map(String::as_str), Some("abc"));
+    }
+
+    #[test]
+    fn only_old_objects_are_stale() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let old = Time(now.checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(3600)).unwrap());
+        assert!(older_than(Some(&old), STALE_AFTER));
+        assert!(!older_than(Some(&Time(now)), STALE_AFTER));
+        assert!(!older_than(None, STALE_AFTER));
+    }
+}

@@ -104,7 +104,7 @@ pub fn port_text(p: &IsolationParams) -> String {
 
 /// Runs the static analysis. Err: the check cannot be evaluated (e.g. a port name that does not
 /// resolve on a destination pod).
-pub fn analyze(p: &IsolationParams, world: NetpolWorld) -> Result<StaticOutcome, ProbeReport> {
+pub fn analyze(p: &IsolationParams, world: NetpolWorld) -> Result<StaticOutcome, Box<ProbeReport>> {
     let mut report = ProbeReport::default();
     let involved = p.namespaces();
     for u in policies_selecting_nothing(&world).into_iter().filter(|u| involved.contains(&u.policy.namespace)) {
@@ -179,9 +179,9 @@ pub fn analyze(p: &IsolationParams, world: NetpolWorld) -> Result<StaticOutcome,
                     Err(e @ EvalError::UnresolvedPortName { .. }) => {
                         let mut r = ProbeReport::unverified("port-unresolved", e.to_string());
                         r.findings = report.findings;
-                        return Err(r);
+                        return Err(Box::new(r));
                     }
-                    Err(e) => return Err(ProbeReport::unverified("evaluation-failed", e.to_string())),
+                    Err(e) => return Err(Box::new(ProbeReport::unverified("evaluation-failed", e.to_string()))),
                 };
                 if v.allowed != should_reach {
                     wrong.push((format!("{ep} -> {}", d.endpoint()), v));

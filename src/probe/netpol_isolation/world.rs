@@ -32,7 +32,7 @@ pub fn needs_for(namespaces: &[String]) -> Vec<Need> {
 #[derive(Debug)]
 pub enum WorldError {
     /// A kind could not be read: the report the check returns (unverified or skipped).
-    Gap(ProbeReport),
+    Gap(Box<ProbeReport>),
     /// An object the evaluator cannot interpret (e.g. an invalid policy), named.
     Invalid(String),
 }
@@ -42,7 +42,7 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<Netp
     let mut kinds = vec![Kind::Namespace];
     kinds.extend_from_slice(NAMESPACED_KINDS);
     if let Some(gap) = view.gap_report(&kinds) {
-        return Err(WorldError::Gap(gap));
+        return Err(WorldError::Gap(Box::new(gap)));
     }
     let in_scope = |o: &&Value| {
         namespaces.is_empty()
