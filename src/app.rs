@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
         Command::Pdb(args) => crate::commands::pdb::run(&args),
         Command::Secrets(args) => crate::commands::secrets::run(&args),
+        Command::Netpol(args) => crate::commands::netpol::run(&args),
     }
 }
 

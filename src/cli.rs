@@ -56,6 +56,8 @@ pub enum Command {
     Pdb(crate::commands::pdb::PdbArgs),
     /// Secret hygiene on its own: `secrets scan` of the live cluster or of manifests.
     Secrets(crate::commands::secrets::SecretsArgs),
+    /// The static NetworkPolicy evaluator: `netpol eval --from NS/POD --to NS/POD --port P`.
+    Netpol(crate::commands::netpol::NetpolArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

@@ -327,6 +327,17 @@ impl NetpolWorld {
         self
     }
 
+    /// Adds a pod the objects do not hold (e.g. one standing for a namespace without pods),
+    /// declaring its namespace (with its name label) as the builder does.
+    pub fn add_pod(&mut self, pod: PodInfo) {
+        let ns = pod.namespace.clone();
+        self.namespaces.entry(ns.clone()).or_insert_with(|| NamespaceInfo {
+            name: ns.clone(),
+            labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), ns)]),
+        });
+        self.pods.push(pod);
+    }
+
     /// Labels of a namespace. The builder declares every namespace a pod or policy lives in,
     /// so the empty fallback is never reached for pods of this world.
     pub(crate) fn namespace_labels(&self, name: &str) -> &BTreeMap<String, String> {

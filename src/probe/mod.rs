@@ -5,6 +5,7 @@
 pub mod file;
 pub mod http;
 pub mod load_baseline;
+pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
 pub mod redis;
@@ -29,6 +30,7 @@ pub enum ProbeKind {
     Pdb,
     Redis,
     SecretHygiene,
+    NetpolIsolation,
 }
 
 impl ProbeKind {
@@ -39,6 +41,7 @@ impl ProbeKind {
         ProbeKind::Pdb,
         ProbeKind::Redis,
         ProbeKind::SecretHygiene,
+        ProbeKind::NetpolIsolation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl ProbeKind {
             ProbeKind::Pdb => "pdb",
             ProbeKind::Redis => "redis",
             ProbeKind::SecretHygiene => "secret-hygiene",
+            ProbeKind::NetpolIsolation => "netpol-isolation",
         }
     }
 
@@ -59,7 +63,7 @@ impl ProbeKind {
     /// Whether the probe creates objects (probe pods, scratch keys) that it must clean up when
     /// cancelled; the engine gives those a grace period and stops the others at once.
     pub fn cleans_up(self) -> bool {
-        matches!(self, ProbeKind::Redis)
+        matches!(self, ProbeKind::Redis | ProbeKind::NetpolIsolation)
     }
 
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
@@ -71,6 +75,8 @@ impl ProbeKind {
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
             ProbeKind::SecretHygiene => false,
+            // Static verdicts from manifests offline; probe pods only when a cluster is there.
+            ProbeKind::NetpolIsolation => false,
         }
     }
 }
@@ -84,6 +90,7 @@ pub enum ProbeSpec {
     Pdb(crate::pdb::PdbParams),
     Redis(redis::RedisParams),
     SecretHygiene(crate::secrets::SecretsParams),
+    NetpolIsolation(netpol_isolation::IsolationParams),
 }
 
 impl ProbeSpec {
@@ -97,6 +104,9 @@ impl ProbeSpec {
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
             ProbeKind::Redis => redis::RedisParams::read(&mut r).map(ProbeSpec::Redis),
             ProbeKind::SecretHygiene => crate::secrets::SecretsParams::read(&mut r).map(ProbeSpec::SecretHygiene),
+            ProbeKind::NetpolIsolation => {
+                netpol_isolation::IsolationParams::read(&mut r).map(ProbeSpec::NetpolIsolation)
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -111,6 +121,7 @@ impl ProbeSpec {
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
             ProbeSpec::Redis(_) => ProbeKind::Redis,
             ProbeSpec::SecretHygiene(_) => ProbeKind::SecretHygiene,
+            ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
         }
     }
 
@@ -120,12 +131,16 @@ impl ProbeSpec {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) | ProbeSpec::Redis(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
         }
     }
 
     /// Extra permissions beyond reading (e.g. creating probe pods), for the `rbac` command.
     pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
-        Vec::new()
+        match self {
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::grants(p),
+            _ => Vec::new(),
+        }
     }
 
     /// Runs the probe. The engine applies the timeout and cancellation around this future.
@@ -137,6 +152,7 @@ impl ProbeSpec {
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
             ProbeSpec::Redis(p) => redis::run(p, ctx).await,
             ProbeSpec::SecretHygiene(p) => secret_hygiene::run(p, ctx).await,
+            ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
         }
     }
 }

@@ -1,0 +1,296 @@
+//! Live mode of `netpol.isolation` on the real test control plane. There is no kubelet and no
+//! network plugin: the harness plays the kubelet (`PodStatePlayer`) and decides what each probe
+//! pod "saw" (exit 0 reachable, exit 1 blocked, or left pending). What is under test is the
+//! probe's handling of real pods, RBAC, cleanup and cancellation against a real API server.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kgents_gate::cluster::live::{self, LiveOptions};
+use kgents_gate::outcome::ProbeReport;
+use kgents_gate::probe::{ProbeContext, ProbeKind, ProbeSpec};
+use kube::api::{Api, ListParams};
+use support::kubelet::set_pod_state;
+use support::{ControlPlane, PodState, PodStatePlayer, random_hex, unique_name};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kgents-gate");
+const OURS: &str = "app.kubernetes.io/managed-by=kgents-gate";
+
+/// A destination namespace with a default deny and `nats-access` allowing `allowed` on 4222,
+/// a Running `nats-0` pod, and two source namespaces (allowed, denied), all name-labelled.
+struct World {
+    dst: String,
+    allowed: String,
+    denied: String,
+}
+
+async fn labeled_namespace(cp: &ControlPlane, prefix: &str) -> String {
+    let name = unique_name(prefix);
+    // 1.20 does not add kubernetes.io/metadata.name: the policies below select by it.
+    cp.create_namespace_labeled(&name, &[("kubernetes.io/metadata.name", &name)]).await
+}
+
+async fn world(cp: &ControlPlane) -> World {
+    let dst = labeled_namespace(cp, "np-dst").await;
+    let allowed = labeled_namespace(cp, "np-ok").await;
+    let denied = labeled_namespace(cp, "np-no").await;
+    let yaml = format!(
+        r#"apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: default-deny}}
+spec: {{podSelector: {{}}, policyTypes: [Ingress]}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: nats-access}}
+spec:
+  podSelector: {{matchLabels: {{app: nats}}}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {allowed}}}}}}}]
+    ports: [{{port: 4222, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: nats-0, labels: {{app: nats}}}}
+spec: {{containers: [{{name: nats, image: "nats:2.10", ports: [{{name: client, containerPort: 4222}}]}}]}}
+"#
+    );
+    cp.apply_yaml_in(&dst, &yaml).await;
+    set_pod_state(&cp.client(), &dst, "nats-0", PodState::Ready).await;
+    World { dst, allowed, denied }
+}
+
+fn params(w: &World, extra: &str) -> String {
+    format!(
+        "namespace = \"{}\"\nselector = {{ app = \"nats\" }}\nport = 4222\nallow_from = [\"{}\"]\ndeny_from = [\"{}\"]\n{extra}",
+        w.dst, w.allowed, w.denied
+    )
+}
+
+async fn connect(kubeconfig: std::path::PathBuf) -> live::Live {
+    let opts = LiveOptions { kubeconfig: Some(kubeconfig), ..Default::default() };
+    live::connect(&opts).await.unwrap()
+}
+
+/// Runs the check: the view read as admin, the live part as `live_user` (admin when None).
+async fn check(
+    cp: &ControlPlane,
+    params: &str,
+    run_id: &str,
+    timeout: Duration,
+    live_user: Option<&str>,
+) -> ProbeReport {
+    let table: toml::Table = toml::from_str(params).unwrap();
+    let spec = ProbeSpec::parse(ProbeKind::NetpolIsolation, &table).unwrap();
+    let admin = connect(cp.admin_kubeconfig()).await;
+    let view = live::load(&admin, &spec.needs(), 500).await;
+    let live = match live_user {
+        Some(u) => connect(cp.kubeconfig_for(u)).await,
+        None => admin,
+    };
+    let mut ctx = ProbeContext::standalone(".", timeout);
+    ctx.run_id = run_id.to_string();
+    ctx.view = Some(Arc::new(view));
+    ctx.live = Some(live);
+    spec.run(&ctx).await
+}
+
+fn codes(r: &ProbeReport) -> Vec<&str> {
+    r.findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
+    r.evidence.iter().find(|f| f.name == name).map(|f| f.value.as_str())
+}
+
+/// Plays the kubelet for probe pods in `ns`: every probe pod exits with `code`.
+fn probes_exit(cp: &ControlPlane, ns: &str, code: i32) -> PodStatePlayer {
+    PodStatePlayer::start(&cp.client(), ns, "kgents-gate/role=probe", move |_| Some(PodState::Exited(code)))
+}
+
+/// Plays the kubelet in the canary namespace: the target runs, the canary probe exits with `code`.
+fn canary(cp: &ControlPlane, run_id: &str, code: i32) -> PodStatePlayer {
+    let ns = format!("kgents-gate-canary-{run_id}");
+    PodStatePlayer::start(&cp.client(), &ns, OURS, move |pod: &Pod| {
+        let role = pod.metadata.labels.as_ref().and_then(|l| l.get("kgents-gate/role")).cloned();
+        match role.as_deref() {
+            Some("canary-target") => Some(PodState::Ready),
+            Some("canary-probe") => Some(PodState::Exited(code)),
+            _ => None,
+        }
+    })
+}
+
+async fn assert_cleaned_up(cp: &ControlPlane, namespaces: &[&str], run_id: &str) {
+    for ns in namespaces {
+        let pods: Api<Pod> = Api::namespaced(cp.client(), ns);
+        let left = pods.list(&ListParams::default().labels(OURS)).await.unwrap();
+        let names: Vec<_> = left.items.iter().filter_map(|p| p.metadata.name.clone()).collect();
+        assert!(names.is_empty(), "probe pods left in {ns}: {names:?}");
+    }
+    let nss: Api<Namespace> = Api::all(cp.client());
+    if let Some(n) = nss.get_opt(&format!("kgents-gate-canary-{run_id}")).await.unwrap() {
+        assert!(n.metadata.deletion_timestamp.is_some(), "canary namespace not deleted");
+    }
+}
+
+#[tokio::test]
+async fn reachable_and_blocked_as_required_with_an_enforcing_canary() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    let _ok = probes_exit(cp, &w.allowed, 0);
+    let _no = probes_exit(cp, &w.denied, 1);
+    let _canary = canary(cp, &run_id, 1);
+    let r = check(cp, &params(&w, ""), &run_id, Duration::from_secs(40), None).await;
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.unverified.is_none(), "{:?}", r.unverified);
+    assert_eq!(fact(&r, &format!("live {}", w.allowed)), Some("reachable"), "{:#?}", r.evidence);
+    assert_eq!(fact(&r, &format!("live {}", w.denied)), Some("blocked"));
+    assert!(fact(&r, "canary").is_some_and(|c| c.starts_with("deny-all enforced")), "{:#?}", r.evidence);
+    assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
+}
+
+#[tokio::test]
+async fn a_canary_that_gets_through_means_policies_are_not_enforced() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    // The plugin enforces nothing: every probe connects, the denied source too.
+    let _ok = probes_exit(cp, &w.allowed, 0);
+    let _no = probes_exit(cp, &w.denied, 0);
+    let _canary = canary(cp, &run_id, 0);
+    let r = check(cp, &params(&w, ""), &run_id, Duration::from_secs(40), None).await;
+    assert_eq!(codes(&r).first(), Some(&"netpol-not-enforced"), "{:#?}", r.findings);
+    assert!(r.findings[0].message.starts_with("NetworkPolicies are not enforced by this cluster's network plugin"));
+    assert!(codes(&r).contains(&"isolation-static-live-disagree"));
+    assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
+}
+
+#[tokio::test]
+async fn static_and_live_disagreeing_is_reported_with_both_sides() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    // The allowed source is blocked for real (e.g. an egress rule the files do not show).
+    let _ok = probes_exit(cp, &w.allowed, 1);
+    let _no = probes_exit(cp, &w.denied, 1);
+    let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(40), None).await;
+    assert_eq!(codes(&r), ["isolation-static-live-disagree"], "{:#?}", r.findings);
+    let f = &r.findings[0];
+    assert!(f.message.contains(&format!("from {}", w.allowed)), "{}", f.message);
+    assert!(f.message.contains(&format!("{}/nats-access", w.dst)), "{}", f.message);
+    assert!(f.evidence.iter().any(|e| e.name == "static" && e.value == "allowed"));
+    assert!(f.evidence.iter().any(|e| e.name == "live" && e.value == "blocked"));
+    assert_eq!(fact(&r, "canary"), Some("not run (canary = false)"));
+    assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
+}
+
+#[tokio::test]
+async fn a_probe_pod_that_never_starts_leaves_its_source_unverified() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    let _ok = probes_exit(cp, &w.allowed, 0);
+    // Nobody plays the kubelet in the denied namespace: its probe pod stays Pending.
+    let started = Instant::now();
+    let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(8), None).await;
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    let u = r.unverified.as_ref().expect("unverified");
+    assert_eq!(u.code, "live-unverified");
+    assert!(u.reason.contains(&w.denied) && u.reason.contains("never scheduled"), "{}", u.reason);
+    assert_eq!(fact(&r, &format!("live {}", w.allowed)), Some("reachable"));
+    // The static verdict is still there.
+    assert!(fact(&r, &format!("static {}", w.denied)).is_some_and(|v| v.contains("denied as required")));
+    assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
+}
+
+#[tokio::test]
+async fn without_pod_permissions_the_live_part_is_unverified_and_the_static_verdict_kept() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    // bob may do nothing: the view is read as admin, the probe pods would be created as bob.
+    let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(20), Some("bob")).await;
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    let u = r.unverified.as_ref().expect("unverified");
+    assert_eq!(u.code, "forbidden");
+    let perm = u.missing_permission.as_deref().unwrap();
+    assert!(perm.starts_with("create pods in namespace "), "{perm}");
+    assert!(fact(&r, &format!("static {}", w.allowed)).is_some_and(|v| v.contains("allowed as required")));
+    // A static failure is not hidden behind the missing permission.
+    let bad = params(&w, "canary = false")
+        .replace(&format!("deny_from = [\"{}\"]", w.denied), &format!("deny_from = [\"{}\"]", w.allowed))
+        .replace(&format!("allow_from = [\"{}\"]", w.allowed), &format!("allow_from = [\"{}\"]", w.denied));
+    let r = check(cp, &bad, &run_id, Duration::from_secs(20), Some("bob")).await;
+    assert!(r.unverified.is_none());
+    assert!(codes(&r).contains(&"isolation-allowed-from-denied-source"), "{:#?}", r.findings);
+    assert!(fact(&r, "live").is_some_and(|v| v.contains("missing permission: create pods")), "{:#?}", r.evidence);
+}
+
+#[test]
+fn ctrl_c_while_probe_pods_are_pending_deletes_them() {
+    let cp = ControlPlane::shared();
+    let w = support::run_blocking(async { world(ControlPlane::shared()).await });
+    let ws = tempfile::tempdir().unwrap();
+    let checklist = format!(
+        "[launch]\nname = \"netpol live\"\napprovers = [\"lead\"]\n\n[[category]]\nid = \"network\"\ntitle = \"Network\"\n\n\
+         [[item]]\nid = \"network.nats\"\ncategory = \"network\"\ntitle = \"nats isolated\"\ncheck = \"netpol.isolation\"\n\
+         owner = \"platform\"\n[item.with]\n{}",
+        params(&w, "canary = false")
+    );
+    std::fs::write(ws.path().join("checklist.toml"), checklist).unwrap();
+    let child = Command::new(BIN)
+        .args(["audit", "--out-dir", "out", "--format", "json", "--item-timeout", "120s", "--kubeconfig"])
+        .arg(cp.admin_kubeconfig())
+        .current_dir(ws.path())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env("HOME", ws.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody plays the kubelet: wait until both probe pods exist (Pending), then interrupt.
+    let (allowed, denied) = (w.allowed.clone(), w.denied.clone());
+    let seen = support::run_blocking(async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut n = 0;
+            for ns in [&allowed, &denied] {
+                let pods: Api<Pod> = Api::namespaced(ControlPlane::shared().client(), ns);
+                n += pods.list(&ListParams::default().labels(OURS)).await.map(|l| l.items.len()).unwrap_or(0);
+            }
+            if n == 2 || Instant::now() > deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    assert_eq!(seen, 2, "the probe pods never appeared");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(15), "took {:?} to stop", t0.elapsed());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let (allowed, denied) = (w.allowed.clone(), w.denied.clone());
+    support::run_blocking(async move {
+        let cp = ControlPlane::shared();
+        for ns in [&allowed, &denied] {
+            let pods: Api<Pod> = Api::namespaced(cp.client(), ns);
+            let left = pods.list(&ListParams::default().labels(OURS)).await.unwrap();
+            assert!(left.items.is_empty(), "probe pods left in {ns} after Ctrl-C");
+        }
+    });
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("out/kgents-gate-report.json")).unwrap()).unwrap();
+    assert_eq!(report["items"][0]["outcome"], "unverified", "{report:#}");
+}
