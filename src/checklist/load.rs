@@ -22,6 +22,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("docs.toml", include_str!("../../checks/docs.toml")),
     ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),
+    ("nats.toml", include_str!("../../checks/nats.toml")),
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
 ];
 

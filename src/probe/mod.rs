@@ -5,6 +5,7 @@
 pub mod file;
 pub mod http;
 pub mod load_baseline;
+pub mod nats;
 pub mod params;
 pub mod pdb;
 
@@ -25,10 +26,12 @@ pub enum ProbeKind {
     LoadBaseline,
     Http,
     Pdb,
+    Nats,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb];
+    pub const ALL: &'static [ProbeKind] =
+        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::Nats];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +39,7 @@ impl ProbeKind {
             ProbeKind::LoadBaseline => "load-baseline",
             ProbeKind::Http => "http",
             ProbeKind::Pdb => "pdb",
+            ProbeKind::Nats => "nats",
         }
     }
 
@@ -54,7 +58,7 @@ impl ProbeKind {
     pub fn needs_live(self) -> bool {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
-            ProbeKind::Http => true,
+            ProbeKind::Http | ProbeKind::Nats => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
         }
@@ -68,6 +72,7 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
+    Nats(nats::NatsParams),
 }
 
 impl ProbeSpec {
@@ -79,6 +84,7 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
+            ProbeKind::Nats => nats::NatsParams::read(&mut r).map(ProbeSpec::Nats),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -91,13 +97,14 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
             ProbeSpec::Http(_) => ProbeKind::Http,
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
+            ProbeSpec::Nats(_) => ProbeKind::Nats,
         }
     }
 
     /// The Kubernetes kinds this check reads, and how widely; the cluster view loads exactly these.
     pub fn needs(&self) -> Vec<crate::cluster::Need> {
         match self {
-            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
+            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) | ProbeSpec::Nats(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
         }
     }
@@ -114,6 +121,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
             ProbeSpec::Http(p) => http::run(p, ctx).await,
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
+            ProbeSpec::Nats(p) => nats::run(p, ctx).await,
         }
     }
 }
