@@ -60,7 +60,11 @@ pub fn judge(expected: u64, m: &Membership) -> ClusterVerdict {
                 mismatches.push(format!("the JetStream meta group has {size} of {expected} servers"));
             }
         }
-        offline_peers = meta.replicas.iter().filter(|r| r.offline || !r.current).map(|r| r.name.clone()).collect();
+        // Only the leader hears from every peer: a follower (2.11+ lists replicas everywhere)
+        // reports the other followers as not current although they are fine.
+        let from_leader = meta.leader.is_some() && meta.leader == m.server_name;
+        offline_peers =
+            meta.replicas.iter().filter(|r| r.offline || (from_leader && !r.current)).map(|r| r.name.clone()).collect();
         if !offline_peers.is_empty() {
             mismatches.push(format!("JetStream meta peers offline or behind: {}", offline_peers.join(", ")));
         }
@@ -114,6 +118,24 @@ mod tests {
         assert_eq!(v.offline_peers, ["n3"]);
         assert_eq!(v.mismatches.len(), 3, "{:?}", v.mismatches);
         assert_eq!(v.peers_seen, ["n1", "n2"]);
+    }
+
+    #[test]
+    fn only_the_leader_judges_whether_peers_are_current() {
+        let meta = |leader: &str| MetaCluster {
+            leader: Some(leader.into()),
+            cluster_size: Some(3),
+            replicas: vec![
+                MetaPeer { name: "n1".into(), current: true, offline: false },
+                MetaPeer { name: "n3".into(), current: false, offline: false },
+            ],
+        };
+        let mut m =
+            Membership { server_name: Some("n2".into()), route_peers: peers(&["n1", "n3"]), ..Default::default() };
+        m.meta = Some(meta("n1"));
+        assert!(judge(3, &m).mismatches.is_empty(), "a follower's view of another follower");
+        m.meta = Some(meta("n2"));
+        assert_eq!(judge(3, &m).offline_peers, ["n3"], "the leader sees n3 behind");
     }
 
     #[test]
