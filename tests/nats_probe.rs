@@ -75,9 +75,14 @@ async fn one_node_down_is_a_cluster_size_mismatch() {
     for version in VERSIONS {
         let mut c = cluster(version, true, NatsAuth::None).await;
         c.stop_node(2);
-        eventually("routes to drop the stopped node", Duration::from_secs(20), || async {
+        // Wait for the routes to drop it and, if it led the meta group, for a new leader.
+        eventually("routes to drop the stopped node and a meta leader", Duration::from_secs(30), || async {
             let peers = c.route_peers(0).await?;
-            (peers.len() == 1).then_some(()).ok_or(format!("{peers:?}"))
+            let leader = c.monitor_json(0, "/jsz").await?["meta_cluster"]["leader"].clone();
+            let (status, _) = support::http_get(&format!("{}/healthz", c.monitor_url(0))).await?;
+            (peers.len() == 1 && leader.as_str().is_some_and(|l| l != "n3" && !l.is_empty()) && status == 200)
+                .then_some(())
+                .ok_or(format!("peers {peers:?}, leader {leader}, healthz {status}"))
         })
         .await;
         let r = probe(&params_for(&c, 0, "")).await;
