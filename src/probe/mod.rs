@@ -72,7 +72,8 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
-    Nats(nats::NatsParams),
+    // Boxed: three URLs make it much larger than the other variants.
+    Nats(Box<nats::NatsParams>),
 }
 
 impl ProbeSpec {
@@ -84,7 +85,7 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
-            ProbeKind::Nats => nats::NatsParams::read(&mut r).map(ProbeSpec::Nats),
+            ProbeKind::Nats => nats::NatsParams::read(&mut r).map(|p| ProbeSpec::Nats(Box::new(p))),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.

@@ -9,7 +9,7 @@ use crate::probe::{ParamError, ProbeKind, ProbeSpec};
 fn parse(text: &str) -> Result<NatsParams, Vec<ParamError>> {
     let t: toml::Table = toml::from_str(text).unwrap();
     match ProbeSpec::parse(ProbeKind::Nats, &t)? {
-        ProbeSpec::Nats(p) => Ok(p),
+        ProbeSpec::Nats(p) => Ok(*p),
         other => panic!("parsed as {other:?}"),
     }
 }
