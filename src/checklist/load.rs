@@ -23,6 +23,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),
     ("netpol.toml", include_str!("../../checks/netpol.toml")),
+    ("nats.toml", include_str!("../../checks/nats.toml")),
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
     ("redis.toml", include_str!("../../checks/redis.toml")),
     ("secrets.toml", include_str!("../../checks/secrets.toml")),

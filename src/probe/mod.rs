@@ -5,6 +5,7 @@
 pub mod file;
 pub mod http;
 pub mod load_baseline;
+pub mod nats;
 pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
@@ -31,6 +32,7 @@ pub enum ProbeKind {
     Redis,
     SecretHygiene,
     NetpolIsolation,
+    Nats,
 }
 
 impl ProbeKind {
@@ -42,6 +44,7 @@ impl ProbeKind {
         ProbeKind::Redis,
         ProbeKind::SecretHygiene,
         ProbeKind::NetpolIsolation,
+        ProbeKind::Nats,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl ProbeKind {
             ProbeKind::Redis => "redis",
             ProbeKind::SecretHygiene => "secret-hygiene",
             ProbeKind::NetpolIsolation => "netpol-isolation",
+            ProbeKind::Nats => "nats",
         }
     }
 
@@ -71,7 +75,7 @@ impl ProbeKind {
     pub fn needs_live(self) -> bool {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
-            ProbeKind::Http | ProbeKind::Redis => true,
+            ProbeKind::Http | ProbeKind::Redis | ProbeKind::Nats => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
             ProbeKind::SecretHygiene => false,
@@ -91,6 +95,8 @@ pub enum ProbeSpec {
     Redis(redis::RedisParams),
     SecretHygiene(crate::secrets::SecretsParams),
     NetpolIsolation(netpol_isolation::IsolationParams),
+    // Boxed: three URLs make it much larger than the other variants.
+    Nats(Box<nats::NatsParams>),
 }
 
 impl ProbeSpec {
@@ -107,6 +113,7 @@ impl ProbeSpec {
             ProbeKind::NetpolIsolation => {
                 netpol_isolation::IsolationParams::read(&mut r).map(ProbeSpec::NetpolIsolation)
             }
+            ProbeKind::Nats => nats::NatsParams::read(&mut r).map(|p| ProbeSpec::Nats(Box::new(p))),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -122,13 +129,18 @@ impl ProbeSpec {
             ProbeSpec::Redis(_) => ProbeKind::Redis,
             ProbeSpec::SecretHygiene(_) => ProbeKind::SecretHygiene,
             ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
+            ProbeSpec::Nats(_) => ProbeKind::Nats,
         }
     }
 
     /// The Kubernetes kinds this check reads, and how widely; the cluster view loads exactly these.
     pub fn needs(&self) -> Vec<crate::cluster::Need> {
         match self {
-            ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) | ProbeSpec::Redis(_) => Vec::new(),
+            ProbeSpec::File(_)
+            | ProbeSpec::LoadBaseline(_)
+            | ProbeSpec::Http(_)
+            | ProbeSpec::Redis(_)
+            | ProbeSpec::Nats(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
@@ -153,6 +165,7 @@ impl ProbeSpec {
             ProbeSpec::Redis(p) => redis::run(p, ctx).await,
             ProbeSpec::SecretHygiene(p) => secret_hygiene::run(p, ctx).await,
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
+            ProbeSpec::Nats(p) => nats::run(p, ctx).await,
         }
     }
 }
