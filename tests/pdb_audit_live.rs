@@ -206,6 +206,24 @@ async fn pdb_command_prints_the_observed_status() {
     assert_eq!(json[0]["status"]["disruptionsAllowed"], 0);
     assert_eq!(json[0]["findings"][0]["code"], "pdb-no-disruption-allowed");
     assert_eq!(json[0]["findings"][0]["severity"], "error");
+
+    // An identity without list rights on the namespace cannot read: exit 3, naming the permission.
+    let alice = plane.kubeconfig_for("alice");
+    let n = ns.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<String> = ["pdb", "--kubeconfig", &alice.display().to_string(), "-n", &n, "--format", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        gate(dir.path(), &args)
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("missing permission: list") && stderr.contains(&ns), "{stderr}");
 }
 
 const API: &str = r#"
