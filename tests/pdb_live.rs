@@ -175,6 +175,30 @@ async fn snapshot(client: &kube::Client, ns: &str, case: &Case, pdb: &DynamicObj
     objects
 }
 
+/// Every pod and workload of `ns`, and the PDB stripped of its status.
+async fn snapshot_namespace(client: &kube::Client, ns: &str, pdb: &DynamicObject) -> Vec<Value> {
+    let lp = ListParams::default();
+    let mut objects = Vec::new();
+    for p in Api::<Pod>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        objects.push(typed(&p, "v1", "Pod"));
+    }
+    for d in Api::<Deployment>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        objects.push(typed(&d, "apps/v1", "Deployment"));
+    }
+    for s in Api::<StatefulSet>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        objects.push(typed(&s, "apps/v1", "StatefulSet"));
+    }
+    for rs in Api::<ReplicaSet>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        objects.push(typed(&rs, "apps/v1", "ReplicaSet"));
+    }
+    let mut p = serde_json::to_value(pdb).unwrap();
+    p["apiVersion"] = json!("policy/v1beta1");
+    p["kind"] = json!("PodDisruptionBudget");
+    p.as_object_mut().unwrap().remove("status");
+    objects.push(p);
+    objects
+}
+
 /// The pods of the case once all exist, sorted by name.
 async fn case_pods(client: &kube::Client, ns: &str, case: &Case) -> Vec<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -223,43 +247,58 @@ async fn run_case(plane: &ControlPlane, ns: &str, case: Case) -> PdbStatus {
         "metadata": {"name": pdb_name}, "spec": case.spec.json(&case.name)});
     plane.apply_yaml_in(ns, &serde_json::to_string(&pdb_obj).unwrap()).await;
     let fail_safe_expected = case.owner == Owner::Naked && case.spec.needs_scale();
+    let what = format!("{case:?}");
+    compare(&client, ns, &pdb_name, fail_safe_expected, &what, Some(&case)).await
+}
+
+/// Waits until the controller has processed `pdb_name` and left it unchanged for two seconds,
+/// then computes the status from the objects without the PDB's status and compares. With a
+/// case, only its objects are read; without, the whole namespace.
+async fn compare(
+    client: &kube::Client,
+    ns: &str,
+    pdb_name: &str,
+    fail_safe_expected: bool,
+    what: &str,
+    case: Option<&Case>,
+) -> PdbStatus {
     let pdbs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &pdb_resource());
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut last_change = (String::new(), Instant::now());
     loop {
-        let pdb = pdbs.get(&pdb_name).await.unwrap();
+        let pdb = pdbs.get(pdb_name).await.unwrap();
         let rv = pdb.metadata.resource_version.clone().unwrap_or_default();
         if rv != last_change.0 {
             last_change = (rv.clone(), Instant::now());
         }
         let processed = if fail_safe_expected {
-            failed_sync_event(&client, ns, &pdb_name).await
+            failed_sync_event(client, ns, pdb_name).await
         } else {
             pdb.data["status"]["observedGeneration"].as_i64() == pdb.metadata.generation
         };
-        // Stable: processed and unchanged for two seconds.
         if processed && last_change.1.elapsed() >= Duration::from_secs(2) {
             let observed = status_of(&pdb);
-            let mut world = PdbWorld::from_snapshot(snapshot(&client, ns, &case, &pdb).await);
+            let objects = match case {
+                Some(case) => snapshot(client, ns, case, &pdb).await,
+                None => snapshot_namespace(client, ns, &pdb).await,
+            };
+            let mut world = PdbWorld::from_snapshot(objects);
             world.unmanaged_pods = UnmanagedPods::for_version(1, 20);
             world.now = Some(jiff::Timestamp::now());
             let c = compute_status(&world, &world.pdbs[0]);
-            let still = pdbs.get(&pdb_name).await.unwrap().metadata.resource_version.unwrap_or_default();
+            let still = pdbs.get(pdb_name).await.unwrap().metadata.resource_version.unwrap_or_default();
             if still == rv {
                 assert_eq!(
                     c.status, observed,
-                    "{case:?}: computed {} but the controller wrote {} (computation {c:#?})",
+                    "{what}: computed {} but the controller wrote {} (computation {c:#?})",
                     c.status, observed
                 );
-                assert_eq!(
-                    matches!(c.sync_error, Some(SyncError::FailSafe(_))),
-                    fail_safe_expected,
-                    "{case:?}: {c:#?}"
-                );
+                let fail_safe = matches!(c.sync_error, Some(SyncError::FailSafe(_)));
+                assert_eq!(fail_safe, fail_safe_expected, "{what}: {c:#?}");
                 return observed;
             }
         }
-        assert!(Instant::now() < deadline, "{case:?}: no stable status from the controller: {}", pdb.data["status"]);
+        assert!(Instant::now() < deadline, "{what}: no stable status from the controller: {}", pdb.data["status"]);
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
 }
@@ -295,4 +334,184 @@ async fn computed_status_agrees_with_the_disruption_controller() {
         eprintln!("{} {:?} {:?} replicas={} ready={} -> {s}", c.name, c.owner, c.spec, c.replicas, c.ready);
     }
     eprintln!("{total} cases agree with the disruption controller in {:?}", started.elapsed());
+}
+
+fn pdb_doc(name: &str, spec: Value) -> String {
+    let doc = json!({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": name}, "spec": spec});
+    serde_json::to_string(&doc).unwrap()
+}
+
+fn labels_sel(app: &str) -> Value {
+    json!({"matchLabels": {"app": app}})
+}
+
+/// Pods matching `selector` (deleting ones included) once there are exactly `count`.
+async fn pods_now(client: &kube::Client, ns: &str, selector: &str, count: usize) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    support::eventually(&format!("{count} pods {selector} in {ns}"), Duration::from_secs(60), || {
+        let pods = pods.clone();
+        async move {
+            let mut list = pods.list(&ListParams::default().labels(selector)).await.map_err(|e| e.to_string())?.items;
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            if list.len() == count { Ok(list) } else { Err(format!("{} pods", list.len())) }
+        }
+    })
+    .await
+}
+
+/// Creates the PDBs in `ns`, then compares each with the controller; returns (name, status).
+async fn compare_all(plane: &ControlPlane, ns: &str, pdbs: &[(&str, Value, bool)]) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    for (name, spec, _) in pdbs {
+        plane.apply_yaml_in(ns, &pdb_doc(name, spec.clone())).await;
+    }
+    let runs = pdbs.iter().map(|(name, spec, fail_safe)| {
+        let client = client.clone();
+        async move {
+            let what = format!("{ns}/{name} {spec}");
+            (name.to_string(), compare(&client, ns, name, *fail_safe, &what, None).await)
+        }
+    });
+    futures::future::join_all(runs).await
+}
+
+fn get<'a>(results: &'a [(String, PdbStatus)], name: &str) -> &'a PdbStatus {
+    &results.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+const POD_SPEC: &str = "spec: {containers: [{name: c, image: busybox}]}";
+
+/// OrderedReady StatefulSet stuck at its second pod: 2 pods exist for a scale of 4.
+async fn ordered(plane: &ControlPlane) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-ordered").await;
+    plane.apply_yaml_in(&ns, &format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: ord}}\nspec:\n  serviceName: ord\n  replicas: 4\n  selector: {{matchLabels: {{app: ord}}}}\n  template: {{metadata: {{labels: {{app: ord}}}}, {POD_SPEC}}}\n")).await;
+    pods_now(&client, &ns, "app=ord", 1).await;
+    set_pod_state(&client, &ns, "ord-0", PodState::Ready).await;
+    pods_now(&client, &ns, "app=ord", 2).await;
+    set_pod_state(&client, &ns, "ord-1", PodState::NotReady).await;
+    let r = compare_all(
+        plane,
+        &ns,
+        &[
+            ("min-int", json!({"minAvailable": 1, "selector": labels_sel("ord")}), false),
+            ("min-pct", json!({"minAvailable": "50%", "selector": labels_sel("ord")}), false),
+            ("max-int", json!({"maxUnavailable": 1, "selector": labels_sel("ord")}), false),
+            ("max-pct", json!({"maxUnavailable": "25%", "selector": labels_sel("ord")}), false),
+        ],
+    )
+    .await;
+    // minAvailable as an integer counts the pods; the other forms read the scale.
+    assert_eq!((get(&r, "min-int").expected_pods, get(&r, "min-pct").expected_pods), (2, 4));
+    assert_eq!(pods_now(&client, &ns, "app=ord", 2).await.len(), 2);
+    r
+}
+
+/// A Deployment mid-rollout: three old pods and a Pending surge pod of the new ReplicaSet.
+async fn rolling(plane: &ControlPlane) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-rolling").await;
+    let deployment = |rel: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: roll}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: roll}}}}\n  template: {{metadata: {{labels: {{app: roll}}, annotations: {{rel: \"{rel}\"}}}}, {POD_SPEC}}}\n"
+        )
+    };
+    plane.apply_yaml_in(&ns, &deployment("1")).await;
+    support::kubelet::ready_pods(&client, &ns, "app=roll", 3, Duration::from_secs(60)).await;
+    plane.apply_yaml_in(&ns, &deployment("2")).await;
+    pods_now(&client, &ns, "app=roll", 4).await;
+    let r = compare_all(
+        plane,
+        &ns,
+        &[
+            ("min-int", json!({"minAvailable": 2, "selector": labels_sel("roll")}), false),
+            ("min-pct", json!({"minAvailable": "50%", "selector": labels_sel("roll")}), false),
+            ("max-int", json!({"maxUnavailable": 1, "selector": labels_sel("roll")}), false),
+            ("max-pct", json!({"maxUnavailable": "34%", "selector": labels_sel("roll")}), false),
+        ],
+    )
+    .await;
+    // Two ReplicaSets, one Deployment: its scale counts once.
+    assert_eq!((get(&r, "min-int").expected_pods, get(&r, "min-pct").expected_pods), (4, 3));
+    r
+}
+
+/// One PDB over a Deployment and a StatefulSet; set-based, empty selectors.
+async fn mixed(plane: &ControlPlane) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-mixed").await;
+    plane.apply_yaml_in(&ns, &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: mixd}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: mixd}}}}\n  template: {{metadata: {{labels: {{app: mixd, tier: mixed}}}}, {POD_SPEC}}}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: mixs}}\nspec:\n  serviceName: mixs\n  podManagementPolicy: Parallel\n  replicas: 3\n  selector: {{matchLabels: {{app: mixs}}}}\n  template: {{metadata: {{labels: {{app: mixs, tier: mixed}}}}, {POD_SPEC}}}\n")).await;
+    support::kubelet::ready_pods(&client, &ns, "tier=mixed", 5, Duration::from_secs(60)).await;
+    set_pod_state(&client, &ns, "mixs-2", PodState::NotReady).await;
+    let tier = json!({"matchLabels": {"tier": "mixed"}});
+    let set_in = json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["mixd", "mixs"]}]});
+    let not_in = json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["mixd"]}, {"key": "tier", "operator": "Exists"}]});
+    let r = compare_all(
+        plane,
+        &ns,
+        &[
+            ("tier-min-pct", json!({"minAvailable": "60%", "selector": tier}), false),
+            ("tier-max-int", json!({"maxUnavailable": 2, "selector": tier}), false),
+            ("tier-min-int", json!({"minAvailable": 4, "selector": tier}), false),
+            ("in-max-pct", json!({"maxUnavailable": "40%", "selector": set_in}), false),
+            ("notin-min-int", json!({"minAvailable": 1, "selector": not_in}), false),
+            ("empty-selector", json!({"minAvailable": 1, "selector": {}}), false),
+        ],
+    )
+    .await;
+    assert_eq!(get(&r, "tier-min-pct").expected_pods, 5);
+    assert_eq!(get(&r, "empty-selector").expected_pods, 0, "an empty v1beta1 selector matches no pod");
+    r
+}
+
+/// A pod held by a finalizer while being deleted: matched, but not healthy.
+async fn deleting(plane: &ControlPlane) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-deleting").await;
+    plane.apply_yaml_in(&ns, &format!("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: del}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: del}}}}\n  template: {{metadata: {{labels: {{app: del}}, finalizers: [kgents.test/hold]}}, {POD_SPEC}}}\n")).await;
+    let pods = support::kubelet::ready_pods(&client, &ns, "app=del", 3, Duration::from_secs(60)).await;
+    let victim = pods[0].metadata.name.clone().unwrap();
+    Api::<Pod>::namespaced(client.clone(), &ns).delete(&victim, &Default::default()).await.unwrap();
+    let now = pods_now(&client, &ns, "app=del", 4).await;
+    assert!(now.iter().any(|p| p.metadata.name.as_deref() == Some(&victim) && p.metadata.deletion_timestamp.is_some()));
+    let r = compare_all(
+        plane,
+        &ns,
+        &[
+            ("min-int", json!({"minAvailable": 2, "selector": labels_sel("del")}), false),
+            ("max-pct", json!({"maxUnavailable": "50%", "selector": labels_sel("del")}), false),
+        ],
+    )
+    .await;
+    assert_eq!((get(&r, "min-int").expected_pods, get(&r, "min-int").current_healthy), (4, 2));
+    r
+}
+
+/// A naked pod beside a StatefulSet: fine for an integer minAvailable, a failed sync on 1.20
+/// for the forms that need a scale.
+async fn naked_mix(plane: &ControlPlane) -> Vec<(String, PdbStatus)> {
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-nakedmix").await;
+    plane.apply_yaml_in(&ns, &format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: nm}}\nspec:\n  serviceName: nm\n  podManagementPolicy: Parallel\n  replicas: 2\n  selector: {{matchLabels: {{app: nm}}}}\n  template: {{metadata: {{labels: {{app: nm}}}}, {POD_SPEC}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: nm-naked, labels: {{app: nm}}}}\n{POD_SPEC}\n")).await;
+    support::kubelet::ready_pods(&client, &ns, "app=nm", 3, Duration::from_secs(60)).await;
+    compare_all(
+        plane,
+        &ns,
+        &[
+            ("min-int", json!({"minAvailable": 2, "selector": labels_sel("nm")}), false),
+            ("max-int", json!({"maxUnavailable": 1, "selector": labels_sel("nm")}), true),
+            ("min-pct", json!({"minAvailable": "100%", "selector": labels_sel("nm")}), true),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_cases_agree_with_the_disruption_controller() {
+    let plane = ControlPlane::shared();
+    let (a, b, c, d, e) =
+        futures::join!(ordered(plane), rolling(plane), mixed(plane), deleting(plane), naked_mix(plane));
+    let total = a.len() + b.len() + c.len() + d.len() + e.len();
+    assert_eq!(total, 19);
+    eprintln!("{total} edge-case PDBs agree with the disruption controller");
 }
