@@ -299,3 +299,55 @@ async fn rollout_in_progress_is_unverified_and_settle_waits_for_it() {
     let status = d.status.unwrap();
     assert_eq!((status.updated_replicas, status.available_replicas), (Some(2), Some(2)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_on_1_20_is_explained() {
+    let plane = ControlPlane::shared();
+    let client = plane.client();
+    let ns = plane.unique_namespace("pdb-naked").await;
+    // Pods started by hand (no controller) under a maxUnavailable PDB: the 1.20 controller
+    // cannot find their scale, writes no condition and leaves disruptionsAllowed at 0.
+    plane
+        .apply_yaml_in(
+            &ns,
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: worker-a, labels: {app: worker}}
+spec: {containers: [{name: w, image: busybox}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: worker-b, labels: {app: worker}}
+spec: {containers: [{name: w, image: busybox}]}
+---
+apiVersion: policy/v1beta1
+kind: PodDisruptionBudget
+metadata: {name: worker-pdb}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: worker}}
+"#,
+        )
+        .await;
+    ready_pods(&client, &ns, "app=worker", 2, Duration::from_secs(60)).await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), &ns);
+    eventually("the controller's NoControllerRef event", Duration::from_secs(60), || async {
+        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        list.items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("NoControllerRef"))
+            .then_some(())
+            .ok_or("no event".to_string())
+    })
+    .await;
+    let kubeconfig = plane.admin_kubeconfig();
+    let n = ns.clone();
+    let (code, json) = tokio::task::spawn_blocking(move || pdb_command(&kubeconfig, &n)).await.unwrap();
+    assert_eq!(code, Some(1), "{json:#}");
+    assert_eq!(json[0]["status_source"], "observed");
+    let codes: Vec<&str> = json[0]["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"pdb-controller-sync-failed"), "{json:#}");
+    let f = json[0]["findings"].as_array().unwrap().iter().find(|f| f["code"] == "pdb-controller-sync-failed").unwrap();
+    assert!(f["message"].as_str().unwrap().contains("found no controller ref for pod"), "{f:#}");
+}
