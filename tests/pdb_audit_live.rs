@@ -280,6 +280,13 @@ async fn rollout_in_progress_is_unverified_and_settle_waits_for_it() {
     assert_eq!(item["unverified"]["code"], "rollout-in-progress", "{item:#}");
     assert!(item["unverified"]["reason"].as_str().unwrap().contains("Deployment"), "{item:#}");
 
+    // --settle with nobody making the new pod Ready: the audit waits as long as the item
+    // timeout allows and still says why (the rollout), not merely that time ran out.
+    let (code, item, took) = audit(dir.path(), &kubeconfig, &["--settle", "1m", "--item-timeout", "4s"]).await;
+    assert_eq!((code, &item["outcome"]), (Some(3), &Value::from("unverified")), "{item:#}");
+    assert_eq!(item["unverified"]["code"], "rollout-in-progress", "{item:#}");
+    assert!(took >= Duration::from_secs(3), "--settle returned after {took:?}");
+
     // With --settle the audit re-reads; the kubelet brings the new pods up a few seconds in.
     let kubelet_client = client.clone();
     let kubelet_ns = ns.clone();

@@ -79,12 +79,22 @@ pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
     {
         let started = Instant::now();
         let budget = settle.min(ctx.timeout.saturating_sub(Duration::from_secs(1)));
-        while !analysis.rolling_out.is_empty() && started.elapsed() < budget {
+        // Every wait and re-read stays within the budget, so the answer is "still rolling out"
+        // rather than the item's own timeout cutting the probe off.
+        while !analysis.rolling_out.is_empty() {
+            let remaining = budget.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                break;
+            }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
                 _ = ctx.cancel.cancelled() => break,
             }
-            let fresh = crate::cluster::live::load(live, &needs(p), 500).await;
+            let remaining = budget.saturating_sub(started.elapsed());
+            let Ok(fresh) = tokio::time::timeout(remaining, crate::cluster::live::load(live, &needs(p), 500)).await
+            else {
+                break;
+            };
             match analysis_of(&fresh, p) {
                 Ok(a) => analysis = a,
                 Err(r) => return r,
