@@ -35,9 +35,9 @@ fn server_minor(version: &str) -> Option<(u32, u32)> {
 
 /// Builds the PDB world from the view: manifests alone assume the workloads' pods are Ready;
 /// a live view takes pods as they are.
-pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, ProbeReport> {
+pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, Box<ProbeReport>> {
     if let Some(gap) = view.gap_report(KINDS) {
-        return Err(gap);
+        return Err(Box::new(gap));
     }
     let in_scope = |o: &&Value| {
         namespaces.is_empty()
@@ -60,7 +60,7 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
     Ok(world)
 }
 
-fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, ProbeReport> {
+fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, Box<ProbeReport>> {
     let world = world_from_view(view, &p.namespaces)?;
     Ok(analyze(&world, &p.scope()))
 }
@@ -71,7 +71,7 @@ pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
     };
     let mut analysis = match analysis_of(&view, p) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     // --settle: while a rollout is in progress, re-read the live objects and judge again.
     if let (Some(settle), Some(live)) = (ctx.settle, ctx.live.as_ref())
@@ -97,7 +97,7 @@ pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
             };
             match analysis_of(&fresh, p) {
                 Ok(a) => analysis = a,
-                Err(r) => return r,
+                Err(r) => return *r,
             }
         }
     }
