@@ -244,6 +244,14 @@ fn pdb_controller_sync_failed() {
     observed["status"]["conditions"] = json!([{"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed", "message": "found no controllers for pod \"nats-0\"", "lastTransitionTime": "2025-01-01T00:00:00Z"}]);
     assert!(has(&cluster(3, vec![observed]), "pdb-controller-sync-failed"));
     assert!(!has(&cluster(3, vec![nats_pdb(json!({"maxUnavailable": 1}))]), "pdb-controller-sync-failed"));
+    // Observed on a controller older than 1.21: no condition, only disruptionsAllowed 0 left by
+    // the fail-safe; the cause (a pod without a controller) comes from redoing the computation.
+    let mut w = cluster(3, vec![with_status(nats_pdb(json!({"maxUnavailable": 1})), 0, 0, 0, 0, 0)]);
+    w.add_value(pod(NS, "debug", &nats_labels(), None, true));
+    w.unmanaged_pods = kgents_gate::pdb::UnmanagedPods::for_version(1, 20);
+    assert!(has(&w, "pdb-controller-sync-failed"));
+    w.unmanaged_pods = kgents_gate::pdb::UnmanagedPods::for_version(1, 23);
+    assert!(!has(&w, "pdb-controller-sync-failed"));
 }
 
 #[test]

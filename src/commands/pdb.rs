@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use super::Failure;
 use crate::cli::SourceArgs;
 use crate::cluster::live::LiveOptions;
-use crate::pdb::{PdbParams, analyze, to_json};
+use crate::pdb::{PdbParams, analyze};
 use crate::probe::params::parse_duration;
 use crate::sources::{SourceOptions, load_view};
 
@@ -41,6 +41,12 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
         parse_duration(&args.source.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
     if args.min_replicas == 0 {
         return Err(Failure::usage("--min-replicas must be at least 1"));
+    }
+    // Manifests are the offline source here: a cluster named beside them would be silently unread.
+    if !args.source.manifests.is_empty() && (args.source.kubeconfig.is_some() || args.source.context.is_some()) {
+        return Err(Failure::usage(
+            "--manifests reads files only (status computed); drop --kubeconfig/--context, or drop --manifests to read the cluster",
+        ));
     }
     let params =
         PdbParams { namespaces: args.namespace.clone(), selector: None, min_replicas_for_pdb: args.min_replicas };
@@ -79,7 +85,13 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
     let analysis = analyze(&world, &params.scope());
     match args.format {
         OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&to_json(&analysis.pdbs)).unwrap_or_default())
+            // Serialized from the structs, not through a `Value`, so keys keep the documented order.
+            let text = serde_json::to_string_pretty(&analysis.pdbs).unwrap_or_else(|_| "[]".into());
+            println!("{text}");
+            // The list holds PDBs only; findings on workloads still decide the exit code, so say why.
+            for f in &analysis.workload_findings {
+                eprintln!("{} {}: {}", f.level.as_str(), f.code, f.message);
+            }
         }
         OutputFormat::Text => print!("{}", render_text(&analysis)),
     }

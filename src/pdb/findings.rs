@@ -294,6 +294,19 @@ fn sync_findings(p: &PdbObject, c: &Computation, source: StatusSource, target: &
                     )
                     .target(target),
                 );
+            } else if let (Some(SyncError::FailSafe(e)), Some(s)) = (&c.sync_error, &p.pdb.status)
+                && s.disruptions_allowed == 0
+            {
+                // Before 1.21 the controller writes no condition on a failed sync, only
+                // disruptionsAllowed 0: the cause is only visible by redoing its computation.
+                out.push(
+                    Finding::error(
+                        "pdb-controller-sync-failed",
+                        format!("the disruption controller cannot compute the status of {target}: {e}"),
+                    )
+                    .target(target)
+                    .fact("consequence", "disruptionsAllowed is set to 0"),
+                );
             }
         }
     }

@@ -35,10 +35,9 @@ fn server_minor(version: &str) -> Option<(u32, u32)> {
 
 /// Builds the PDB world from the view: manifests alone assume the workloads' pods are Ready;
 /// a live view takes pods as they are.
-#[allow(clippy::result_large_err)] // the Err is the check's final answer, built once
-pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, ProbeReport> {
+pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbWorld, Box<ProbeReport>> {
     if let Some(gap) = view.gap_report(KINDS) {
-        return Err(gap);
+        return Err(Box::new(gap));
     }
     let in_scope = |o: &&Value| {
         namespaces.is_empty()
@@ -61,8 +60,7 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
     Ok(world)
 }
 
-#[allow(clippy::result_large_err)]
-fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, ProbeReport> {
+fn analysis_of(view: &ClusterView, p: &PdbParams) -> Result<PdbAnalysis, Box<ProbeReport>> {
     let world = world_from_view(view, &p.namespaces)?;
     Ok(analyze(&world, &p.scope()))
 }
@@ -73,7 +71,7 @@ pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
     };
     let mut analysis = match analysis_of(&view, p) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     // --settle: while a rollout is in progress, re-read the live objects and judge again.
     if let (Some(settle), Some(live)) = (ctx.settle, ctx.live.as_ref())
@@ -81,15 +79,25 @@ pub async fn run(p: &PdbParams, ctx: &ProbeContext) -> ProbeReport {
     {
         let started = Instant::now();
         let budget = settle.min(ctx.timeout.saturating_sub(Duration::from_secs(1)));
-        while !analysis.rolling_out.is_empty() && started.elapsed() < budget {
+        // Every wait and re-read stays within the budget, so the answer is "still rolling out"
+        // rather than the item's own timeout cutting the probe off.
+        while !analysis.rolling_out.is_empty() {
+            let remaining = budget.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                break;
+            }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
                 _ = ctx.cancel.cancelled() => break,
             }
-            let fresh = crate::cluster::live::load(live, &needs(p), 500).await;
+            let remaining = budget.saturating_sub(started.elapsed());
+            let Ok(fresh) = tokio::time::timeout(remaining, crate::cluster::live::load(live, &needs(p), 500)).await
+            else {
+                break;
+            };
             match analysis_of(&fresh, p) {
                 Ok(a) => analysis = a,
-                Err(r) => return r,
+                Err(r) => return *r,
             }
         }
     }
