@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Diff { old, new, format } => diff(&old, &new, format),
         Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
         Command::Pdb(args) => crate::commands::pdb::run(&args),
+        Command::Rules(args) => crate::commands::rules::run(&args),
     }
 }
 

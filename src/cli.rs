@@ -54,6 +54,8 @@ pub enum Command {
     },
     /// The observed (live) or computed (manifests) status of each PodDisruptionBudget, with findings.
     Pdb(crate::commands::pdb::PdbArgs),
+    /// Check Prometheus rule files, rule ConfigMaps and PrometheusRule manifests (`rules check PATH...`).
+    Rules(crate::commands::rules::RulesArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

@@ -2,6 +2,7 @@
 //! reads its sources, prints, and returns an exit code.
 
 pub mod pdb;
+pub mod rules;
 
 /// A failure that ends a command with a message and an exit code.
 #[derive(Debug)]

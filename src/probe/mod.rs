@@ -2,6 +2,7 @@
 //! default parameters; validation turns the merged parameters into a typed `ProbeSpec`; the
 //! engine runs it with a `ProbeContext`. Probes never print, exit or read flags.
 
+pub mod alert_rules;
 pub mod file;
 pub mod http;
 pub mod load_baseline;
@@ -25,10 +26,12 @@ pub enum ProbeKind {
     LoadBaseline,
     Http,
     Pdb,
+    AlertRules,
 }
 
 impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb];
+    pub const ALL: &'static [ProbeKind] =
+        &[ProbeKind::File, ProbeKind::LoadBaseline, ProbeKind::Http, ProbeKind::Pdb, ProbeKind::AlertRules];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +39,7 @@ impl ProbeKind {
             ProbeKind::LoadBaseline => "load-baseline",
             ProbeKind::Http => "http",
             ProbeKind::Pdb => "pdb",
+            ProbeKind::AlertRules => "alert-rules",
         }
     }
 
@@ -57,6 +61,8 @@ impl ProbeKind {
             ProbeKind::Http => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
+            // Judges its rule sources offline (manifests); asks Prometheus only when live.
+            ProbeKind::AlertRules => false,
         }
     }
 }
@@ -68,6 +74,7 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
+    AlertRules(crate::rules::params::AlertRulesParams),
 }
 
 impl ProbeSpec {
@@ -79,6 +86,7 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
+            ProbeKind::AlertRules => crate::rules::params::AlertRulesParams::read(&mut r).map(ProbeSpec::AlertRules),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -91,6 +99,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(_) => ProbeKind::LoadBaseline,
             ProbeSpec::Http(_) => ProbeKind::Http,
             ProbeSpec::Pdb(_) => ProbeKind::Pdb,
+            ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
         }
     }
 
@@ -99,6 +108,7 @@ impl ProbeSpec {
         match self {
             ProbeSpec::File(_) | ProbeSpec::LoadBaseline(_) | ProbeSpec::Http(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
+            ProbeSpec::AlertRules(p) => alert_rules::needs(p),
         }
     }
 
@@ -114,6 +124,7 @@ impl ProbeSpec {
             ProbeSpec::LoadBaseline(p) => load_baseline::run(p, ctx).await,
             ProbeSpec::Http(p) => http::run(p, ctx).await,
             ProbeSpec::Pdb(p) => pdb::run(p, ctx).await,
+            ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
         }
     }
 }
