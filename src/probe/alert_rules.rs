@@ -196,6 +196,24 @@ mod tests {
     }
 
     #[test]
+    fn expected_alerts_without_sources_are_judged_in_prometheus_only() {
+        let p = params("prometheus_url = \"http://p\"\nexpected = [{name = \"Down\", severity = \"critical\"}]");
+        let now: jiff::Timestamp = "2025-01-01T12:00:00Z".parse().unwrap();
+        let snapshot = |name: &str| PrometheusSnapshot {
+            rules: serde_json::from_value(serde_json::json!({"groups": [{"name": "g", "file": "a.yml", "interval": 30,
+                "rules": [{"type": "alerting", "name": name, "query": "up == 0", "labels": {"severity": "critical"},
+                "health": "ok", "lastEvaluation": "2025-01-01T11:59:50Z"}]}]}))
+            .unwrap(),
+            alerts: serde_json::from_value(serde_json::json!({"alerts": []})).unwrap(),
+        };
+        let r = evaluate(&p, &[], Some(Ok(snapshot("Down"))), now);
+        assert!(r.findings.is_empty(), "{r:?}");
+        let r = evaluate(&p, &[], Some(Ok(snapshot("Other"))), now);
+        let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["alert-expected-not-loaded"]);
+    }
+
+    #[test]
     fn other_gaps_are_unverified() {
         let mut view = ClusterView::new(false);
         view.set(
