@@ -35,13 +35,13 @@ pub fn needs(p: &AlertRulesParams) -> Vec<Need> {
 /// The rule objects of the view, or the report to return instead. A missing PrometheusRule CRD
 /// drops that part with its reason (the second value); the check is skipped only when nothing
 /// else is left to check.
-fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, Option<String>), ProbeReport> {
+fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, Option<String>), Box<ProbeReport>> {
     let mut objects = Vec::new();
     let mut crd_skipped = None;
     if !p.configmaps.is_empty() {
         match view.objects(Kind::ConfigMap) {
             Ok(v) => objects.extend(v.iter().cloned()),
-            Err(g) => return Err(g.to_report(Kind::ConfigMap)),
+            Err(g) => return Err(Box::new(g.to_report(Kind::ConfigMap))),
         }
     }
     if !p.prometheusrules.is_empty() {
@@ -50,11 +50,11 @@ fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, O
             Err(Gap::NotServed { reason }) => {
                 let reason = format!("PrometheusRule sources not checked: {reason}");
                 if p.configmaps.is_empty() && p.prometheus.is_none() {
-                    return Err(ProbeReport::skipped(reason));
+                    return Err(Box::new(ProbeReport::skipped(reason)));
                 }
                 crd_skipped = Some(reason);
             }
-            Err(g) => return Err(g.to_report(Kind::PrometheusRule)),
+            Err(g) => return Err(Box::new(g.to_report(Kind::PrometheusRule))),
         }
     }
     Ok((objects, crd_skipped))
@@ -82,7 +82,7 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
         };
         match objects_of(&view, &p) {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     } else {
         (Vec::new(), None)

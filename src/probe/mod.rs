@@ -74,7 +74,8 @@ pub enum ProbeSpec {
     LoadBaseline(load_baseline::LoadBaselineParams),
     Http(http::HttpParams),
     Pdb(crate::pdb::PdbParams),
-    AlertRules(crate::rules::params::AlertRulesParams),
+    // Boxed: its parameters are several times the size of the other variants'.
+    AlertRules(Box<crate::rules::params::AlertRulesParams>),
 }
 
 impl ProbeSpec {
@@ -86,7 +87,9 @@ impl ProbeSpec {
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
             ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
-            ProbeKind::AlertRules => crate::rules::params::AlertRulesParams::read(&mut r).map(ProbeSpec::AlertRules),
+            ProbeKind::AlertRules => {
+                crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
