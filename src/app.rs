@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Pdb(args) => crate::commands::pdb::run(&args),
         Command::Secrets(args) => crate::commands::secrets::run(&args),
         Command::Netpol(args) => crate::commands::netpol::run(&args),
+        Command::Rules(args) => crate::commands::rules::run(&args),
     }
 }
 
@@ -170,7 +171,14 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
                 println!("  {k} = {v}");
             }
         }
-        println!("\nreads: {}", if def.probe.needs_live() { "a live endpoint or cluster" } else { "local files only" });
+        let reads = match (def.probe.reads_cluster(), def.probe.needs_live()) {
+            (true, _) => {
+                "Kubernetes objects, from the live cluster or --manifests (`kgents-gate rbac` prints the exact permissions)"
+            }
+            (false, true) => "a live network endpoint (unverified with --offline)",
+            (false, false) => "local files only",
+        };
+        println!("\nreads: {reads}");
     }
     Ok(exit::APPROVED)
 }

@@ -58,6 +58,8 @@ pub enum Command {
     Secrets(crate::commands::secrets::SecretsArgs),
     /// The static NetworkPolicy evaluator: `netpol eval --from NS/POD --to NS/POD --port P`.
     Netpol(crate::commands::netpol::NetpolArgs),
+    /// Check Prometheus rule files, rule ConfigMaps and PrometheusRule manifests (`rules check PATH...`).
+    Rules(crate::commands::rules::RulesArgs),
     /// Print the least-privilege Role/ClusterRole YAML the selected checks need.
     Rbac {
         #[command(flatten)]

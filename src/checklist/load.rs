@@ -19,6 +19,7 @@ pub const BUILT_IN_CHECKLIST: &str = include_str!("../../checklist.toml");
 /// The built-in catalog: every file of the repository's `checks/` directory, by file name.
 /// A test keeps this list in step with the directory, so a new catalog file cannot be forgotten.
 pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
+    ("alert-rules.toml", include_str!("../../checks/alert-rules.toml")),
     ("docs.toml", include_str!("../../checks/docs.toml")),
     ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),

@@ -164,7 +164,13 @@ async fn served_version(client: &Client, kind: Kind) -> Result<&'static str, Gap
     let path = if info.group.is_empty() { "/api".to_string() } else { format!("/apis/{}", info.group) };
     let group = match kube::discovery::group(client, info.group).await {
         Ok(g) => g,
+        // kube's discovery lists /apis first and reports an absent group as MissingApiGroup.
         Err(kube::Error::Api(s)) if s.code == 404 => {
+            return Err(Gap::NotServed {
+                reason: format!("the API server does not serve {path} ({} CRD not installed?)", info.kind),
+            });
+        }
+        Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => {
             return Err(Gap::NotServed {
                 reason: format!("the API server does not serve {path} ({} CRD not installed?)", info.kind),
             });

@@ -3,6 +3,7 @@
 
 pub mod netpol;
 pub mod pdb;
+pub mod rules;
 pub mod secrets;
 
 /// A failure that ends a command with a message and an exit code.

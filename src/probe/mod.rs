@@ -2,6 +2,7 @@
 //! default parameters; validation turns the merged parameters into a typed `ProbeSpec`; the
 //! engine runs it with a `ProbeContext`. Probes never print, exit or read flags.
 
+pub mod alert_rules;
 pub mod file;
 pub mod http;
 pub mod load_baseline;
@@ -33,6 +34,7 @@ pub enum ProbeKind {
     SecretHygiene,
     NetpolIsolation,
     Nats,
+    AlertRules,
 }
 
 impl ProbeKind {
@@ -45,6 +47,7 @@ impl ProbeKind {
         ProbeKind::SecretHygiene,
         ProbeKind::NetpolIsolation,
         ProbeKind::Nats,
+        ProbeKind::AlertRules,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl ProbeKind {
             ProbeKind::SecretHygiene => "secret-hygiene",
             ProbeKind::NetpolIsolation => "netpol-isolation",
             ProbeKind::Nats => "nats",
+            ProbeKind::AlertRules => "alert-rules",
         }
     }
 
@@ -70,6 +74,11 @@ impl ProbeKind {
         matches!(self, ProbeKind::Redis | ProbeKind::NetpolIsolation)
     }
 
+    /// Whether the probe reads Kubernetes objects (from the live cluster or manifests).
+    pub fn reads_cluster(self) -> bool {
+        matches!(self, ProbeKind::Pdb | ProbeKind::SecretHygiene | ProbeKind::NetpolIsolation | ProbeKind::AlertRules)
+    }
+
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
     /// such probes are `unverified` (offline) when the audit runs offline.
     pub fn needs_live(self) -> bool {
@@ -81,6 +90,8 @@ impl ProbeKind {
             ProbeKind::SecretHygiene => false,
             // Static verdicts from manifests offline; probe pods only when a cluster is there.
             ProbeKind::NetpolIsolation => false,
+            // Judges its rule sources offline (manifests); asks Prometheus only when live.
+            ProbeKind::AlertRules => false,
         }
     }
 }
@@ -97,6 +108,8 @@ pub enum ProbeSpec {
     NetpolIsolation(netpol_isolation::IsolationParams),
     // Boxed: three URLs make it much larger than the other variants.
     Nats(Box<nats::NatsParams>),
+    // Boxed: its parameters are several times the size of the other variants'.
+    AlertRules(Box<crate::rules::params::AlertRulesParams>),
 }
 
 impl ProbeSpec {
@@ -114,6 +127,9 @@ impl ProbeSpec {
                 netpol_isolation::IsolationParams::read(&mut r).map(ProbeSpec::NetpolIsolation)
             }
             ProbeKind::Nats => nats::NatsParams::read(&mut r).map(|p| ProbeSpec::Nats(Box::new(p))),
+            ProbeKind::AlertRules => {
+                crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -130,6 +146,7 @@ impl ProbeSpec {
             ProbeSpec::SecretHygiene(_) => ProbeKind::SecretHygiene,
             ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
             ProbeSpec::Nats(_) => ProbeKind::Nats,
+            ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
         }
     }
 
@@ -144,6 +161,7 @@ impl ProbeSpec {
             ProbeSpec::Pdb(p) => pdb::needs(p),
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
+            ProbeSpec::AlertRules(p) => alert_rules::needs(p),
         }
     }
 
@@ -166,6 +184,7 @@ impl ProbeSpec {
             ProbeSpec::SecretHygiene(p) => secret_hygiene::run(p, ctx).await,
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
             ProbeSpec::Nats(p) => nats::run(p, ctx).await,
+            ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
         }
     }
 }

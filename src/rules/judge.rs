@@ -87,8 +87,12 @@ pub fn judge_rules(
     let mut scope: BTreeSet<&str> = expected.iter().map(|x| x.name.as_str()).collect();
     scope.extend(sources.iter().filter_map(|e| e.alert.as_deref().or(e.record.as_deref())));
     let all = scope.is_empty();
-    let max_age = jiff::SignedDuration::try_from(max_eval_age).unwrap_or(jiff::SignedDuration::MAX);
     for g in &rules.groups {
+        // A group evaluated every 10m is 0-10m old at any moment: judging it against a shorter
+        // allowed age would flap. Allow two of its intervals at least (one missed evaluation).
+        let interval = Duration::try_from_secs_f64(g.interval * 2.0).unwrap_or_default();
+        let allowed = max_eval_age.max(interval);
+        let max_age = jiff::SignedDuration::try_from(allowed).unwrap_or(jiff::SignedDuration::MAX);
         for r in g.rules.iter().filter(|r| all || scope.contains(r.name())) {
             let target = format!("{} group {}, {}", g.file, g.name, r.name());
             if r.health() == RuleHealth::Err || r.last_error().is_some() {
@@ -115,7 +119,7 @@ pub fn judge_rules(
                                     "rule {} was last evaluated {}s ago (allowed {}s)",
                                     r.name(),
                                     age.as_secs(),
-                                    max_eval_age.as_secs()
+                                    allowed.as_secs()
                                 ),
                             )
                             .target(&target)
@@ -147,4 +151,33 @@ pub fn judge_alerts(alerts: &AlertsData) -> Vec<Finding> {
         out.push(f);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(interval: f64, last_eval: &str) -> RulesData {
+        serde_json::from_value(serde_json::json!({"groups": [{"name": "g", "file": "a.yml", "interval": interval,
+            "rules": [{"type": "recording", "name": "job:up:sum", "query": "sum(up)", "health": "ok",
+            "lastEvaluation": last_eval}]}]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn staleness_allows_two_group_intervals() {
+        let now: Timestamp = "2025-01-01T12:00:00Z".parse().unwrap();
+        let five_min = Duration::from_secs(300);
+        let eight_min_ago = "2025-01-01T11:52:00Z";
+        // Evaluated every 10m: 8 minutes ago is on time.
+        assert!(judge_rules(&rules(600.0, eight_min_ago), &[], &[], now, five_min).is_empty());
+        // Evaluated every 30s: 8 minutes ago is stale, with the allowed age in the message.
+        let f = judge_rules(&rules(30.0, eight_min_ago), &[], &[], now, five_min);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].code, codes::RULE_STALE);
+        assert!(f[0].message.contains("allowed 300s"), "{}", f[0].message);
+        // Garbage intervals do not panic.
+        assert_eq!(judge_rules(&rules(1e300, eight_min_ago), &[], &[], now, five_min).len(), 1);
+        assert_eq!(judge_rules(&rules(-1.0, eight_min_ago), &[], &[], now, five_min).len(), 1);
+    }
 }
