@@ -120,7 +120,7 @@ fn json_form_is_the_stable_contract() {
     );
 }
 
-const CORPUS: &str = "/work/shared/corpora/manifests";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpora/manifests");
 
 fn corpus(file: &str) -> PdbWorld {
     let path = Path::new(CORPUS).join(file);
