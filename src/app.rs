@@ -334,12 +334,13 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     });
     report.notes.splice(0..0, notes);
 
-    if formats.contains(&Format::Terminal) {
-        let width = terminal_width();
-        print!("{}", report::render_terminal(&report, styles, width));
-    }
+    // Files first: whatever happens to the terminal afterwards, the reports exist.
     let written = report::write_reports(&report, &formats, &args.out_dir)
         .map_err(|e| Failure::usage(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
+    if formats.contains(&Format::Terminal) {
+        let width = terminal_width();
+        let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());
+    }
     for path in written {
         eprintln!("wrote {}", path.display());
     }

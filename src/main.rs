@@ -5,6 +5,12 @@ use clap::Parser;
 fn main() {
     // rustls needs one process-wide crypto provider; ring is the one every TLS client here uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Like other Unix tools, end quietly when stdout is a closed pipe (`kgents-gate list | head`)
+    // instead of panicking on the failed write. Reports are written before anything is printed.
+    // SAFETY: setting a signal disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = kgents_gate::cli::Cli::parse();
     init_tracing(cli.verbose);
     let code = match kgents_gate::app::run(cli) {

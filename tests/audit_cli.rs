@@ -302,3 +302,17 @@ fn the_kgents_example_runs_offline_from_manifests() {
     assert_eq!(pdb["outcome"], "pass", "{pdb}");
     assert!(stdout.contains("Disaster recovery"), "{stdout}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic_and_reports_are_still_written() {
+    let ws = workspace(&docs_item("docs.runbook", "runbook.md", "blocking"));
+    // `kgents-gate audit | head -1`: the reader goes away after one line.
+    let script =
+        format!("'{BIN}' audit --out-dir out --format terminal,json | head -1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"");
+    let out = Command::new("bash").arg("-c").arg(&script).current_dir(ws.path()).env("NO_COLOR", "1").output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // 0 when the output fit in the pipe, 141 (SIGPIPE) otherwise; never 101 (a panic).
+    assert!(matches!(stdout.trim(), "0" | "141"), "exit status {stdout:?}: {stderr}");
+    assert!(ws.path().join("out/kgents-gate-report.json").is_file());
+}
