@@ -26,3 +26,35 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
 }
+
+/// Reads the cluster view a command needs: manifests alone (a pre-deploy look, no cluster
+/// contacted) or the live cluster. Source problems are printed and end the command (exit 2).
+pub fn read_view(
+    source: &crate::cli::SourceArgs,
+    needs: &[crate::cluster::Need],
+    timeout: std::time::Duration,
+) -> Result<crate::sources::LoadedView, Failure> {
+    let connect_timeout = crate::probe::params::parse_duration(&source.connect_timeout)
+        .map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
+    let opts = crate::sources::SourceOptions {
+        live: crate::cluster::live::LiveOptions {
+            kubeconfig: source.kubeconfig.clone(),
+            context: source.context.clone(),
+            connect_timeout,
+            read_timeout: timeout,
+            page_size: source.page_size.max(1),
+        },
+        manifests: source.manifests.clone(),
+        manifest_namespace: source.manifest_namespace.clone(),
+        offline: !source.manifests.is_empty(),
+    };
+    let rt = runtime()?;
+    let deadline = timeout.max(std::time::Duration::from_secs(1));
+    rt.block_on(crate::sources::load_view(needs, &opts, deadline)).map_err(|error| {
+        // Manifest errors name the file and line, never the content.
+        for line in error.details() {
+            eprintln!("error: {line}");
+        }
+        Failure::usage(error.summary())
+    })
+}

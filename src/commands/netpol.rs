@@ -1,17 +1,13 @@
 //! `kgents-gate netpol eval`: the static NetworkPolicy evaluator on its own. Is traffic from A to
 //! B on a port allowed, and which policies decide it; from manifests or the live cluster.
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Failure;
 use crate::cli::SourceArgs;
-use crate::cluster::live::LiveOptions;
 use crate::netpol::{Endpoint, NetpolWorld, PortSpec, Protocol, Verdict, evaluate};
 use crate::probe::netpol_isolation::world::{WorldError, needs_for, world_from_view};
 use crate::probe::params::parse_duration;
-use crate::sources::{SourceOptions, load_view};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -72,33 +68,10 @@ fn eval(args: &EvalArgs) -> Result<i32, Failure> {
     let port: PortSpec = args.port.parse().map_err(|e| Failure::usage(format!("--port: {e}")))?;
     let protocol: Protocol = args.protocol.parse().map_err(|e| Failure::usage(format!("--protocol: {e}")))?;
     let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
-    let connect_timeout =
-        parse_duration(&args.source.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
     let mut namespaces: Vec<String> = [&from, &to].into_iter().filter_map(namespace_of).map(String::from).collect();
     namespaces.sort();
     namespaces.dedup();
-    let opts = SourceOptions {
-        live: LiveOptions {
-            kubeconfig: args.source.kubeconfig.clone(),
-            context: args.source.context.clone(),
-            connect_timeout,
-            read_timeout: timeout,
-            page_size: args.source.page_size.max(1),
-        },
-        manifests: args.source.manifests.clone(),
-        manifest_namespace: args.source.manifest_namespace.clone(),
-        // Manifests alone: a pre-deploy look, no cluster contacted.
-        offline: !args.source.manifests.is_empty(),
-    };
-    let rt = super::runtime()?;
-    let loaded = rt.block_on(load_view(&needs_for(&namespaces), &opts, timeout.max(Duration::from_secs(1)))).map_err(
-        |errors| {
-            for line in errors.details() {
-                eprintln!("error: {line}");
-            }
-            Failure::usage(errors.summary())
-        },
-    )?;
+    let loaded = super::read_view(&args.source, &needs_for(&namespaces), timeout)?;
     let world = match world_from_view(&loaded.view, &namespaces) {
         Ok(w) => w,
         Err(WorldError::Invalid(e)) => return Err(Failure::usage(e)),

@@ -1,16 +1,12 @@
 //! `kgents-gate pdb`: the observed or computed status of each PodDisruptionBudget and its
 //! findings, from manifests (offline, status computed) or the live cluster.
 
-use std::time::Duration;
-
 use clap::{Args, ValueEnum};
 
 use super::Failure;
 use crate::cli::SourceArgs;
-use crate::cluster::live::LiveOptions;
 use crate::pdb::{PdbParams, analyze};
 use crate::probe::params::parse_duration;
-use crate::sources::{SourceOptions, load_view};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -37,8 +33,6 @@ pub struct PdbArgs {
 
 pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
     let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
-    let connect_timeout =
-        parse_duration(&args.source.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
     if args.min_replicas == 0 {
         return Err(Failure::usage("--min-replicas must be at least 1"));
     }
@@ -51,26 +45,7 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
     let params =
         PdbParams { namespaces: args.namespace.clone(), selector: None, min_replicas_for_pdb: args.min_replicas };
     let needs = crate::probe::pdb::needs(&params);
-    let opts = SourceOptions {
-        live: LiveOptions {
-            kubeconfig: args.source.kubeconfig.clone(),
-            context: args.source.context.clone(),
-            connect_timeout,
-            read_timeout: timeout,
-            page_size: args.source.page_size.max(1),
-        },
-        manifests: args.source.manifests.clone(),
-        manifest_namespace: args.source.manifest_namespace.clone(),
-        // Manifests alone: a pre-deploy look, no cluster contacted.
-        offline: !args.source.manifests.is_empty(),
-    };
-    let rt = super::runtime()?;
-    let loaded = rt.block_on(load_view(&needs, &opts, timeout.max(Duration::from_secs(1)))).map_err(|error| {
-        for line in error.details() {
-            eprintln!("error: {line}");
-        }
-        Failure::usage(error.summary())
-    })?;
+    let loaded = super::read_view(&args.source, &needs, timeout)?;
     let world = match crate::probe::pdb::world_from_view(&loaded.view, &params.namespaces) {
         Ok(w) => w,
         Err(report) => {

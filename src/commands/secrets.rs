@@ -1,18 +1,14 @@
 //! `kgents-gate secrets scan`: the secret-hygiene findings of the live cluster or of manifest
 //! files, as text or as the stable JSON list (`code`, `severity`, `object`, `key`, `message`).
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Failure;
 use crate::cli::SourceArgs;
-use crate::cluster::live::LiveOptions;
 use crate::probe::params::parse_duration;
 use crate::probe::secret_hygiene::{UNJUDGED_TYPES, needs, objects_from_view};
 use crate::secrets::params::DEFAULT_EXCLUDED_NAMESPACES;
 use crate::secrets::{SecretFinding, SecretsParams, exit_code, scan};
-use crate::sources::{SourceOptions, load_view};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -62,8 +58,6 @@ pub fn run(args: &SecretsArgs) -> Result<i32, Failure> {
 
 fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
     let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
-    let connect_timeout =
-        parse_duration(&args.source.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
     let rotation_max_age =
         parse_duration(&args.rotation_max_age).map_err(|e| Failure::usage(format!("--rotation-max-age: {e}")))?;
     if rotation_max_age.is_zero() {
@@ -84,28 +78,7 @@ fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
         allowed_credential_names: Vec::new(),
         allowed_credential_values: Vec::new(),
     };
-    let opts = SourceOptions {
-        live: LiveOptions {
-            kubeconfig: args.source.kubeconfig.clone(),
-            context: args.source.context.clone(),
-            connect_timeout,
-            read_timeout: timeout,
-            page_size: args.source.page_size.max(1),
-        },
-        manifests: args.source.manifests.clone(),
-        manifest_namespace: args.source.manifest_namespace.clone(),
-        // Manifests alone: a pre-deploy look, no cluster contacted.
-        offline: !args.source.manifests.is_empty(),
-    };
-    let rt = super::runtime()?;
-    let loaded =
-        rt.block_on(load_view(&needs(&params), &opts, timeout.max(Duration::from_secs(1)))).map_err(|error| {
-            // Manifest errors name the file and line, never the content.
-            for line in error.details() {
-                eprintln!("error: {line}");
-            }
-            Failure::usage(error.summary())
-        })?;
+    let loaded = super::read_view(&args.source, &needs(&params), timeout)?;
     let objects = match objects_from_view(&loaded.view) {
         Ok(o) => o,
         Err(report) => {
