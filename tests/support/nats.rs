@@ -179,6 +179,16 @@ impl NatsCluster {
                     (peers.len() == running.len() - 1).then_some(()).ok_or(format!("node {i} routes to {peers:?}"))
                 })
                 .await?;
+                // Client URLs are gossiped after the routes are up: wait until every running
+                // server is advertised, or a probe right after start sees a smaller cluster.
+                poll_until(timeout, || async {
+                    let varz = self.monitor_json(i, "/varz").await?;
+                    let urls = varz["connect_urls"].as_array().map_or(0, Vec::len);
+                    (urls == running.len())
+                        .then_some(())
+                        .ok_or(format!("node {i} advertises {urls} client URLs of {}", running.len()))
+                })
+                .await?;
                 // The meta group can elect a leader with 2 of 3 peers known and add the third
                 // later: wait until every node counts all of them.
                 if self.options.jetstream {
