@@ -241,7 +241,7 @@ async fn closed_port_is_unreachable_within_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let r = spec(&params(port, false, "")).run(&ctx(dir.path(), None)).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(codes(&r), ["redis-unreachable"], "{r:#?}");
     assert!(r.unverified.is_none());
 }
@@ -291,15 +291,16 @@ async fn delaying_proxy(upstream: u16, delay: Duration) -> u16 {
 async fn slow_ping_is_reported_with_the_measured_time() {
     let pw = support::random_hex(12);
     let redis = healthy(&pw).await;
-    let proxy = delaying_proxy(redis.port(), Duration::from_millis(120)).await;
+    // Bounds far apart, so a loaded CI machine cannot blur them.
+    let proxy = delaying_proxy(redis.port(), Duration::from_millis(600)).await;
     let dir = tempfile::tempdir().unwrap();
     let ctx = ctx(dir.path(), Some(&pw));
-    let r = spec(&params(proxy, true, "max_ping = \"50ms\"")).run(&ctx).await;
+    let r = spec(&params(proxy, true, "max_ping = \"300ms\"")).run(&ctx).await;
     assert_eq!(codes(&r), ["redis-ping-slow"], "{r:#?}");
     let ms: u128 = r.findings[0].evidence.iter().find(|f| f.name == "ping_ms").unwrap().value.parse().unwrap();
-    assert!(ms >= 120, "{ms}");
+    assert!(ms >= 600, "{ms}");
     // Directly, the same server is well within the bound.
-    let r = spec(&params(redis.port(), true, "max_ping = \"50ms\"")).run(&ctx).await;
+    let r = spec(&params(redis.port(), true, "max_ping = \"300ms\"")).run(&ctx).await;
     assert_pass(&r);
 }
 
@@ -381,7 +382,7 @@ async fn silent_server_is_unreachable_within_the_timeout() {
         let url = format!("url = \"redis://127.0.0.1:{port}/0\"\ntimeout = \"1s\"\n");
         let extra = if password { "password_file = \"pw\"" } else { "" };
         let r = spec(&format!("{url}{extra}")).run(&ctx(dir.path(), Some("pw-not-used"))).await;
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
         assert_eq!(codes(&r), ["redis-unreachable"], "{r:#?}");
     }
 }
