@@ -159,11 +159,7 @@ mod tests {
     use super::*;
 
     fn read(src: &str) -> Result<PdbParams, Vec<crate::probe::ParamError>> {
-        let t: toml::Table = toml::from_str(src).unwrap();
-        let mut r = ParamReader::new(&t);
-        let p = PdbParams::read(&mut r);
-        r.finish()?;
-        Ok(p.unwrap())
+        crate::probe::params::read_for_test(src, PdbParams::read)
     }
 
     #[test]

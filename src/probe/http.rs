@@ -298,8 +298,7 @@ pub async fn run(p: &HttpParams, ctx: &ProbeContext) -> ProbeReport {
     }
     // Finish a little before the engine's item timeout, so a silent endpoint is reported as
     // `http-timeout` (a fault of the endpoint) rather than cut off as unverified.
-    let cap = ctx.timeout.saturating_sub((ctx.timeout / 20).min(Duration::from_millis(500)));
-    let budget = p.timeout.map_or(cap, |t| t.min(cap));
+    let budget = ctx.answer_budget(p.timeout, ctx.short_reserve());
     let deadline = Instant::now() + budget;
     let mut report = ProbeReport::default();
     report.fact("url", url);
@@ -402,16 +401,10 @@ pub async fn run(p: &HttpParams, ctx: &ProbeContext) -> ProbeReport {
 mod tests {
     use super::*;
 
-    fn read(src: &str) -> Result<HttpParams, Vec<crate::probe::ParamError>> {
-        let t: toml::Table = toml::from_str(src).unwrap();
-        let mut r = ParamReader::new(&t);
-        let p = HttpParams::read(&mut r);
-        r.finish()?;
-        Ok(p.unwrap())
-    }
+    use crate::probe::params::error_keys as keys;
 
-    fn keys(errs: &[crate::probe::ParamError]) -> Vec<String> {
-        errs.iter().map(|e| e.key.clone().unwrap_or_default()).collect()
+    fn read(src: &str) -> Result<HttpParams, Vec<crate::probe::ParamError>> {
+        crate::probe::params::read_for_test(src, HttpParams::read)
     }
 
     #[test]

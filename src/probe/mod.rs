@@ -234,6 +234,19 @@ impl ProbeContext {
         }
     }
 
+    /// How long a probe may take to get its answer: its own `timeout` parameter, capped to end
+    /// `reserve` before the engine's item timeout, so a silent endpoint is reported by the probe
+    /// as the endpoint's fault rather than cut off as unverified (and clean-up still has time).
+    pub fn answer_budget(&self, own: Option<Duration>, reserve: Duration) -> Duration {
+        let cap = self.timeout.saturating_sub(reserve);
+        own.map_or(cap, |t| t.min(cap))
+    }
+
+    /// The small reserve for probes with nothing to clean up: 5 % of the item timeout, at most 500 ms.
+    pub fn short_reserve(&self) -> Duration {
+        (self.timeout / 20).min(Duration::from_millis(500))
+    }
+
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
         if p.is_absolute() { p } else { self.base_dir.join(p) }

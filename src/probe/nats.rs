@@ -55,8 +55,7 @@ pub async fn run(p: &NatsParams, ctx: &ProbeContext) -> ProbeReport {
     }
     // Finish a little before the engine's item timeout, so a silent server is reported as
     // `nats-timeout` (a fault of the server) rather than cut off as unverified.
-    let cap = ctx.timeout.saturating_sub((ctx.timeout / 20).min(Duration::from_millis(500)));
-    let budget = p.timeout.map_or(cap, |t| t.min(cap));
+    let budget = ctx.answer_budget(p.timeout, ctx.short_reserve());
     let deadline = Instant::now() + budget;
 
     let opts = match client::options(p, |f| ctx.resolve(f)).await {

@@ -220,6 +220,22 @@ impl<'a> ParamReader<'a> {
     }
 }
 
+/// Test support: reads `src` (TOML) with a probe's `read`, as checklist validation does.
+#[cfg(test)]
+pub fn read_for_test<T>(src: &str, read: impl FnOnce(&mut ParamReader) -> Option<T>) -> Result<T, Vec<ParamError>> {
+    let t: toml::Table = toml::from_str(src).expect("test parameters are valid TOML");
+    let mut r = ParamReader::new(&t);
+    let p = read(&mut r);
+    r.finish()?;
+    Ok(p.expect("read returns a value when it recorded no error"))
+}
+
+/// Test support: the parameter keys the errors point at.
+#[cfg(test)]
+pub fn error_keys(errs: &[ParamError]) -> Vec<String> {
+    errs.iter().map(|e| e.key.clone().unwrap_or_default()).collect()
+}
+
 /// Parses `500ms`, `5s`, `2m`, `1h30m`, `7d` (days are 24 h). No negative or empty durations.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();

@@ -235,16 +235,10 @@ pub async fn run(p: &RedisParams, ctx: &ProbeContext) -> ProbeReport {
 mod tests {
     use super::*;
 
-    fn read(src: &str) -> Result<RedisParams, Vec<crate::probe::ParamError>> {
-        let t: toml::Table = toml::from_str(src).unwrap();
-        let mut r = ParamReader::new(&t);
-        let p = RedisParams::read(&mut r);
-        r.finish()?;
-        Ok(p.unwrap())
-    }
+    use crate::probe::params::error_keys as keys;
 
-    fn keys(errs: &[crate::probe::ParamError]) -> Vec<String> {
-        errs.iter().map(|e| e.key.clone().unwrap_or_default()).collect()
+    fn read(src: &str) -> Result<RedisParams, Vec<crate::probe::ParamError>> {
+        crate::probe::params::read_for_test(src, RedisParams::read)
     }
 
     #[test]

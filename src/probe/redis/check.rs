@@ -46,9 +46,7 @@ impl<'a> Check<'a> {
         let now = Instant::now();
         // Finish a little before the engine's item timeout so a silent server is reported as
         // unreachable (its fault) and the scratch key can still be removed.
-        let reserve = (ctx.timeout / 5).min(Duration::from_secs(2));
-        let cap = ctx.timeout.saturating_sub(reserve);
-        let budget = p.timeout.map_or(cap, |t| t.min(cap));
+        let budget = ctx.answer_budget(p.timeout, (ctx.timeout / 5).min(Duration::from_secs(2)));
         let mut report = ProbeReport::default();
         report.fact("url", &p.url);
         if let Some(u) = &creds.username {
