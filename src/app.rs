@@ -10,8 +10,7 @@ use jiff::civil::Date;
 use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
-use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat, SourceArgs};
-use crate::cluster::live::LiveOptions;
+use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat};
 use crate::cluster::{Need, kinds::merge_needs, rbac};
 use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
@@ -19,7 +18,7 @@ use crate::exit;
 use crate::outcome::ProbeReport;
 use crate::probe::{ProbeContext, new_run_id, params::parse_duration};
 use crate::report::{self, ColorChoice, Format, Provenance, Styles};
-use crate::sources::{SourceOptions, load_view};
+use crate::sources::load_view;
 
 pub use crate::commands::Failure;
 
@@ -240,7 +239,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     let checklist = loaded.checklist;
 
     let selected = select(&checklist, &args.only)?;
-    let source_opts = source_options(&args.source, args.offline, item_timeout)?;
+    let source_opts = crate::commands::source_options(&args.source, args.offline, item_timeout)?;
     let needs = needs_of(&checklist, &selected);
 
     let base_dir = match &checklist.origin {
@@ -379,26 +378,6 @@ fn needs_of(checklist: &crate::checklist::Checklist, selected: &[String]) -> Vec
         crate::checklist::ItemKind::Check { spec, .. } => spec.needs(),
         crate::checklist::ItemKind::Manual { .. } => Vec::new(),
     }))
-}
-
-fn source_options(args: &SourceArgs, offline: bool, read_timeout: Duration) -> Result<SourceOptions, Failure> {
-    let connect_timeout =
-        parse_duration(&args.connect_timeout).map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
-    if args.page_size == 0 {
-        return Err(Failure::usage("--page-size must be at least 1"));
-    }
-    Ok(SourceOptions {
-        live: LiveOptions {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            connect_timeout,
-            read_timeout,
-            page_size: args.page_size,
-        },
-        manifests: args.manifests.clone(),
-        manifest_namespace: args.manifest_namespace.clone(),
-        offline,
-    })
 }
 
 fn rbac_cmd(args: &ChecklistArgs, only: &[String], name: &str, bind: Option<&str>) -> Result<i32, Failure> {

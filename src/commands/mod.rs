@@ -34,20 +34,8 @@ pub fn read_view(
     needs: &[crate::cluster::Need],
     timeout: std::time::Duration,
 ) -> Result<crate::sources::LoadedView, Failure> {
-    let connect_timeout = crate::probe::params::parse_duration(&source.connect_timeout)
-        .map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
-    let opts = crate::sources::SourceOptions {
-        live: crate::cluster::live::LiveOptions {
-            kubeconfig: source.kubeconfig.clone(),
-            context: source.context.clone(),
-            connect_timeout,
-            read_timeout: timeout,
-            page_size: source.page_size.max(1),
-        },
-        manifests: source.manifests.clone(),
-        manifest_namespace: source.manifest_namespace.clone(),
-        offline: !source.manifests.is_empty(),
-    };
+    // Manifests alone: a pre-deploy look, no cluster contacted.
+    let opts = source_options(source, !source.manifests.is_empty(), timeout)?;
     let rt = runtime()?;
     let deadline = timeout.max(std::time::Duration::from_secs(1));
     rt.block_on(crate::sources::load_view(needs, &opts, deadline)).map_err(|error| {
@@ -56,5 +44,31 @@ pub fn read_view(
             eprintln!("error: {line}");
         }
         Failure::usage(error.summary())
+    })
+}
+
+/// Validated source options from the command line: where objects come from and how to reach
+/// the cluster.
+pub fn source_options(
+    source: &crate::cli::SourceArgs,
+    offline: bool,
+    read_timeout: std::time::Duration,
+) -> Result<crate::sources::SourceOptions, Failure> {
+    let connect_timeout = crate::probe::params::parse_duration(&source.connect_timeout)
+        .map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
+    if source.page_size == 0 {
+        return Err(Failure::usage("--page-size must be at least 1"));
+    }
+    Ok(crate::sources::SourceOptions {
+        live: crate::cluster::live::LiveOptions {
+            kubeconfig: source.kubeconfig.clone(),
+            context: source.context.clone(),
+            connect_timeout,
+            read_timeout,
+            page_size: source.page_size,
+        },
+        manifests: source.manifests.clone(),
+        manifest_namespace: source.manifest_namespace.clone(),
+        offline,
     })
 }
