@@ -57,9 +57,15 @@ if [ ! -d "$CACHE/py/junitparser" ]; then
     || fail "pip install junitparser"
 fi
 
-# --- kube-apiserver and kube-controller-manager 1.20.2 -----------------------------------------
-if [ ! -x "$K8S_DIR/bin/kube-apiserver" ] || [ ! -x "$K8S_DIR/bin/kube-controller-manager" ]; then
-  step "building kube-apiserver and kube-controller-manager 1.20.2 from Debian's source package (~6 min)"
+# --- Kubernetes 1.20.2: the control plane and the real node's binaries -------------------------
+# One build of the five binaries from Debian's source package; pause.c is kept for the node's
+# sandbox image.
+K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+k8s_missing=0
+for b in "${K8S_BINS[@]}"; do [ -x "$K8S_DIR/bin/$b" ] || k8s_missing=1; done
+[ -f "$K8S_DIR/src/pause.c" ] || k8s_missing=1
+if [ "$k8s_missing" = 1 ]; then
+  step "building ${K8S_BINS[*]} 1.20.2 from Debian's source package (~12 min)"
   work="$CACHE/k8s-build"
   rm -rf "$work"; mkdir -p "$work/apt/lists/partial" "$work/apt/sources" "$work/src"
   src_file=/etc/apt/sources.list.d/debian.sources
@@ -84,12 +90,15 @@ if [ ! -x "$K8S_DIR/bin/kube-apiserver" ] || [ ! -x "$K8S_DIR/bin/kube-controlle
   ln -sfn ../../.. .go/src/k8s.io/kubernetes
   export GOPATH="$PWD/.go" PATH="/usr/lib/go-1.19/bin:$PATH" CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor
   export GOCACHE="$CACHE/go-build-cache"
-  (cd .go/src/k8s.io/kubernetes && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1) \
+  what=""; for b in "${K8S_BINS[@]}"; do what="$what cmd/$b"; done
+  (cd .go/src/k8s.io/kubernetes && make WHAT="${what# }" >"$work/build.log" 2>&1) \
     || { tail -n 40 "$work/build.log" >&2; fail "kubernetes build (log: $work/build.log)"; }
-  mkdir -p "$K8S_DIR/bin"
-  cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$K8S_DIR/bin/" \
-    || cp _output/local/bin/linux/amd64/kube-apiserver _output/local/bin/linux/amd64/kube-controller-manager "$K8S_DIR/bin/" \
-    || fail "built binaries not found under _output"
+  mkdir -p "$K8S_DIR/bin" "$K8S_DIR/src"
+  for b in "${K8S_BINS[@]}"; do
+    cp "_output/bin/$b" "$K8S_DIR/bin/" 2>/dev/null || cp "_output/local/bin/linux/amd64/$b" "$K8S_DIR/bin/" \
+      || fail "built binary $b not found under _output"
+  done
+  cp build/pause/linux/pause.c "$K8S_DIR/src/pause.c" || fail "build/pause/linux/pause.c not in the source tree"
   cd "$CACHE"; rm -rf "$work"
 fi
 "$K8S_DIR/bin/kube-apiserver" --version >/dev/null 2>&1 || fail "kube-apiserver does not run"
