@@ -210,11 +210,13 @@ impl Progress for TtyProgress {
     }
     fn finished(&self, item_id: &str, report: &ProbeReport) {
         let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-        let state = if report.unverified.is_some() {
+        let state = if report.worst_level() == Some(crate::outcome::Level::Error) {
+            "findings"
+        } else if !report.gaps().is_empty() {
             "unverified"
-        } else if report.skipped.is_some() {
+        } else if report.skip_reason().is_some() {
             "skipped"
-        } else if report.findings.iter().any(|f| f.level >= crate::outcome::Level::Warning) {
+        } else if report.worst_level() == Some(crate::outcome::Level::Warning) {
             "findings"
         } else {
             "ok"

@@ -7,7 +7,7 @@ use jiff::civil::Date;
 
 use crate::checklist::{Checklist, Item, ItemKind, Severity, Signoff, Waiver};
 use crate::engine::ItemRun;
-use crate::outcome::{Level, Outcome};
+use crate::outcome::{Level, Outcome, ProbeState, Unverified};
 use crate::report::*;
 
 /// Everything the decision needs besides the checklist and the probe results.
@@ -77,6 +77,7 @@ pub fn decide(input: DecideInput<'_>) -> Report {
             evidence: Vec::new(),
             remediation: item.check().map(|c| c.remediation.clone()),
             unverified: None,
+            gaps: Vec::new(),
             waiver: None,
             signoff: None,
             blocks: false,
@@ -149,39 +150,55 @@ pub fn decide(input: DecideInput<'_>) -> Report {
     finish(checklist, items, signoffs, notes, waiver_status, today, strict, provenance)
 }
 
-/// The raw verdict of a probe run, before waivers.
+/// The raw verdict of a probe run, before waivers: the one verdict rule (docs/decision.md).
+/// An error finding fails the item even where parts could not be seen; gaps alone (or beside
+/// warnings, which an unseen part could outweigh) leave it unverified; every gap is reported.
 fn judge_run(r: &mut ItemReport, run: &ItemRun, severity: Severity) {
     r.duration_ms = run.duration.as_millis() as u64;
-    r.findings = run.report.findings.clone();
     r.evidence = run.report.evidence.clone();
-    if let Some(u) = &run.report.unverified {
-        r.outcome = Outcome::Unverified;
-        r.code = u.code.clone();
-        r.message = match &u.missing_permission {
-            Some(p) => format!("{} (missing permission: {p})", u.reason),
-            None => u.reason.clone(),
-        };
-        r.unverified = Some(u.clone());
-    } else if let Some(reason) = &run.report.skipped {
-        r.outcome = Outcome::Skipped;
-        r.code = "not-applicable".into();
-        r.message = reason.clone();
-        r.remediation = None;
-    } else {
-        match run.report.worst_level() {
-            Some(level @ (Level::Error | Level::Warning)) => {
-                let f = run.report.findings.iter().find(|f| f.level == level).expect("worst exists");
-                let more = run.report.findings.iter().filter(|f| f.level >= Level::Warning).count() - 1;
-                r.code = f.code.clone();
-                r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
-                r.outcome =
-                    if level == Level::Error && severity == Severity::Blocking { Outcome::Fail } else { Outcome::Warn };
-            }
-            _ => {
-                r.message = "all requirements hold".into();
-                r.remediation = None;
-            }
+    r.gaps = run.report.gaps().to_vec();
+    let findings = match &run.report.state {
+        ProbeState::Skipped(reason) => {
+            r.outcome = Outcome::Skipped;
+            r.code = "not-applicable".into();
+            r.message = reason.clone();
+            r.remediation = None;
+            return;
         }
+        ProbeState::Unverified(_) => &[][..],
+        ProbeState::Checked { findings, .. } => findings.as_slice(),
+    };
+    r.findings = findings.to_vec();
+    let worst = run.report.worst_level();
+    let counted = |level: Level| findings.iter().filter(|f| f.level >= level).count();
+    if worst == Some(Level::Error) {
+        let f = findings.iter().find(|f| f.level == Level::Error).expect("an error finding exists");
+        let more = counted(Level::Warning) - 1;
+        r.code = f.code.clone();
+        r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
+        if !r.gaps.is_empty() {
+            r.message.push_str(&format!("; {} not verified", plural(r.gaps.len(), "part", "parts")));
+        }
+        r.outcome = if severity == Severity::Blocking { Outcome::Fail } else { Outcome::Warn };
+    } else if let Some(first) = r.gaps.first() {
+        let reason = r.gaps.iter().map(Unverified::describe).collect::<Vec<_>>().join("; ");
+        r.outcome = Outcome::Unverified;
+        r.code = first.code.clone();
+        r.message = reason.clone();
+        r.unverified = Some(Unverified {
+            code: first.code.clone(),
+            reason: r.gaps.iter().map(|g| g.reason.clone()).collect::<Vec<_>>().join("; "),
+            missing_permission: r.gaps.iter().find_map(|g| g.missing_permission.clone()),
+        });
+    } else if worst == Some(Level::Warning) {
+        let f = findings.iter().find(|f| f.level == Level::Warning).expect("a warning finding exists");
+        let more = counted(Level::Warning) - 1;
+        r.code = f.code.clone();
+        r.message = if more > 0 { format!("{} (and {more} more)", f.message) } else { f.message.clone() };
+        r.outcome = Outcome::Warn;
+    } else {
+        r.message = "all requirements hold".into();
+        r.remediation = None;
     }
 }
 
@@ -238,7 +255,9 @@ fn apply_waiver_and_block(
 
     r.blocks = match r.outcome {
         Outcome::Fail => true,
-        Outcome::Pending => item.severity == Severity::Blocking || strict,
+        // `--strict` raises warning-severity items to blocking, never info items: the same rule
+        // for a pending sign-off and a failing check (docs/decision.md).
+        Outcome::Pending => item.severity == Severity::Blocking || (strict && item.severity != Severity::Info),
         Outcome::Unverified => item.severity == Severity::Blocking,
         Outcome::Warn => strict && item.severity != Severity::Info,
         Outcome::Pass | Outcome::Waived | Outcome::Skipped => false,

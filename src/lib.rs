@@ -16,6 +16,7 @@ pub mod netpol;
 pub mod outcome;
 pub mod pdb;
 pub mod probe;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod secrets;

@@ -124,47 +124,177 @@ pub struct Unverified {
     pub missing_permission: Option<String>,
 }
 
-/// What one probe run established.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What one probe run established: facts observed whatever the verdict, and the state of the
+/// check. Probes report findings and gaps; only the decision (`decide.rs`, docs/decision.md) turns
+/// them into an outcome, so the rule "an error finding fails the item even with gaps; gaps alone
+/// leave it unverified; gaps are always shown" lives in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
-    /// Problems found. Empty with `unverified == None` and `skipped == None` means pass.
-    pub findings: Vec<Finding>,
     /// Facts observed whatever the verdict (status numbers, versions, latencies).
     pub evidence: Vec<Fact>,
-    /// Set when the probe could not check (all or part). Never combined with a pass.
-    pub unverified: Option<Unverified>,
-    /// Set when the check does not apply (e.g. CRD absent); the reason.
-    pub skipped: Option<String>,
+    pub state: ProbeState,
+}
+
+/// What a probe could establish. The three cases exclude each other by construction: a skipped
+/// check has no findings, a check that could not look has no findings, and a check that looked
+/// keeps both what it found and what it could not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeState {
+    /// The probe looked. `findings` are what it found; `gaps` the parts it could not see.
+    Checked { findings: Vec<Finding>, gaps: Vec<Unverified> },
+    /// The probe could not look at all (offline, timeout, interrupted, forbidden, ...).
+    Unverified(Unverified),
+    /// The check does not apply (e.g. the CRD it reads is not installed); the reason.
+    Skipped(String),
+}
+
+impl Default for ProbeReport {
+    fn default() -> Self {
+        ProbeReport { evidence: Vec::new(), state: ProbeState::Checked { findings: Vec::new(), gaps: Vec::new() } }
+    }
+}
+
+impl Unverified {
+    pub fn new(code: impl Into<String>, reason: impl Into<String>) -> Self {
+        Unverified { code: code.into(), reason: reason.into(), missing_permission: None }
+    }
+    pub fn forbidden(reason: impl Into<String>, missing_permission: impl Into<String>) -> Self {
+        Unverified {
+            code: "forbidden".into(),
+            reason: reason.into(),
+            missing_permission: Some(missing_permission.into()),
+        }
+    }
+    /// The reason with the missing permission, as one line.
+    pub fn describe(&self) -> String {
+        match &self.missing_permission {
+            Some(p) => format!("{} (missing permission: {p})", self.reason),
+            None => self.reason.clone(),
+        }
+    }
 }
 
 impl ProbeReport {
+    /// Nothing could be checked.
     pub fn unverified(code: impl Into<String>, reason: impl Into<String>) -> Self {
-        ProbeReport {
-            unverified: Some(Unverified { code: code.into(), reason: reason.into(), missing_permission: None }),
-            ..Default::default()
-        }
+        ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(Unverified::new(code, reason)) }
     }
+    /// Nothing could be checked because RBAC refused a read.
     pub fn forbidden(reason: impl Into<String>, missing_permission: impl Into<String>) -> Self {
         ProbeReport {
-            unverified: Some(Unverified {
-                code: "forbidden".into(),
-                reason: reason.into(),
-                missing_permission: Some(missing_permission.into()),
-            }),
-            ..Default::default()
+            evidence: Vec::new(),
+            state: ProbeState::Unverified(Unverified::forbidden(reason, missing_permission)),
         }
     }
     pub fn skipped(reason: impl Into<String>) -> Self {
-        ProbeReport { skipped: Some(reason.into()), ..Default::default() }
+        ProbeReport { evidence: Vec::new(), state: ProbeState::Skipped(reason.into()) }
     }
     pub fn fact(&mut self, name: impl Into<String>, value: impl std::fmt::Display) {
         self.evidence.push(Fact::new(name, value));
     }
+
+    /// The findings and gaps of a check that looked, turning the other states into one: a report
+    /// that could not look keeps its reason as a gap; a skip reason found beside a finding stays as
+    /// evidence (the finding is what matters).
+    fn checked(&mut self) -> (&mut Vec<Finding>, &mut Vec<Unverified>) {
+        let state = std::mem::replace(&mut self.state, ProbeState::Skipped(String::new()));
+        self.state = match state {
+            s @ ProbeState::Checked { .. } => s,
+            ProbeState::Unverified(u) => ProbeState::Checked { findings: Vec::new(), gaps: vec![u] },
+            ProbeState::Skipped(reason) => {
+                self.evidence.push(Fact::new("not applicable", reason));
+                ProbeState::Checked { findings: Vec::new(), gaps: Vec::new() }
+            }
+        };
+        match &mut self.state {
+            ProbeState::Checked { findings, gaps } => (findings, gaps),
+            _ => unreachable!("state was just made Checked"),
+        }
+    }
+
     pub fn push(&mut self, finding: Finding) {
-        self.findings.push(finding);
+        self.checked().0.push(finding);
+    }
+    /// A finding that must be read before the others (it changes how they read).
+    pub fn push_first(&mut self, finding: Finding) {
+        self.checked().0.insert(0, finding);
+    }
+    pub fn extend_findings(&mut self, findings: impl IntoIterator<Item = Finding>) {
+        self.checked().0.extend(findings);
+    }
+    /// A part of the check that could not be seen. The decision shows it whatever the outcome.
+    pub fn gap(&mut self, gap: Unverified) {
+        self.checked().1.push(gap);
+    }
+    /// Takes in another probe report's state and evidence (a sub-check of the same item).
+    pub fn absorb(&mut self, other: ProbeReport) {
+        self.evidence.extend(other.evidence);
+        match other.state {
+            ProbeState::Checked { findings, gaps } => {
+                let (f, g) = self.checked();
+                f.extend(findings);
+                g.extend(gaps);
+            }
+            ProbeState::Unverified(u) => self.gap(u),
+            ProbeState::Skipped(reason) => self.fact("not applicable", reason),
+        }
+    }
+
+    /// The findings (none when the probe could not look or the check was skipped).
+    pub fn findings(&self) -> &[Finding] {
+        match &self.state {
+            ProbeState::Checked { findings, .. } => findings,
+            _ => &[],
+        }
+    }
+    /// Every part that could not be seen: the whole check when it could not look.
+    pub fn gaps(&self) -> &[Unverified] {
+        match &self.state {
+            ProbeState::Checked { gaps, .. } => gaps,
+            ProbeState::Unverified(u) => std::slice::from_ref(u),
+            ProbeState::Skipped(_) => &[],
+        }
+    }
+    /// The first part that could not be seen, if any.
+    pub fn first_gap(&self) -> Option<&Unverified> {
+        self.gaps().first()
+    }
+    /// Why nothing (or not everything) could be checked, in one line, for single commands.
+    pub fn why_unchecked(&self) -> String {
+        match &self.state {
+            ProbeState::Skipped(r) => r.clone(),
+            _ => self.gaps().iter().map(Unverified::describe).collect::<Vec<_>>().join("; "),
+        }
+    }
+    pub fn skip_reason(&self) -> Option<&str> {
+        match &self.state {
+            ProbeState::Skipped(r) => Some(r),
+            _ => None,
+        }
     }
     /// The most serious level among the findings, if any.
     pub fn worst_level(&self) -> Option<Level> {
-        self.findings.iter().map(|f| f.level).max()
+        self.findings().iter().map(|f| f.level).max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_beside_a_gap_keeps_both() {
+        let mut r = ProbeReport::unverified("offline", "not contacted");
+        r.push(Finding::error("x", "bad"));
+        assert_eq!(r.findings().len(), 1);
+        assert_eq!(r.gaps()[0].code, "offline");
+        let mut s = ProbeReport::skipped("no CRD");
+        s.gap(Unverified::new("timeout", "slow"));
+        assert!(s.skip_reason().is_none());
+        assert_eq!(s.evidence[0].value, "no CRD");
+        let mut a = ProbeReport::default();
+        a.absorb(ProbeReport::forbidden("no", "list pods in namespace a"));
+        assert_eq!(a.gaps()[0].missing_permission.as_deref(), Some("list pods in namespace a"));
+        assert_eq!(a.gaps()[0].describe(), "no (missing permission: list pods in namespace a)");
     }
 }

@@ -132,7 +132,7 @@ fn valid_checklist_round_trips_into_the_model() {
     assert_eq!((def.id.as_str(), def.probe, def.source.as_str()), ("docs.file", ProbeKind::File, "docs.toml"));
     // Item keys win over catalog defaults; defaults fill the rest.
     assert_eq!(
-        spec,
+        &**spec,
         &ProbeSpec::File(FileParams {
             path: "docs/saas/runbook.md".into(),
             headings: vec!["On-call".into(), "Rollback".into()],
@@ -141,7 +141,7 @@ fn valid_checklist_round_trips_into_the_model() {
     );
     let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else { panic!("not a check") };
     assert_eq!(
-        spec,
+        &**spec,
         &ProbeSpec::LoadBaseline(LoadBaselineParams {
             path: "load-test-results.json".into(),
             min_rps: Some(100.0),
@@ -219,7 +219,7 @@ fn embedded_default_checklist_and_catalog_validate_cleanly() {
     );
     let ItemKind::Check { spec, .. } = &c.item("load.baseline").unwrap().kind else { panic!("not a check") };
     assert_eq!(
-        spec,
+        &**spec,
         &ProbeSpec::LoadBaseline(LoadBaselineParams {
             path: "load-test-results.json".into(),
             min_rps: Some(100.0),

@@ -161,7 +161,7 @@ async fn probe(with: &str) -> ProbeReport {
 }
 
 fn codes(r: &ProbeReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.code.as_str()).collect()
+    r.findings().iter().map(|f| f.code.as_str()).collect()
 }
 
 fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
@@ -169,7 +169,7 @@ fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
 }
 
 fn assert_pass(r: &ProbeReport) {
-    assert!(r.findings.is_empty() && r.unverified.is_none() && r.skipped.is_none(), "expected a pass: {r:#?}");
+    assert!(r.findings().is_empty() && r.first_gap().is_none() && r.skip_reason().is_none(), "expected a pass: {r:#?}");
 }
 
 #[tokio::test]
@@ -196,7 +196,7 @@ async fn unexpected_status_is_a_finding() {
     let r = probe(&format!("url = \"http://127.0.0.1:{port}/\"")).await;
     assert_eq!(codes(&r), ["http-status-unexpected"]);
     assert_eq!(fact(&r, "status"), Some("503"));
-    assert!(r.findings[0].message.contains("503"));
+    assert!(r.findings()[0].message.contains("503"));
 
     let accepted = probe(&format!("url = \"http://127.0.0.1:{port}/\"\nexpect_status = [200, 503]")).await;
     assert_pass(&accepted);
@@ -220,7 +220,7 @@ async fn refused_connection_is_unreachable() {
     let r = probe(&format!("url = \"http://127.0.0.1:{port}/\"\ntimeout = \"5s\"")).await;
     assert_eq!(codes(&r), ["http-unreachable"]);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(r.unverified.is_none());
+    assert!(r.first_gap().is_none());
 }
 
 #[tokio::test]
@@ -274,7 +274,7 @@ async fn header_values_come_from_the_environment_and_stay_out_of_the_report() {
 #[tokio::test]
 async fn missing_header_variable_is_unverified() {
     let r = probe("url = \"http://127.0.0.1:9/\"\nheaders = { Authorization = \"KGENTS_GATE_TEST_UNSET_VAR\" }").await;
-    let u = r.unverified.expect("unverified");
+    let u = r.first_gap().expect("unverified");
     assert_eq!(u.code, "credential-missing");
     assert!(u.reason.contains("KGENTS_GATE_TEST_UNSET_VAR"));
 }
@@ -286,8 +286,8 @@ async fn offline_is_unverified() {
     let mut c = ctx(Path::new("."));
     c.offline = true;
     let r = spec.run(&c).await;
-    assert_eq!(r.unverified.map(|u| u.code).as_deref(), Some("offline"));
-    assert!(r.findings.is_empty());
+    assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("offline"));
+    assert!(r.findings().is_empty());
 }
 
 /// An HTTPS server with a certificate from a fresh test CA, and a folder holding `ca.pem`.
@@ -341,7 +341,7 @@ async fn expired_certificate_is_invalid_with_its_date() {
     let (port, dir) = https_server(Answer::Status(200), LOCAL, -60, -2).await;
     let r = probe_in(dir.path(), &format!("url = \"https://127.0.0.1:{port}/\"\nca_file = \"ca.pem\"")).await;
     assert_eq!(codes(&r), ["http-tls-invalid"]);
-    assert!(r.findings[0].message.contains("expired"), "{}", r.findings[0].message);
+    assert!(r.findings()[0].message.contains("expired"), "{}", r.findings()[0].message);
     let days: i64 = fact(&r, "tls_days_left").unwrap().parse().unwrap();
     assert!(days < 0, "{days}");
     assert_eq!(fact(&r, "status"), None);
@@ -353,7 +353,7 @@ async fn untrusted_ca_is_invalid() {
     // No ca_file: the test CA is in no trust store.
     let r = probe_in(dir.path(), &format!("url = \"https://127.0.0.1:{port}/\"")).await;
     assert_eq!(codes(&r), ["http-tls-invalid"]);
-    assert!(r.findings[0].message.contains("trusted CA"), "{}", r.findings[0].message);
+    assert!(r.findings()[0].message.contains("trusted CA"), "{}", r.findings()[0].message);
 }
 
 #[tokio::test]
@@ -361,7 +361,7 @@ async fn certificate_for_another_host_is_invalid() {
     let (port, dir) = https_server(Answer::Status(200), &["api.example.com"], -1, 300).await;
     let r = probe_in(dir.path(), &format!("url = \"https://127.0.0.1:{port}/\"\nca_file = \"ca.pem\"")).await;
     assert_eq!(codes(&r), ["http-tls-invalid"]);
-    assert!(r.findings[0].message.contains("host name"), "{}", r.findings[0].message);
+    assert!(r.findings()[0].message.contains("host name"), "{}", r.findings()[0].message);
 }
 
 #[tokio::test]
@@ -371,7 +371,7 @@ async fn https_status_and_unreadable_ca_file() {
     assert_eq!(codes(&r), ["http-status-unexpected"]);
 
     let r = probe_in(dir.path(), &format!("url = \"https://localhost:{port}/\"\nca_file = \"missing.pem\"")).await;
-    assert_eq!(r.unverified.map(|u| u.code).as_deref(), Some("ca-file-unreadable"));
+    assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("ca-file-unreadable"));
 }
 
 #[test]

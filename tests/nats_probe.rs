@@ -30,7 +30,7 @@ async fn probe(params: &str) -> ProbeReport {
 }
 
 fn codes(r: &ProbeReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.code.as_str()).collect()
+    r.findings().iter().map(|f| f.code.as_str()).collect()
 }
 
 fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
@@ -42,7 +42,7 @@ fn params_for(c: &NatsCluster, i: usize, extra: &str) -> String {
 }
 
 fn assert_pass(r: &ProbeReport, what: &str) {
-    assert!(r.findings.is_empty() && r.unverified.is_none(), "{what}: expected a pass, got {r:#?}");
+    assert!(r.findings().is_empty() && r.first_gap().is_none(), "{what}: expected a pass, got {r:#?}");
 }
 
 async fn cluster(version: &str, jetstream: bool, auth: NatsAuth) -> NatsCluster {
@@ -87,7 +87,7 @@ async fn one_node_down_is_a_cluster_size_mismatch() {
         .await;
         let r = probe(&params_for(&c, 0, "")).await;
         assert_eq!(codes(&r), ["nats-cluster-size-mismatch"], "{version}: {r:#?}");
-        let f = &r.findings[0];
+        let f = &r.findings()[0];
         let peers = f.evidence.iter().find(|e| e.name == "peers_seen").unwrap();
         assert_eq!(peers.value, "n1, n2", "{version}");
         assert!(f.evidence.iter().any(|e| e.name == "offline_peers"), "{version}: {f:?}");
@@ -121,7 +121,7 @@ async fn auth_is_required_and_given_from_the_environment() {
 
         // A variable that is not set: the gate could not check, which is not the server's fault.
         let r = probe(&params_for(&c, 0, "token_env = \"KGENTS_GATE_TEST_NATS_UNSET\"\n")).await;
-        assert_eq!(r.unverified.as_ref().map(|u| u.code.as_str()), Some("credential-missing"));
+        assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("credential-missing"));
     }
 }
 
@@ -297,8 +297,8 @@ async fn offline_is_unverified() {
     let mut ctx = ProbeContext::standalone(".", Duration::from_secs(5));
     ctx.offline = true;
     let r = spec("url = \"nats://127.0.0.1:4222\"\nmonitor_url = \"http://127.0.0.1:8222\"\n").run(&ctx).await;
-    assert_eq!(r.unverified.as_ref().map(|u| u.code.as_str()), Some("offline"));
-    assert!(r.findings.is_empty());
+    assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("offline"));
+    assert!(r.findings().is_empty());
 }
 
 fn write_workspace(dir: &Path, c: &NatsCluster) {

@@ -37,7 +37,7 @@ fn run(params: &str, manifests: Vec<PathBuf>) -> ProbeReport {
 }
 
 fn codes(r: &ProbeReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.code.as_str()).collect()
+    r.findings().iter().map(|f| f.code.as_str()).collect()
 }
 
 fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
@@ -59,8 +59,8 @@ fn variant(edit: impl Fn(&str) -> String, extra: &str) -> tempfile::TempDir {
 #[test]
 fn the_example_world_isolates_nats() {
     let r = run(NATS, vec![example()]);
-    assert!(r.findings.is_empty(), "{:#?}", r.findings);
-    assert!(r.unverified.is_none(), "{:?}", r.unverified);
+    assert!(r.findings().is_empty(), "{:#?}", r.findings());
+    assert!(r.first_gap().is_none(), "{:?}", r.first_gap());
     assert_eq!(fact(&r, "static kgents-agents"), Some("2 of 2 connection(s) allowed as required"), "{:#?}", r.evidence);
     assert_eq!(fact(&r, "static default"), Some("1 of 1 connection(s) denied as required"));
     // Neither default nor kgents-observability runs a pod in the example: the evaluation says so.
@@ -85,9 +85,9 @@ fn kustomize_polluted_selector_selects_nothing_and_denies_the_allowed_source() {
     assert!(c.contains(&"netpol-selects-nothing"), "{c:?}");
     assert!(c.contains(&"isolation-denied-from-allowed-source"), "{c:?}");
     assert!(!c.contains(&"isolation-allowed-from-denied-source"), "{c:?}");
-    let nothing = r.findings.iter().find(|f| f.code == "netpol-selects-nothing").unwrap();
+    let nothing = r.findings().iter().find(|f| f.code == "netpol-selects-nothing").unwrap();
     assert_eq!(nothing.target.as_deref(), Some("kgents-agents/nats-access"));
-    let denied = r.findings.iter().find(|f| f.code == "isolation-denied-from-allowed-source").unwrap();
+    let denied = r.findings().iter().find(|f| f.code == "isolation-denied-from-allowed-source").unwrap();
     assert!(denied.message.contains("deciding: kgents-agents/default-deny-ingress"), "{}", denied.message);
     assert!(denied.message.contains("from kgents-agents"), "{}", denied.message);
 }
@@ -99,7 +99,7 @@ fn a_denied_source_that_gets_through_names_the_allowing_policy() {
         .replace("deny_from = [\"default\"", "deny_from = [\"kgents-agents\", \"default\"");
     let r = run(&params, vec![example()]);
     assert_eq!(codes(&r), ["isolation-allowed-from-denied-source"]);
-    let f = &r.findings[0];
+    let f = &r.findings()[0];
     assert!(f.message.contains("deciding: kgents-agents/nats-access"), "{}", f.message);
     assert_eq!(f.evidence[0].value, "kgents-agents/nats-access");
 }
@@ -113,7 +113,7 @@ allow_from = [{ namespace = "kgents-triad", selector = { app = "billing" } }]
 deny_from = [{ namespace = "kgents-triad", selector = { app = "reporting" } }, "kgents-agents"]
 "#;
     let r = run(params, vec![example()]);
-    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.findings().is_empty(), "{:#?}", r.findings());
     assert!(fact(&r, "source kgents-triad [app=reporting]").is_some(), "{:#?}", r.evidence);
     // Denying the billing clients themselves is contradicted by redis-access.
     let params = params.replace(
@@ -122,7 +122,7 @@ deny_from = [{ namespace = "kgents-triad", selector = { app = "reporting" } }, "
     );
     let r = run(&params, vec![example()]);
     assert_eq!(codes(&r), ["isolation-allowed-from-denied-source"]);
-    assert!(r.findings[0].message.contains("kgents-triad/redis-access"));
+    assert!(r.findings()[0].message.contains("kgents-triad/redis-access"));
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn a_selector_matching_no_destination_is_reported() {
     let params = NATS.replace("{ \"app.kubernetes.io/name\" = \"nats\" }", "{ app = \"ghost\" }");
     let r = run(&params, vec![example()]);
     assert_eq!(codes(&r), ["netpol-no-destination"]);
-    assert!(r.findings[0].message.contains("app=ghost"));
+    assert!(r.findings()[0].message.contains("app=ghost"));
     assert!(!codes(&run(NATS, vec![example()])).contains(&"netpol-no-destination"));
 }
 
@@ -155,12 +155,12 @@ spec:
 "#;
     let dir = variant(|n| n.to_string(), extra);
     let r = run(NATS, vec![dir.path().to_path_buf()]);
-    let f = r.findings.iter().find(|f| f.code == "netpol-ipblock-matches-pods").expect("warning");
+    let f = r.findings().iter().find(|f| f.code == "netpol-ipblock-matches-pods").expect("warning");
     assert_eq!(f.level, kgents_gate::outcome::Level::Warning);
     assert_eq!(f.target.as_deref(), Some("kgents-agents/from-office"));
     assert!(f.message.contains("kgents-agents/nats-0"));
     // The ipBlock does not match the external address the check uses: external stays denied.
-    assert!(!codes(&r).contains(&"isolation-allowed-from-denied-source"), "{:#?}", r.findings);
+    assert!(!codes(&r).contains(&"isolation-allowed-from-denied-source"), "{:#?}", r.findings());
     let r = run(NATS, vec![example()]);
     assert!(!codes(&r).contains(&"netpol-ipblock-matches-pods"));
 }
@@ -169,10 +169,10 @@ spec:
 fn an_unresolvable_port_name_or_no_source_is_unverified() {
     let params = NATS.replace("port = 4222", "port = \"no-such-port\"");
     let r = run(&params, vec![example()]);
-    let u = r.unverified.expect("unverified");
+    let u = r.first_gap().expect("unverified");
     assert_eq!(u.code, "port-unresolved");
     assert!(u.reason.contains("no-such-port"));
     let r = run(NATS, vec![]);
-    assert_eq!(r.unverified.expect("unverified").code, "offline");
-    assert!(r.findings.is_empty());
+    assert_eq!(r.first_gap().expect("unverified").code, "offline");
+    assert!(r.findings().is_empty());
 }

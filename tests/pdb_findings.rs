@@ -184,8 +184,8 @@ fn rollout_in_progress_makes_the_check_unverified_not_failed() {
     assert_eq!(workload_codes(&a), ["rollout-in-progress"]);
     assert!(codes(result(&a, NS, "nats-pdb")).contains(&"pdb-no-disruption-allowed"));
     let report = to_probe_report(&a);
-    assert_eq!(report.unverified.as_ref().map(|u| u.code.as_str()), Some("rollout-in-progress"));
-    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    assert_eq!(report.first_gap().map(|u| u.code.as_str()), Some("rollout-in-progress"));
+    assert!(report.findings().is_empty(), "{:#?}", report.findings());
     assert!(report.evidence.iter().any(|f| f.name == "kgents-agents/nats-pdb provisional pdb-no-disruption-allowed"));
 
     // Settled: same revisions, everything updated and Ready.
@@ -193,7 +193,7 @@ fn rollout_in_progress_makes_the_check_unverified_not_failed() {
     objects[4]["status"]["conditions"][0]["status"] = json!("True");
     let a = run(&PdbWorld::from_snapshot(objects));
     assert!(a.workload_findings.is_empty(), "{:#?}", a.workload_findings);
-    assert_eq!(to_probe_report(&a).unverified, None);
+    assert_eq!(to_probe_report(&a).first_gap(), None);
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn pdb_status_unresolvable() {
     ]);
     assert!(has(&w, "pdb-status-unresolvable"));
     let report = to_probe_report(&run(&w));
-    assert_eq!(report.unverified.as_ref().map(|u| u.code.as_str()), Some("pdb-status-unresolvable"));
+    assert_eq!(report.first_gap().map(|u| u.code.as_str()), Some("pdb-status-unresolvable"));
     // Integer minAvailable needs no controller scale.
     let w = PdbWorld::from_manifests(vec![
         nats_pdb(json!({"minAvailable": 1})),

@@ -30,7 +30,7 @@ fn three_ready_pods_give_3_2_1_and_pass() {
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
     assert!(a.workload_findings.is_empty(), "{:#?}", a.workload_findings);
     let report = to_probe_report(&a);
-    assert!(report.findings.is_empty() && report.unverified.is_none() && report.skipped.is_none());
+    assert!(report.findings().is_empty() && report.first_gap().is_none() && report.skip_reason().is_none());
     assert!(report.evidence.iter().any(|f| f.name == "kgents-agents/nats-pdb"
         && f.value == "computed: expectedPods=3 currentHealthy=3 desiredHealthy=2 disruptionsAllowed=1"));
 }
@@ -141,7 +141,7 @@ fn official_nats_chart_3_nodes_max_unavailable_1() {
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
     // nats-box has a single replica: no PDB required.
     assert!(a.workload_findings.is_empty(), "{:#?}", a.workload_findings);
-    assert_eq!(to_probe_report(&a).unverified, None);
+    assert_eq!(to_probe_report(&a).first_gap(), None);
 }
 
 #[test]
@@ -170,7 +170,7 @@ fn a_scope_with_nothing_in_it_is_unverified_not_a_pass() {
     let a = analyze(&kgents(Some("kgents-pods-ready.yaml")), &Scope::namespaces(["kgents-triad"]));
     assert!(a.pdbs.is_empty());
     let report = to_probe_report(&a);
-    let u = report.unverified.as_ref().expect("unverified");
+    let u = report.first_gap().expect("unverified");
     assert_eq!(u.code, "nothing-in-scope");
     assert!(u.reason.contains("kgents-triad"), "{}", u.reason);
 }

@@ -33,7 +33,7 @@ fn params(port: u16, password: bool, extra: &str) -> String {
 }
 
 fn codes(r: &ProbeReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.code.as_str()).collect()
+    r.findings().iter().map(|f| f.code.as_str()).collect()
 }
 
 fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
@@ -41,7 +41,7 @@ fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
 }
 
 fn assert_pass(r: &ProbeReport) {
-    assert!(r.findings.is_empty() && r.unverified.is_none() && r.skipped.is_none(), "expected a pass: {r:#?}");
+    assert!(r.findings().is_empty() && r.first_gap().is_none() && r.skip_reason().is_none(), "expected a pass: {r:#?}");
 }
 
 async fn healthy(password: &str) -> Redis {
@@ -112,7 +112,7 @@ async fn wrong_password_is_auth_failed_not_unreachable() {
     // Credentials required but none configured: also auth-failed, with the reason.
     let r = spec(&params(redis.port(), false, "")).run(&ctx(dir.path(), None)).await;
     assert_eq!(codes(&r), ["redis-auth-failed"], "{r:#?}");
-    assert!(r.findings[0].message.contains("no password is configured"), "{}", r.findings[0].message);
+    assert!(r.findings()[0].message.contains("no password is configured"), "{}", r.findings()[0].message);
 }
 
 #[tokio::test]
@@ -138,10 +138,10 @@ async fn acl_user_without_config_falls_back_to_info() {
     let ctx = ctx(dir.path(), Some(&user_pw));
     let r = spec(&params(redis.port(), true, "username = \"billing\"")).run(&ctx).await;
     // volatile-lru is safe; INFO shows no AOF and cannot show the RDB save points: unverified.
-    assert!(r.findings.is_empty(), "{r:#?}");
+    assert!(r.findings().is_empty(), "{r:#?}");
     assert_eq!(fact(&r, "config_source"), Some("INFO (CONFIG GET unavailable)"));
     assert_eq!(fact(&r, "maxmemory_policy"), Some("volatile-lru"));
-    let u = r.unverified.as_ref().expect("persistence cannot be verified from INFO alone");
+    let u = r.first_gap().expect("persistence cannot be verified from INFO alone");
     assert!(u.reason.contains("persistence"), "{}", u.reason);
     assert_eq!(fact(&r, "key_deleted"), Some("yes"));
 
@@ -170,7 +170,7 @@ async fn allkeys_lru_is_eviction_unsafe() {
     let dir = tempfile::tempdir().unwrap();
     let r = spec(&params(redis.port(), true, "")).run(&ctx(dir.path(), Some(&pw))).await;
     assert_eq!(codes(&r), ["redis-eviction-unsafe"], "{r:#?}");
-    let ev = &r.findings[0].evidence;
+    let ev = &r.findings()[0].evidence;
     assert!(ev.iter().any(|f| f.name == "maxmemory_policy" && f.value == "allkeys-lru"), "{ev:?}");
 }
 
@@ -225,7 +225,7 @@ async fn replicas_are_counted_and_a_replica_is_not_the_primary() {
 
     let r = spec(&params(redis.port(), true, "expected_replicas = 2")).run(&ctx).await;
     assert_eq!(codes(&r), ["redis-replicas-mismatch"], "{r:#?}");
-    let ev = &r.findings[0].evidence;
+    let ev = &r.findings()[0].evidence;
     assert!(ev.iter().any(|f| f.name == "role" && f.value == "master"), "{ev:?}");
 
     // Pointed at the replica: the role is wrong and the write is refused (READONLY).
@@ -243,7 +243,7 @@ async fn closed_port_is_unreachable_within_the_timeout() {
     let r = spec(&params(port, false, "")).run(&ctx(dir.path(), None)).await;
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(codes(&r), ["redis-unreachable"], "{r:#?}");
-    assert!(r.unverified.is_none());
+    assert!(r.first_gap().is_none());
 }
 
 #[tokio::test]
@@ -252,8 +252,8 @@ async fn offline_is_unverified() {
     let mut ctx = ctx(dir.path(), None);
     ctx.offline = true;
     let r = spec(&params(6379, false, "")).run(&ctx).await;
-    assert_eq!(r.unverified.as_ref().map(|u| u.code.as_str()), Some("offline"));
-    assert!(r.findings.is_empty());
+    assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("offline"));
+    assert!(r.findings().is_empty());
 }
 
 /// A TCP proxy in front of a real server that holds every server reply for `delay`.
@@ -298,7 +298,7 @@ async fn slow_ping_is_reported_with_the_measured_time() {
     let ctx = ctx(dir.path(), Some(&pw));
     let r = spec(&params(proxy, true, "max_ping = \"100ms\"")).run(&ctx).await;
     assert_eq!(codes(&r), ["redis-ping-slow"], "{r:#?}");
-    let ms: u128 = r.findings[0].evidence.iter().find(|f| f.name == "ping_ms").unwrap().value.parse().unwrap();
+    let ms: u128 = r.findings()[0].evidence.iter().find(|f| f.name == "ping_ms").unwrap().value.parse().unwrap();
     assert!(ms >= 200, "{ms}");
     // Directly, the same server is well within the bound.
     let r = spec(&params(redis.port(), true, "max_ping = \"100ms\"")).run(&ctx).await;
@@ -333,7 +333,7 @@ async fn cancel_during_the_round_trip_deletes_the_key() {
     .await;
     cancel.cancel();
     let r = probe.await.unwrap();
-    assert_eq!(r.unverified.as_ref().map(|u| u.code.as_str()), Some("interrupted"), "{r:#?}");
+    assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("interrupted"), "{r:#?}");
     assert_eq!(fact(&r, "key_deleted"), Some("yes"), "{r:#?}");
     let n: i64 = redis::cmd("EXISTS").arg(&key).query_async(&mut con).await.unwrap();
     assert_eq!(n, 0);
@@ -356,7 +356,7 @@ async fn the_password_never_appears_in_any_report() {
     for r in &reports {
         let shown = format!("{r:?} {r:#?}");
         assert!(!shown.contains(&pw), "password leaked: {shown}");
-        for f in &r.findings {
+        for f in r.findings() {
             assert!(!f.message.contains(&pw) && f.evidence.iter().all(|e| !e.value.contains(&pw)));
         }
     }

@@ -34,7 +34,16 @@ fn other_schema_version_is_refused_clearly() {
     let err = parse_json(&json).unwrap_err();
     assert!(matches!(err, ParseReportError::SchemaVersion { .. }), "{err:?}");
     assert!(err.to_string().contains("report schema version 99 is not supported"), "{err}");
-    assert!(err.to_string().contains("reads version 1"), "{err}");
+    assert!(err.to_string().contains(&format!("reads versions 1 to {REPORT_SCHEMA_VERSION}")), "{err}");
+    // A version 1 report (no per-item gaps) still reads, for `diff` against older runs.
+    let mut v1: serde_json::Value = serde_json::from_str(&render_json(&common::sample())).unwrap();
+    v1["schema_version"] = 1.into();
+    for item in v1["items"].as_array_mut().unwrap() {
+        item.as_object_mut().unwrap().remove("gaps");
+    }
+    let v1 = v1.to_string();
+    assert!(!v1.contains("\"gaps\""));
+    assert!(parse_json(&v1).is_ok());
 }
 
 #[test]

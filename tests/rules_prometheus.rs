@@ -106,7 +106,8 @@ fn start_prometheus(rules: &str, web: Option<(&str, &[(&str, &str)])>) -> Promet
 }
 
 fn client(url: &str, auth: Auth, ca: Option<Vec<u8>>, timeout: Duration) -> PrometheusClient {
-    PrometheusClient::new(&PrometheusEndpoint { url: url.into(), auth, ca_cert_pem: ca, timeout }).unwrap()
+    let url = kgents_gate::redact::Endpoint::parse(url, &["http", "https"]).unwrap();
+    PrometheusClient::new(&PrometheusEndpoint { url, auth, ca_cert_pem: ca, timeout }).unwrap()
 }
 
 /// Waits until the rules have been evaluated and the critical alert fires.
@@ -172,8 +173,8 @@ async fn loaded_healthy_failing_and_firing_rules_are_judged() {
     let snapshot = fetch_snapshot(p.prometheus.as_ref().unwrap(), Duration::from_secs(5)).await.unwrap();
     let now = jiff::Timestamp::now();
     let report = evaluate(&p, &objects, Some(Ok(snapshot.clone())), now);
-    let f = &report.findings;
-    assert!(report.unverified.is_none());
+    let f = &report.findings();
+    assert!(report.first_gap().is_none());
 
     let nl = with_code(f, codes::NOT_LOADED);
     assert_eq!(nl.len(), 1, "{f:#?}");
@@ -315,8 +316,8 @@ async fn prometheus_down_or_hanging_is_an_error_within_the_timeout() {
         "data": {"a.rules": "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"}})];
     let result = fetch_snapshot(p.prometheus.as_ref().unwrap(), Duration::from_secs(2)).await;
     let report = evaluate(&p, &objects, Some(result), jiff::Timestamp::now());
-    let unverified = report.unverified.expect("unverified");
+    let unverified = report.first_gap().expect("unverified");
     assert_eq!(unverified.code, "unreachable");
     assert!(unverified.reason.contains("not checked"));
-    assert!(!with_code(&report.findings, codes::SEVERITY_MISSING).is_empty(), "source findings are still reported");
+    assert!(!with_code(report.findings(), codes::SEVERITY_MISSING).is_empty(), "source findings are still reported");
 }

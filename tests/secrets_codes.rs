@@ -337,8 +337,8 @@ fn json_shape_exit_code_and_probe_report() {
     assert!(cluster.iter().all(|f| { serde_json::to_value(f).unwrap()["object"].get("namespace").is_some() }));
 
     let report = to_probe_report(&f);
-    assert_eq!(report.findings.len(), f.len());
-    assert_eq!(report.findings[0].target.as_deref(), Some("Deployment apps/api"));
+    assert_eq!(report.findings().len(), f.len());
+    assert_eq!(report.findings()[0].target.as_deref(), Some("Deployment apps/api"));
     assert_eq!(report.worst_level(), Some(Level::Error));
     assert!(report.evidence.iter().any(|e| e.name == "findings.env-plain-credential" && e.value == "2"));
 }

@@ -75,7 +75,7 @@ pub struct Signoff {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemKind {
     /// Verified by a probe, with validated, typed parameters.
-    Check { def: Arc<CheckDef>, spec: ProbeSpec },
+    Check { def: Arc<CheckDef>, spec: Box<ProbeSpec> },
     /// Verified by a person: pending until signed off.
     Manual { signoff: Option<Signoff> },
 }

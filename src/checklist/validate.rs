@@ -205,7 +205,7 @@ pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: 
                 }
                 Some((None, _)) => None,
                 Some((Some(def), raw_check)) => item_spec(file, item, check_ref, def, raw_check, with.as_ref(), d)
-                    .map(|spec| ItemKind::Check { def: def.clone(), spec }),
+                    .map(|spec| ItemKind::Check { def: def.clone(), spec: Box::new(spec) }),
             },
         };
         if let (Some(id), Some(category), Some(title), Some(kind)) = (&item.id, &item.category, &item.title, kind) {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::kinds::Kind;
 use super::manifests::ManifestSet;
-use crate::outcome::ProbeReport;
+use crate::outcome::{ProbeReport, ProbeState, Unverified};
 use crate::report::ClusterInfo;
 
 /// Why a kind's objects are not (all) in the view.
@@ -28,26 +28,33 @@ pub enum Gap {
 }
 
 impl Gap {
-    /// The result a check needing this kind reports.
-    pub fn to_report(&self, kind: Kind) -> ProbeReport {
-        match self {
+    /// What a check needing this kind could not see, or the reason it does not apply (`Err`:
+    /// the kind is not served, e.g. a CRD that is not installed).
+    pub fn to_unverified(&self, kind: Kind) -> Result<Unverified, String> {
+        Ok(match self {
             Gap::Forbidden { verb, resource, namespace } => {
                 let perm = match namespace {
                     Some(ns) => format!("{verb} {resource} in namespace {ns}"),
                     None => format!("{verb} {resource} (cluster-wide)"),
                 };
-                ProbeReport::forbidden(format!("not allowed to {verb} {resource}: cannot see the {kind} objects"), perm)
+                Unverified::forbidden(format!("not allowed to {verb} {resource}: cannot see the {kind} objects"), perm)
             }
-            Gap::NotServed { reason } => ProbeReport::skipped(reason.clone()),
-            Gap::Failed { reason } => {
-                ProbeReport::unverified("api-error", format!("cannot read {kind} objects: {reason}"))
-            }
-            Gap::Offline => ProbeReport::unverified(
+            Gap::NotServed { reason } => return Err(reason.clone()),
+            Gap::Failed { reason } => Unverified::new("api-error", format!("cannot read {kind} objects: {reason}")),
+            Gap::Offline => Unverified::new(
                 "offline",
                 format!("offline audit: no live cluster, and the manifests were not read for {kind} objects"),
             ),
-            Gap::NoSource { reason } => ProbeReport::unverified("no-cluster", reason.clone()),
-            Gap::NotLoaded => ProbeReport::unverified("not-loaded", format!("{kind} objects were not loaded")),
+            Gap::NoSource { reason } => Unverified::new("no-cluster", reason.clone()),
+            Gap::NotLoaded => Unverified::new("not-loaded", format!("{kind} objects were not loaded")),
+        })
+    }
+
+    /// The result a check needing this kind reports.
+    pub fn to_report(&self, kind: Kind) -> ProbeReport {
+        match self.to_unverified(kind) {
+            Ok(u) => ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(u) },
+            Err(reason) => ProbeReport::skipped(reason),
         }
     }
 }
@@ -267,12 +274,12 @@ mod tests {
     fn gaps_become_unverified_or_skipped() {
         let g = Gap::Forbidden { verb: "list".into(), resource: "secrets".into(), namespace: Some("kgents".into()) };
         let r = g.to_report(Kind::Secret);
-        let u = r.unverified.unwrap();
+        let u = &r.gaps()[0];
         assert_eq!(u.code, "forbidden");
         assert_eq!(u.missing_permission.as_deref(), Some("list secrets in namespace kgents"));
         let r = Gap::NotServed { reason: "no CRD".into() }.to_report(Kind::PrometheusRule);
-        assert_eq!(r.skipped.as_deref(), Some("no CRD"));
+        assert_eq!(r.skip_reason(), Some("no CRD"));
         let view = ClusterView::new(true);
-        assert_eq!(view.gap_report(&[Kind::Pod]).unwrap().unverified.unwrap().code, "not-loaded");
+        assert_eq!(view.gap_report(&[Kind::Pod]).unwrap().gaps()[0].code, "not-loaded");
     }
 }

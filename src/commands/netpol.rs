@@ -77,11 +77,7 @@ fn eval(args: &EvalArgs) -> Result<i32, Failure> {
         Err(WorldError::Invalid(e)) => return Err(Failure::usage(e)),
         Err(WorldError::Gap(report)) => {
             let report = *report;
-            let u = report.unverified.map(|u| match u.missing_permission {
-                Some(p) => format!("{} (missing permission: {p})", u.reason),
-                None => u.reason,
-            });
-            eprintln!("error: cannot read the objects: {}", u.or(report.skipped).unwrap_or_default());
+            eprintln!("error: cannot read the objects: {}", report.why_unchecked());
             return Ok(crate::exit::INCOMPLETE);
         }
     };

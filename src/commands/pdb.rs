@@ -49,11 +49,7 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
     let world = match crate::probe::pdb::world_from_view(&loaded.view, &params.namespaces) {
         Ok(w) => w,
         Err(report) => {
-            let u = report.unverified.map(|u| match u.missing_permission {
-                Some(p) => format!("{} (missing permission: {p})", u.reason),
-                None => u.reason,
-            });
-            eprintln!("error: cannot read the PDBs: {}", u.or(report.skipped).unwrap_or_default());
+            eprintln!("error: cannot read the PDBs: {}", report.why_unchecked());
             return Ok(crate::exit::INCOMPLETE);
         }
     };

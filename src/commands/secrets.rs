@@ -82,11 +82,7 @@ fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
     let objects = match objects_from_view(&loaded.view) {
         Ok(o) => o,
         Err(report) => {
-            let u = report.unverified.map(|u| match u.missing_permission {
-                Some(p) => format!("{} (missing permission: {p})", u.reason),
-                None => u.reason,
-            });
-            eprintln!("error: cannot scan: {}", u.or(report.skipped).unwrap_or_default());
+            eprintln!("error: cannot scan: {}", report.why_unchecked());
             return Ok(crate::exit::INCOMPLETE);
         }
     };

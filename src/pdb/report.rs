@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use super::{PdbAnalysis, PdbResult, PdbStatus, Scope};
-use crate::outcome::{Finding, ProbeReport};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::probe::ParamReader;
 use crate::selector::Selector;
 
@@ -100,7 +100,6 @@ const PROVISIONAL: &[&str] =
 /// of rolling workloads are kept as evidence, not as failures.
 pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
     let mut report = ProbeReport::default();
-    let mut unverified: Vec<(String, String)> = Vec::new();
     report.fact("pdbs", analysis.pdbs.len());
     report.fact("workloads_in_scope", analysis.workloads_in_scope);
     if !analysis.namespaces.is_empty() {
@@ -117,7 +116,7 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
             if rolling && PROVISIONAL.contains(&f.code.as_str()) {
                 report.fact(format!("{target} provisional {}", f.code), &f.message);
             } else if f.code == "pdb-status-unresolvable" {
-                unverified.push((f.code.clone(), f.message.clone()));
+                report.gap(Unverified::new(f.code.clone(), f.message.clone()));
             } else {
                 report.push(f.clone());
             }
@@ -125,7 +124,7 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
     }
     for f in &analysis.workload_findings {
         if f.code == "rollout-in-progress" {
-            unverified.push((f.code.clone(), f.message.clone()));
+            report.gap(Unverified::new(f.code.clone(), f.message.clone()));
             report.evidence.extend(f.evidence.iter().map(|e| {
                 crate::outcome::Fact::new(format!("{} {}", f.target.as_deref().unwrap_or_default(), e.name), &e.value)
             }));
@@ -133,18 +132,13 @@ pub fn to_probe_report(analysis: &PdbAnalysis) -> ProbeReport {
             report.push(f.clone());
         }
     }
-    if analysis.pdbs.is_empty() && analysis.workloads_in_scope == 0 && report.findings.is_empty() {
+    if analysis.pdbs.is_empty() && analysis.workloads_in_scope == 0 && report.findings().is_empty() {
         let where_ =
             if analysis.namespaces.is_empty() { "any namespace".to_string() } else { analysis.namespaces.join(", ") };
-        unverified.push((
-            "nothing-in-scope".into(),
+        report.gap(Unverified::new(
+            "nothing-in-scope",
             format!("no PodDisruptionBudget and no Deployment or StatefulSet found in {where_}"),
         ));
-    }
-    if let Some((code, _)) = unverified.first() {
-        let code = code.clone();
-        let reason = unverified.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
-        report.unverified = Some(crate::outcome::Unverified { code, reason, missing_permission: None });
     }
     report
 }

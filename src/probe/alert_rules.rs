@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cluster::{ClusterView, Gap, Kind, Need};
-use crate::outcome::{Level, ProbeReport, Unverified};
+use crate::outcome::{ProbeReport, Unverified};
 use crate::probe::ProbeContext;
 use crate::rules::params::{AlertRulesParams, PrometheusSnapshot, evaluate, fetch_snapshot};
 
@@ -97,7 +97,7 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
             tokio::select! {
                 r = fetch_snapshot(prom, timeout) => Some(r),
                 _ = ctx.cancel.cancelled() => {
-                    return ProbeReport::unverified("interrupted", "the audit was interrupted before Prometheus answered");
+                    Some(Err(crate::rules::api::PromApiError::Interrupted))
                 }
             }
         }
@@ -109,20 +109,13 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
     if ctx.offline
         && let Some(prom) = &p.prometheus
     {
-        report.unverified = Some(Unverified {
-            code: "offline".into(),
-            reason: format!(
+        report.gap(Unverified::new(
+            "offline",
+            format!(
                 "offline audit: the rule sources were judged, the rules loaded in Prometheus at {} were not",
                 prom.url
             ),
-            missing_permission: None,
-        });
-    }
-    // A definite failure in the sources is a failure, whatever could not be asked of Prometheus.
-    if report.findings.iter().any(|f| f.level == Level::Error)
-        && let Some(u) = report.unverified.take()
-    {
-        report.fact("prometheus", format!("unverified ({}): {}", u.code, u.reason));
+        ));
     }
     report
 }
@@ -174,7 +167,7 @@ mod tests {
         let mut view = ClusterView::new(true);
         view.set(Kind::ConfigMap, KindData::Objects(vec![serde_json::from_str(CM).unwrap()]));
         let r = rt().block_on(run(&p, &ctx(view, true)));
-        assert_eq!(r.unverified.as_ref().map(|u| u.code.as_str()), Some("offline"));
+        assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("offline"));
         assert!(r.evidence.iter().any(|f| f.name == "alerts_in_sources" && f.value == "1"), "{r:?}");
     }
 
@@ -185,13 +178,13 @@ mod tests {
         view.set(Kind::PrometheusRule, KindData::Gap(Gap::NotServed { reason: "no CRD".into() }));
         let only_crd = params("prometheusrules = [{namespace = \"obs\"}]");
         let r = rt().block_on(run(&only_crd, &ctx(view.clone(), false)));
-        assert!(r.skipped.as_deref().is_some_and(|s| s.contains("no CRD")), "{r:?}");
+        assert!(r.skip_reason().is_some_and(|s| s.contains("no CRD")), "{r:?}");
         let both =
             params("prometheusrules = [{namespace = \"obs\"}]\nconfigmaps = [{namespace = \"obs\", name = \"rules\"}]");
         let r = rt().block_on(run(&both, &ctx(view, false)));
-        assert_eq!(r.skipped, None);
-        assert_eq!(r.unverified, None);
-        assert!(r.findings.is_empty(), "{r:?}");
+        assert_eq!(r.skip_reason(), None);
+        assert_eq!(r.first_gap(), None);
+        assert!(r.findings().is_empty(), "{r:?}");
         assert!(r.evidence.iter().any(|f| f.name == "prometheusrules" && f.value.contains("no CRD")));
     }
 
@@ -207,9 +200,9 @@ mod tests {
             alerts: serde_json::from_value(serde_json::json!({"alerts": []})).unwrap(),
         };
         let r = evaluate(&p, &[], Some(Ok(snapshot("Down"))), now);
-        assert!(r.findings.is_empty(), "{r:?}");
+        assert!(r.findings().is_empty(), "{r:?}");
         let r = evaluate(&p, &[], Some(Ok(snapshot("Other"))), now);
-        let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        let codes: Vec<&str> = r.findings().iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["alert-expected-not-loaded"]);
     }
 
@@ -222,6 +215,6 @@ mod tests {
         );
         let p = params("configmaps = [{namespace = \"obs\", name = \"rules\"}]");
         let r = rt().block_on(run(&p, &ctx(view, false)));
-        assert_eq!(r.unverified.map(|u| u.code), Some("forbidden".to_string()));
+        assert_eq!(r.first_gap().map(|u| u.code.as_str()), Some("forbidden"));
     }
 }

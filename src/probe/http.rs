@@ -12,8 +12,9 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::time::Instant;
 
-use crate::outcome::{Finding, ProbeReport};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::probe::{ParamReader, ProbeContext};
+use crate::redact::Endpoint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpMethod {
@@ -32,8 +33,9 @@ impl HttpMethod {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpParams {
-    /// An http or https URL without credentials in it.
-    pub url: Url,
+    /// An http or https URL without credentials in it (sensitive query values are masked
+    /// wherever it is shown).
+    pub url: Endpoint,
     pub method: HttpMethod,
     /// Accepted status codes (default 200). Redirects are not followed, so a 301 is a status too.
     pub expect_status: Vec<u16>,
@@ -60,23 +62,6 @@ pub enum Failure {
     TlsInvalid(String),
     /// The gate itself could not set up the check (no CA roots, unreadable `ca_file`, ...).
     Setup(String),
-}
-
-fn parse_url(s: &str) -> Result<Url, String> {
-    // The URL is not echoed: a mistyped one may hold a credential.
-    let url = Url::parse(s.trim()).map_err(|e| format!("parameter `url` is not a valid URL ({e})"))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("parameter `url` must be an http or https URL, found scheme `{}`", url.scheme()));
-    }
-    if url.host().is_none() {
-        return Err("parameter `url` has no host".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("parameter `url` must not carry credentials (user:password@); send them with `headers` \
-                    from an environment variable"
-            .into());
-    }
-    Ok(url)
 }
 
 fn read_status(r: &mut ParamReader, v: &toml::Value) -> Option<u16> {
@@ -114,12 +99,6 @@ fn read_expect_status(r: &mut ParamReader) -> Option<Vec<u16>> {
     }
 }
 
-fn is_env_var_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn read_headers(r: &mut ParamReader) -> Option<BTreeMap<String, String>> {
     let Some(table) = r.opt_table("headers") else {
         return Some(BTreeMap::new());
@@ -134,7 +113,7 @@ fn read_headers(r: &mut ParamReader) -> Option<BTreeMap<String, String>> {
         }
         // The value is never echoed: someone may have put the secret itself here.
         match var {
-            toml::Value::String(v) if is_env_var_name(v) => {
+            toml::Value::String(v) if crate::probe::params::env_name_problem(v).is_none() => {
                 out.insert(name.clone(), v.clone());
             }
             _ => {
@@ -154,13 +133,7 @@ fn read_headers(r: &mut ParamReader) -> Option<BTreeMap<String, String>> {
 
 impl HttpParams {
     pub fn read(r: &mut ParamReader) -> Option<Self> {
-        let url = r.req_str("url").and_then(|s| match parse_url(&s) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                r.error("url", e);
-                None
-            }
-        });
+        let url = r.req_endpoint("url", &["http", "https"]);
         let method = match r.opt_str("method") {
             None => Some(HttpMethod::Get),
             Some(m) => match m.to_ascii_uppercase().as_str() {
@@ -181,7 +154,7 @@ impl HttpParams {
         if timeout == Some(Duration::ZERO) {
             r.error("timeout", "parameter `timeout` must be longer than zero");
         }
-        if ca_file.is_some() && url.as_ref().is_some_and(|u| u.scheme() == "http") {
+        if ca_file.is_some() && url.as_ref().is_some_and(|u| u.url().scheme() == "http") {
             r.error("ca_file", "parameter `ca_file` applies to https URLs only");
         }
         Some(HttpParams {
@@ -273,18 +246,21 @@ fn build_client(url: &Url, extra_roots: &[CertificateDer<'static>]) -> Result<re
 }
 
 /// Turns a failure into the report: a finding about the endpoint, or unverified for our own setup.
-fn failure_report(mut report: ProbeReport, failure: Failure, url: &Url, budget: Duration) -> ProbeReport {
+fn failure_report(mut report: ProbeReport, failure: Failure, url: &Endpoint, budget: Duration) -> ProbeReport {
     let finding = match failure {
-        Failure::Unreachable(why) => Finding::error("http-unreachable", format!("{url} is unreachable: {why}")),
+        Failure::Unreachable(why) => {
+            Finding::error("http-unreachable", format!("{url} is unreachable: {}", crate::redact::redact_text(&why)))
+        }
         Failure::Timeout => {
             Finding::error("http-timeout", format!("{url} did not answer within {}", fmt_duration(budget)))
                 .fact("timeout", fmt_duration(budget))
         }
-        Failure::TlsInvalid(why) => Finding::error("http-tls-invalid", format!("{url}: {why}")),
+        Failure::TlsInvalid(why) => {
+            Finding::error("http-tls-invalid", format!("{url}: {}", crate::redact::redact_text(&why)))
+        }
         Failure::Setup(why) => {
-            let mut r = ProbeReport::unverified("tls-setup", why);
-            r.evidence = report.evidence;
-            return r;
+            report.gap(Unverified::new("tls-setup", why));
+            return report;
         }
     };
     report.push(finding.target(url.as_str()));
@@ -316,8 +292,8 @@ pub async fn run(p: &HttpParams, ctx: &ProbeContext) -> ProbeReport {
         None => Vec::new(),
     };
 
-    if url.scheme() == "https" {
-        let inspection = tls::inspect(url, &extra_roots, deadline).await;
+    if url.url().scheme() == "https" {
+        let inspection = tls::inspect(url.url(), &extra_roots, deadline).await;
         if let Some(leaf) = &inspection.leaf {
             let not_after = jiff::Timestamp::from_second(leaf.not_after)
                 .map_or_else(|_| leaf.not_after.to_string(), |t| t.to_string());
@@ -343,12 +319,11 @@ pub async fn run(p: &HttpParams, ctx: &ProbeContext) -> ProbeReport {
         }
     }
 
-    let client = match build_client(url, &extra_roots) {
+    let client = match build_client(url.url(), &extra_roots) {
         Ok(c) => c,
         Err(why) => {
-            let mut r = ProbeReport::unverified("tls-setup", why);
-            r.evidence = report.evidence;
-            return r;
+            report.gap(Unverified::new("tls-setup", why));
+            return report;
         }
     };
     let method = match p.method {
@@ -356,12 +331,16 @@ pub async fn run(p: &HttpParams, ctx: &ProbeContext) -> ProbeReport {
         HttpMethod::Head => reqwest::Method::HEAD,
     };
     let started = Instant::now();
-    let response =
-        match tokio::time::timeout_at(deadline, client.request(method, url.clone()).headers(headers).send()).await {
-            Err(_) => return failure_report(report, Failure::Timeout, url, budget),
-            Ok(Err(e)) => return failure_report(report, classify_request_error(&e), url, budget),
-            Ok(Ok(r)) => r,
-        };
+    let response = match tokio::time::timeout_at(
+        deadline,
+        client.request(method, url.url().clone()).headers(headers).send(),
+    )
+    .await
+    {
+        Err(_) => return failure_report(report, Failure::Timeout, url, budget),
+        Ok(Err(e)) => return failure_report(report, classify_request_error(&e), url, budget),
+        Ok(Ok(r)) => r,
+    };
     // Latency to the response head; the body is never read.
     let latency = started.elapsed();
     let status = response.status().as_u16();
@@ -467,6 +446,7 @@ mod tests {
 
     #[test]
     fn env_var_names() {
+        use crate::probe::params::is_env_var_name;
         assert!(is_env_var_name("API_TOKEN") && is_env_var_name("_x1"));
         assert!(!is_env_var_name("") && !is_env_var_name("1A") && !is_env_var_name("Bearer abc"));
     }

@@ -140,7 +140,7 @@ mod tests {
         let f = read_k6_summary(&v).unwrap();
         let mut r = ProbeReport::default();
         check(&params(), f, &mut r);
-        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert!(r.findings().is_empty(), "{:?}", r.findings());
         assert!(r.evidence.iter().any(|e| e.name == "p95_ms" && e.value == "6.950 ms"));
     }
 
@@ -149,7 +149,7 @@ mod tests {
         let f = K6Figures { rps: Some(99.0), error_rate: Some(0.01), p95_ms: Some(500.0) };
         let mut r = ProbeReport::default();
         check(&params(), f, &mut r);
-        let codes: Vec<_> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        let codes: Vec<_> = r.findings().iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["load-rps-below-threshold", "load-error-rate-above-threshold", "load-p95-above-threshold"]);
     }
 
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(f.rps, Some(200.0));
         let mut r = ProbeReport::default();
         check(&params(), f, &mut r);
-        let codes: Vec<_> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        let codes: Vec<_> = r.findings().iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["load-metric-missing", "load-metric-missing"]);
         assert!(read_k6_summary(&serde_json::json!({"foo": 1})).is_err());
     }

@@ -101,7 +101,8 @@ impl ProbeKind {
 pub enum ProbeSpec {
     File(file::FileParams),
     LoadBaseline(load_baseline::LoadBaselineParams),
-    Http(http::HttpParams),
+    // Boxed: its endpoint and headers make it several times the size of most variants.
+    Http(Box<http::HttpParams>),
     Pdb(crate::pdb::PdbParams),
     Redis(redis::RedisParams),
     SecretHygiene(crate::secrets::SecretsParams),
@@ -119,7 +120,7 @@ impl ProbeSpec {
         let spec = match kind {
             ProbeKind::File => file::FileParams::read(&mut r).map(ProbeSpec::File),
             ProbeKind::LoadBaseline => load_baseline::LoadBaselineParams::read(&mut r).map(ProbeSpec::LoadBaseline),
-            ProbeKind::Http => http::HttpParams::read(&mut r).map(ProbeSpec::Http),
+            ProbeKind::Http => http::HttpParams::read(&mut r).map(|p| ProbeSpec::Http(Box::new(p))),
             ProbeKind::Pdb => crate::pdb::PdbParams::read(&mut r).map(ProbeSpec::Pdb),
             ProbeKind::Redis => redis::RedisParams::read(&mut r).map(ProbeSpec::Redis),
             ProbeKind::SecretHygiene => crate::secrets::SecretsParams::read(&mut r).map(ProbeSpec::SecretHygiene),

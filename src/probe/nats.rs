@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::outcome::{Finding, Level, ProbeReport};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::probe::ProbeContext;
 use client::ConnectFailure;
 pub use params::{NatsAuth, NatsParams, parse_version, version_at_least};
@@ -40,7 +40,7 @@ async fn protocol_side(
     budget: Duration,
     deadline: Instant,
 ) -> Result<Connected, ConnectFailure> {
-    let client = client::connect(opts, p.url.as_str(), budget).await?;
+    let client = client::connect(opts, p.url.url().as_str(), budget).await?;
     let info = client.server_info();
     let rtt = client::round_trip(&client, subject, deadline).await;
     // Closing is best effort and must not eat the budget.
@@ -69,13 +69,13 @@ pub async fn run(p: &NatsParams, ctx: &ProbeContext) -> ProbeReport {
     let subject = probe_subject(&ctx.run_id);
     let exporter = async {
         match &p.exporter_url {
-            Some(u) => Some(monitor::get(&http, u.as_str()).await),
+            Some(u) => Some(monitor::get(&http, u.url().as_str()).await),
             None => None,
         }
     };
     let (nats, mon, exporter) = tokio::join!(
         protocol_side(p, opts, &subject, budget, deadline),
-        monitor::read(&http, &p.monitor_url, p.jetstream),
+        monitor::read(&http, p.monitor_url.url(), p.jetstream),
         exporter
     );
 
@@ -97,11 +97,8 @@ pub async fn run(p: &NatsParams, ctx: &ProbeContext) -> ProbeReport {
     if let (Some(u), Some(answer)) = (&p.exporter_url, exporter) {
         judge_exporter(u.as_str(), answer, &mut report);
     }
-    let failed = report.worst_level().is_some_and(|l| l >= Level::Warning);
-    if !failed && !unchecked.is_empty() {
-        let evidence = std::mem::take(&mut report.evidence);
-        report = ProbeReport::unverified("partial", format!("could not check: {}", unchecked.join("; ")));
-        report.evidence = evidence;
+    for part in unchecked {
+        report.gap(Unverified::new("partial", format!("could not check: {part}")));
     }
     report
 }

@@ -140,6 +140,42 @@ impl<'a> ParamReader<'a> {
         }
     }
 
+    /// An endpoint URL with one of `schemes`, held redacted for display (crate::redact).
+    pub fn opt_endpoint(&mut self, key: &str, schemes: &[&str]) -> Option<crate::redact::Endpoint> {
+        let s = self.opt_str(key)?;
+        match crate::redact::Endpoint::parse(&s, schemes) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.error(key, format!("parameter `{key}` {e}"));
+                None
+            }
+        }
+    }
+
+    pub fn req_endpoint(&mut self, key: &str, schemes: &[&str]) -> Option<crate::redact::Endpoint> {
+        if self.table.contains_key(key) {
+            self.opt_endpoint(key, schemes)
+        } else {
+            self.read.insert(key.to_string());
+            self.missing(key, &format!("a {} URL", schemes.join(" or ")));
+            None
+        }
+    }
+
+    /// The name of an environment variable that holds a credential. The value is never echoed:
+    /// someone may have put the credential itself here, and one that reads as a credential is
+    /// refused even when it would be a valid name.
+    pub fn opt_env_name(&mut self, key: &str) -> Option<String> {
+        let v = self.opt_str(key)?;
+        match env_name_problem(&v) {
+            None => Some(v),
+            Some(why) => {
+                self.error(key, format!("parameter `{key}` must name an environment variable, {why}"));
+                None
+            }
+        }
+    }
+
     /// A duration such as `500ms`, `5s`, `2m`, `1h30m`, `30d`.
     pub fn opt_duration(&mut self, key: &str) -> Option<Duration> {
         let s = match self.value(key)? {
@@ -218,6 +254,30 @@ impl<'a> ParamReader<'a> {
         }
         if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }
+}
+
+/// Letters, digits and `_`, not starting with a digit.
+pub fn is_env_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Why `s` is not acceptable as the name of a credential's environment variable, if it is not.
+pub fn env_name_problem(s: &str) -> Option<&'static str> {
+    if !is_env_var_name(s) {
+        return Some("not hold the value (letters, digits and `_` only)");
+    }
+    // Variable names are words; a long mixed-case run with digits is a token pasted in.
+    let mixed = s.chars().any(|c| c.is_ascii_lowercase())
+        && s.chars().any(|c| c.is_ascii_uppercase())
+        && s.chars().any(|c| c.is_ascii_digit());
+    if !crate::redact::sensitive_ranges(s).is_empty() || (s.len() >= 20 && mixed) {
+        return Some(
+            "but this value reads as a credential itself: put the credential in the environment and name the variable here",
+        );
+    }
+    None
 }
 
 /// Test support: reads `src` (TOML) with a probe's `read`, as checklist validation does.

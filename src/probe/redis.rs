@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use crate::redact::Endpoint;
+
 use crate::outcome::ProbeReport;
 use crate::probe::{ParamReader, ProbeContext};
 
@@ -34,7 +36,7 @@ pub enum UsernameSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisParams {
     /// `redis://host:port/db`, without credentials.
-    pub url: Url,
+    pub url: Endpoint,
     pub db: i64,
     pub password: Option<CredentialSource>,
     pub username: Option<UsernameSource>,
@@ -88,23 +90,6 @@ fn parse_url(s: &str) -> Result<(Url, i64), String> {
     Ok((normalised, db))
 }
 
-fn is_env_var_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn read_env_name(r: &mut ParamReader, key: &str) -> Option<String> {
-    let v = r.opt_str(key)?;
-    if is_env_var_name(&v) {
-        Some(v)
-    } else {
-        // Not echoed: someone may have put the secret itself here.
-        r.error(key, format!("parameter `{key}` must name an environment variable (letters, digits and `_`)"));
-        None
-    }
-}
-
 impl RedisParams {
     pub fn read(r: &mut ParamReader) -> Option<Self> {
         let url = r.req_str("url").and_then(|s| match parse_url(&s) {
@@ -114,7 +99,7 @@ impl RedisParams {
                 None
             }
         });
-        let password_env = read_env_name(r, "password_env");
+        let password_env = r.opt_env_name("password_env");
         let password_file = r.opt_str("password_file");
         let password = match (password_env, password_file) {
             (Some(_), Some(_)) => {
@@ -130,7 +115,7 @@ impl RedisParams {
             (None, None) => None,
         };
         let username_literal = r.opt_str("username");
-        let username_env = read_env_name(r, "username_env");
+        let username_env = r.opt_env_name("username_env");
         let username = match (username_literal, username_env) {
             (Some(_), Some(_)) => {
                 r.error("username_env", "give either `username` or `username_env`, not both");
@@ -162,6 +147,7 @@ impl RedisParams {
             r.error("timeout", "parameter `timeout` must be longer than zero");
         }
         let (url, db) = url?;
+        let url = Endpoint::from_url(url);
         Some(RedisParams { url, db, password, username, max_ping, expected_replicas, key_prefix, ttl, timeout })
     }
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::cluster::{ClusterView, Gap, Kind, Need};
-use crate::outcome::{ProbeReport, Unverified};
+use crate::outcome::{ProbeReport, ProbeState, Unverified};
 use crate::probe::ProbeContext;
 use crate::secrets::{CODES, SecretsParams, scan_report};
 
@@ -54,21 +54,18 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, Box<ProbeRepo
     let Some((first_kind, first_gap)) = gaps.first() else {
         return Ok(objects);
     };
-    let mut report = first_gap.to_report(*first_kind);
+    // A core kind not served is a broken API, not a check that does not apply.
+    let mut first = first_gap.to_unverified(*first_kind).unwrap_or_else(|reason| Unverified::new("api-error", reason));
     let permissions: Vec<String> =
-        gaps.iter().filter_map(|(k, g)| g.to_report(*k).unverified.and_then(|u| u.missing_permission)).collect();
-    if report.skipped.is_some() {
-        // A core kind not served is a broken API, not a check that does not apply.
-        let reason = report.skipped.take().unwrap_or_default();
-        report.unverified = Some(Unverified { code: "api-error".into(), reason, missing_permission: None });
+        gaps.iter().filter_map(|(k, g)| g.to_unverified(*k).ok().and_then(|u| u.missing_permission)).collect();
+    let kinds: Vec<String> = gaps.iter().map(|(k, _)| k.to_string()).collect();
+    // Every finding of this check needs every kind (a reference is "missing" only if the
+    // Secrets were seen), so a missing kind leaves the whole check unverified.
+    first.reason = format!("{} (cannot read: {})", first.reason, kinds.join(", "));
+    if !permissions.is_empty() {
+        first.missing_permission = Some(permissions.join("; "));
     }
-    if let Some(u) = report.unverified.as_mut() {
-        let kinds: Vec<String> = gaps.iter().map(|(k, _)| k.to_string()).collect();
-        u.reason = format!("{} (cannot read: {})", u.reason, kinds.join(", "));
-        if !permissions.is_empty() {
-            u.missing_permission = Some(permissions.join("; "));
-        }
-    }
+    let report = ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(first) };
     Err(Box::new(report))
 }
 
@@ -131,14 +128,14 @@ mod tests {
         view.set(Kind::Secret, KindData::Gap(forbid("secrets")));
         view.set(Kind::ClusterRole, KindData::Gap(forbid("clusterroles.rbac.authorization.k8s.io")));
         let r = objects_from_view(&view).unwrap_err();
-        let u = r.unverified.unwrap();
+        let u = &r.gaps()[0];
         assert_eq!(u.code, "forbidden");
         assert_eq!(
             u.missing_permission.as_deref(),
             Some("list secrets (cluster-wide); list clusterroles.rbac.authorization.k8s.io (cluster-wide)")
         );
         assert!(u.reason.contains("Secret, ClusterRole"), "{}", u.reason);
-        assert!(r.findings.is_empty());
+        assert!(r.findings().is_empty());
     }
 
     #[test]
@@ -162,7 +159,7 @@ mod tests {
                 "metadata": {"name": "old", "namespace": "apps"}, "data": {"k": ""}}),
         ];
         let r = report_for(&objs, &params(), jiff::Timestamp::now(), false);
-        let unused: Vec<_> = r.findings.iter().filter(|f| f.code == crate::secrets::SECRET_UNUSED).collect();
+        let unused: Vec<_> = r.findings().iter().filter(|f| f.code == crate::secrets::SECRET_UNUSED).collect();
         assert_eq!(unused.len(), 1);
         assert_eq!(unused[0].target.as_deref(), Some("Secret apps/old"));
         assert!(r.evidence.iter().any(|f| f.name == "secret-unused.not-judged"));

@@ -11,7 +11,7 @@ pub enum ParseReportError {
     #[error("not a kgents-gate JSON report: no `schema_version` field")]
     MissingSchemaVersion,
     #[error(
-        "report schema version {found} is not supported (this kgents-gate reads version {expected}); \
+        "report schema version {found} is not supported (this kgents-gate reads versions 1 to {expected}); \
          re-run the audit with this version to compare reports"
     )]
     SchemaVersion { found: String, expected: u32 },
@@ -38,7 +38,8 @@ pub fn render_json(report: &Report) -> String {
 pub fn parse_json(s: &str) -> Result<Report, ParseReportError> {
     let value: serde_json::Value = serde_json::from_str(s).map_err(ParseReportError::Json)?;
     let version = value.get("schema_version").ok_or(ParseReportError::MissingSchemaVersion)?;
-    if version.as_u64() != Some(u64::from(REPORT_SCHEMA_VERSION)) {
+    // Version 1 lacked only the per-item `gaps` list, which reads as empty.
+    if !matches!(version.as_u64(), Some(v) if v == 1 || v == u64::from(REPORT_SCHEMA_VERSION)) {
         return Err(ParseReportError::SchemaVersion { found: version.to_string(), expected: REPORT_SCHEMA_VERSION });
     }
     serde_json::from_value(value).map_err(|source| ParseReportError::Invalid { version: REPORT_SCHEMA_VERSION, source })

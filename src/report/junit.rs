@@ -147,9 +147,9 @@ fn test_case(item: &ItemReport, started: Option<chrono::DateTime<chrono::FixedOf
 fn body(item: &ItemReport) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "{} {}: {}", item.outcome, item.code, item.message);
-    if let Some(u) = &item.unverified {
-        let _ = writeln!(b, "could not check ({}): {}", u.code, u.reason);
-        if let Some(p) = &u.missing_permission {
+    for g in &item.gaps {
+        let _ = writeln!(b, "could not check ({}): {}", g.code, g.reason);
+        if let Some(p) = &g.missing_permission {
             let _ = writeln!(b, "missing permission: {p}");
         }
     }

@@ -214,9 +214,10 @@ fn item_details(md: &mut String, i: &ItemReport) {
 
 fn item_bullets(i: &ItemReport) -> Vec<String> {
     let mut bullets = Vec::new();
-    if let Some(u) = &i.unverified {
-        bullets.push(format!("Could not check ({}): {}", code(&u.code, false), esc(&u.reason)));
-        if let Some(p) = &u.missing_permission {
+    // Every part that could not be seen, whatever the outcome.
+    for g in &i.gaps {
+        bullets.push(format!("Could not check ({}): {}", code(&g.code, false), esc(&g.reason)));
+        if let Some(p) = &g.missing_permission {
             bullets.push(format!("Missing permission: {}", code(p, false)));
         }
     }

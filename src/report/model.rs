@@ -7,7 +7,7 @@ use crate::checklist::Severity;
 use crate::outcome::{Fact, Finding, Outcome, Unverified};
 
 /// Bumped on any incompatible change of the JSON report.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -114,7 +114,11 @@ pub struct ItemReport {
     pub findings: Vec<Finding>,
     pub evidence: Vec<Fact>,
     pub remediation: Option<String>,
+    /// Why the item is unverified (all its gaps in one), when it is.
     pub unverified: Option<Unverified>,
+    /// Every part the probe could not see, whatever the outcome (a failing item keeps its gaps).
+    #[serde(default)]
+    pub gaps: Vec<Unverified>,
     pub waiver: Option<WaiverRef>,
     pub signoff: Option<SignoffReport>,
     /// True when this item keeps the launch from being approved.

@@ -177,6 +177,14 @@ fn item_block(out: &mut Out, item: &ItemReport) {
     {
         out.field(DETAIL, "missing permission:", 20, perm);
     }
+    // What could not be seen stays visible whatever the outcome (a failing item keeps its gaps).
+    let only_the_reason = item.gaps.len() == 1 && item.outcome == Outcome::Unverified;
+    if !item.gaps.is_empty() && !only_the_reason {
+        out.para(DETAIL, DETAIL, &[seg("not verified:", st.dim)]);
+        for g in &item.gaps {
+            out.para(DETAIL + 2, DETAIL + 4, &[seg(&g.code, st.code), plain(" "), plain(&g.describe())]);
+        }
+    }
     if !item.findings.is_empty() {
         out.para(DETAIL, DETAIL, &[seg("findings:", st.dim)]);
         for f in &item.findings {

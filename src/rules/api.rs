@@ -115,6 +115,8 @@ pub enum PromApiError {
     Api { url: String, error_type: String, error: String },
     #[error("cannot read Prometheus' answer from {url}: {reason}")]
     Decode { url: String, reason: String },
+    #[error("the audit was interrupted before Prometheus answered")]
+    Interrupted,
 }
 
 impl PromApiError {
@@ -126,6 +128,7 @@ impl PromApiError {
             PromApiError::Http { status: 401 | 403, .. } => "forbidden",
             PromApiError::InvalidUrl(_) | PromApiError::Credentials(_) | PromApiError::Tls(_) => "misconfigured",
             PromApiError::Http { .. } | PromApiError::Api { .. } | PromApiError::Decode { .. } => "prometheus-error",
+            PromApiError::Interrupted => "interrupted",
         }
     }
 }
@@ -133,7 +136,7 @@ impl PromApiError {
 /// How to reach one Prometheus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrometheusEndpoint {
-    pub url: String,
+    pub url: crate::redact::Endpoint,
     pub auth: Auth,
     pub ca_cert_pem: Option<Vec<u8>>,
     pub timeout: Duration,
@@ -159,14 +162,11 @@ struct Envelope<T> {
 
 impl PrometheusClient {
     pub fn new(ep: &PrometheusEndpoint) -> Result<Self, PromApiError> {
-        let mut base =
-            reqwest::Url::parse(ep.url.trim()).map_err(|e| PromApiError::InvalidUrl(format!("{:?}: {e}", ep.url)))?;
+        let mut base = ep.url.url().clone();
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(PromApiError::InvalidUrl(format!("{:?}: the scheme must be http or https", ep.url)));
+            return Err(PromApiError::InvalidUrl(format!("{}: the scheme must be http or https", ep.url)));
         }
-        let mut shown = base.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
+        let shown = ep.url.to_string();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -179,7 +179,7 @@ impl PrometheusClient {
             builder = builder.tls_certs_only(certs);
         }
         let http = builder.build().map_err(|e| PromApiError::Tls(e.to_string()))?;
-        Ok(PrometheusClient { base, shown: shown.to_string(), http, auth: ep.auth.clone(), timeout: ep.timeout })
+        Ok(PrometheusClient { base, shown, http, auth: ep.auth.clone(), timeout: ep.timeout })
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, PromApiError> {

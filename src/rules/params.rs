@@ -31,7 +31,7 @@ pub struct PrometheusRuleSource {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrometheusParams {
-    pub url: String,
+    pub url: crate::redact::Endpoint,
     pub auth: AuthSpec,
 }
 
@@ -126,15 +126,16 @@ impl AlertRulesParams {
             let selector = labels_in(r, "prometheusrules", i, t);
             prometheusrules.push(PrometheusRuleSource { namespace, selector });
         }
-        let url = r.opt_str("prometheus_url");
+        let url = r.opt_endpoint("prometheus_url", &["http", "https"]);
+        let url_given = r.value("prometheus_url").is_some();
         let auth = AuthSpec {
-            token_env: r.opt_str("token_env"),
+            token_env: r.opt_env_name("token_env"),
             token_file: r.opt_str("token_file"),
-            username_env: r.opt_str("username_env"),
-            password_env: r.opt_str("password_env"),
+            username_env: r.opt_env_name("username_env"),
+            password_env: r.opt_env_name("password_env"),
             ca_cert_file: r.opt_str("ca_cert_file"),
         };
-        if url.is_none() && auth != AuthSpec::default() {
+        if !url_given && auth != AuthSpec::default() {
             r.error_general("Prometheus credentials are given without `prometheus_url`");
         }
         let max_eval_age = r.opt_duration("max_eval_age").unwrap_or(Duration::from_secs(300));
@@ -148,6 +149,9 @@ impl AlertRulesParams {
             Some(other) => {
                 r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}"))
             }
+        }
+        if url_given && url.is_none() {
+            return None;
         }
         if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
             r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");
@@ -227,12 +231,12 @@ pub fn evaluate(
     report.fact("rule_sources", selected.len());
     report.fact("alerts_in_sources", entries.iter().filter(|e| e.alert.is_some()).count());
     for e in &entries {
-        report.findings.extend(e.to_findings());
+        report.extend_findings(e.to_findings());
     }
     // Without rule sources there is nothing to find the expected alerts in; Prometheus' part
     // still checks that they are loaded.
     if !params.configmaps.is_empty() || !params.prometheusrules.is_empty() {
-        report.findings.extend(judge_expected(&entries, &params.expected));
+        report.extend_findings(judge_expected(&entries, &params.expected));
     }
     match prometheus {
         None => {}
@@ -240,21 +244,20 @@ pub fn evaluate(
             let loaded: usize = snap.rules.groups.iter().map(|g| g.rules.len()).sum();
             report.fact("rules_loaded", loaded);
             report.fact("alerts_active", snap.alerts.alerts.len());
-            report.findings.extend(judge::judge_rules(
+            report.extend_findings(judge::judge_rules(
                 &snap.rules,
                 &params.expected,
                 &entries,
                 now,
                 params.max_eval_age,
             ));
-            report.findings.extend(judge::judge_alerts(&snap.alerts));
+            report.extend_findings(judge::judge_alerts(&snap.alerts));
         }
         Some(Err(e)) => {
-            report.unverified = Some(crate::outcome::Unverified {
-                code: e.unverified_code().to_string(),
-                reason: format!("the running Prometheus was not checked: {e}"),
-                missing_permission: None,
-            });
+            report.gap(crate::outcome::Unverified::new(
+                e.unverified_code(),
+                format!("the running Prometheus was not checked: {e}"),
+            ));
         }
     }
     report

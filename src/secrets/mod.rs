@@ -246,11 +246,10 @@ pub fn scan_report(objects: &[Value], opts: &SecretScanOptions) -> ProbeReport {
     let mut report = to_probe_report(&findings);
     report.fact("objects", objects::Inventory::new(objects).objects.len());
     if let Some(e) = pattern_error {
-        report.unverified = Some(crate::outcome::Unverified {
-            code: "patterns-unavailable".into(),
-            reason: format!("credential pattern rules could not be loaded, content checks did not run: {e}"),
-            missing_permission: None,
-        });
+        report.gap(crate::outcome::Unverified::new(
+            "patterns-unavailable",
+            format!("credential pattern rules could not be loaded, content checks did not run: {e}"),
+        ));
     }
     report
 }

@@ -266,47 +266,64 @@ impl PatternRule {
     /// Whether the rule reports something in `text`. `key` is the ConfigMap key the text is stored
     /// under (None for env values: rules bound to key names then do not apply).
     pub fn matches(&self, text: &[u8], lower: &[u8], key: Option<&str>, global: &Patterns) -> bool {
-        if let Some(kr) = &self.key_regex {
-            match key {
-                Some(k) if kr.is_match(k.as_bytes()) => {}
-                _ => return false,
-            }
-        }
-        let Some(regex) = &self.regex else {
+        if self.regex.is_none() {
             // A rule on the key name alone (e.g. a PKCS#12 file stored in a ConfigMap).
-            return true;
-        };
-        if !self.keywords.is_empty() && !self.keywords.iter().any(|k| contains(lower, k.as_bytes())) {
-            return false;
+            return self.key_applies(key);
         }
-        for caps in regex.captures_iter(text) {
-            let Some(whole) = caps.get(0) else { continue };
+        self.find(text, lower, key, global).next().is_some()
+    }
+
+    fn key_applies(&self, key: Option<&str>) -> bool {
+        match (&self.key_regex, key) {
+            (None, _) => true,
+            (Some(kr), Some(k)) => kr.is_match(k.as_bytes()),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The byte ranges of the credentials this rule reports in `text` (the secret part of each
+    /// match), after entropy, digit and allow-list checks. Key-only rules find no range.
+    pub fn find<'t>(
+        &'t self,
+        text: &'t [u8],
+        lower: &[u8],
+        key: Option<&'t str>,
+        global: &'t Patterns,
+    ) -> Box<dyn Iterator<Item = std::ops::Range<usize>> + 't> {
+        let Some(regex) = &self.regex else {
+            return Box::new(std::iter::empty());
+        };
+        if !self.key_applies(key)
+            || (!self.keywords.is_empty() && !self.keywords.iter().any(|k| contains(lower, k.as_bytes())))
+        {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(regex.captures_iter(text).filter_map(move |caps| {
+            let whole = caps.get(0)?;
             let secret = match self.secret_group {
-                Some(g) => caps.get(g).map(|m| m.as_bytes()).unwrap_or_default(),
-                None => (1..caps.len())
-                    .find_map(|i| caps.get(i).filter(|m| !m.is_empty()))
-                    .map_or(whole.as_bytes(), |m| m.as_bytes()),
+                Some(g) => caps.get(g)?,
+                None => (1..caps.len()).find_map(|i| caps.get(i).filter(|m| !m.is_empty())).unwrap_or(whole),
             };
             if secret.is_empty() {
-                continue;
+                return None;
             }
+            let bytes = secret.as_bytes();
             if let Some(min) = self.entropy
-                && shannon_entropy(secret) <= min
+                && shannon_entropy(bytes) <= min
             {
-                continue;
+                return None;
             }
-            if self.require_digit && !secret.iter().any(u8::is_ascii_digit) {
-                continue;
+            if self.require_digit && !bytes.iter().any(u8::is_ascii_digit) {
+                return None;
             }
             let line = line_around(text, whole.start(), whole.end());
-            if global.allowlist.allows(secret, whole.as_bytes(), line, key)
-                || self.allowlists.iter().any(|a| a.allows(secret, whole.as_bytes(), line, key))
+            if global.allowlist.allows(bytes, whole.as_bytes(), line, key)
+                || self.allowlists.iter().any(|a| a.allows(bytes, whole.as_bytes(), line, key))
             {
-                continue;
+                return None;
             }
-            return true;
-        }
-        false
+            Some(secret.range())
+        }))
     }
 }
 
@@ -315,6 +332,12 @@ impl Patterns {
     pub fn matching_rules(&self, text: &str, key: Option<&str>) -> Vec<&str> {
         let lower = text.as_bytes().to_ascii_lowercase();
         self.rules.iter().filter(|r| r.matches(text.as_bytes(), &lower, key, self)).map(|r| r.id.as_str()).collect()
+    }
+
+    /// Byte ranges of every credential any rule finds in free text (no key name), for redaction.
+    pub fn secret_ranges(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let lower = text.as_bytes().to_ascii_lowercase();
+        self.rules.iter().flat_map(|r| r.find(text.as_bytes(), &lower, None, self).collect::<Vec<_>>()).collect()
     }
 
     pub fn rule(&self, id: &str) -> Option<&PatternRule> {

@@ -32,6 +32,7 @@ fn item(i: Item) -> ItemReport {
         evidence: Vec::new(),
         remediation: None,
         unverified: None,
+        gaps: Vec::new(),
         waiver: None,
         signoff: None,
         blocks: false,
@@ -201,6 +202,7 @@ pub fn sample() -> Report {
         reason: "cannot list PrometheusRules: forbidden".into(),
         missing_permission: Some("list prometheusrules.monitoring.coreos.com in kgents-observability".into()),
     });
+    i.gaps = i.unverified.clone().into_iter().collect();
     i.remediation = Some("Grant the audit's service account the Role printed by `kgents-gate rbac`.".into());
     i.blocks = true;
     items.push(i);

@@ -7,6 +7,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::Value;
 
+use crate::redact::redact_text;
+
 /// One JetStream meta-group peer as the meta leader reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaPeer {
@@ -76,15 +78,21 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
         innermost = c.to_string();
         cause = c.source();
     }
-    if e.is_timeout() { format!("GET {url}: timed out") } else { format!("GET {url}: {innermost}") }
+    let url = shown(url);
+    if e.is_timeout() { format!("GET {url}: timed out") } else { format!("GET {url}: {}", redact_text(&innermost)) }
+}
+
+/// A URL as errors show it (crate::redact).
+fn shown(url: &str) -> String {
+    redact_text(url).into_owned()
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
     let (status, body) = get(client, url).await?;
     if status != 200 {
-        return Err(format!("GET {url}: HTTP {status}"));
+        return Err(format!("GET {}: HTTP {status}", shown(url)));
     }
-    serde_json::from_str(&body).map_err(|e| format!("GET {url}: not JSON ({e})"))
+    serde_json::from_str(&body).map_err(|e| format!("GET {}: not JSON ({e})", shown(url)))
 }
 
 async fn health(client: &reqwest::Client, url: &str) -> Result<(), String> {
@@ -97,7 +105,8 @@ async fn health(client: &reqwest::Client, url: &str) -> Result<(), String> {
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default();
-    Err(format!("GET {url}: HTTP {status} {}", error.chars().take(200).collect::<String>()).trim_end().to_string())
+    let error: String = error.chars().take(200).collect();
+    Err(format!("GET {}: HTTP {status} {}", shown(url), redact_text(&error)).trim_end().to_string())
 }
 
 /// Distinct remote server names from `/routez` (`remote_id` for servers too old to name them).

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::Url;
+use crate::redact::Endpoint;
 
 use crate::probe::ParamReader;
 
@@ -29,11 +29,11 @@ pub enum NatsAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsParams {
     /// `nats://` or `tls://` URL of the client port, without credentials.
-    pub url: Url,
+    pub url: Endpoint,
     /// `http(s)://host:8222` of the monitoring endpoint.
-    pub monitor_url: Url,
+    pub monitor_url: Endpoint,
     /// The Prometheus exporter's metrics URL (`http://host:7777/metrics`), when one is expected.
-    pub exporter_url: Option<Url>,
+    pub exporter_url: Option<Endpoint>,
     pub min_version: Option<semver::Version>,
     /// Servers the cluster must have (1 for a standalone server).
     pub cluster_size: u64,
@@ -71,69 +71,11 @@ pub fn version_at_least(version: &semver::Version, min: &semver::Version) -> boo
     version >= min
 }
 
-pub(crate) fn is_env_var_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn parse_url(key: &str, s: &str, schemes: &[&str]) -> Result<Url, String> {
-    // The URL is not echoed: a mistyped one may hold a credential.
-    let url = Url::parse(s.trim()).map_err(|e| format!("parameter `{key}` is not a valid URL ({e})"))?;
-    if !schemes.contains(&url.scheme()) {
-        return Err(format!(
-            "parameter `{key}` must be a {} URL, found scheme `{}`",
-            schemes.join(" or "),
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("parameter `{key}` has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "parameter `{key}` must not carry credentials (user:password@); name them with token_env, \
-             user_env/password_env, nkey_file or creds_file"
-        ));
-    }
-    Ok(url)
-}
-
-fn read_url(r: &mut ParamReader, key: &str, required: bool, schemes: &[&str]) -> Option<Option<Url>> {
-    // Outer None: invalid (the error is recorded); inner None: absent and optional.
-    let Some(s) = (if required { r.req_str(key) } else { r.opt_str(key) }) else {
-        return if required { None } else { Some(None) };
-    };
-    match parse_url(key, &s, schemes) {
-        Ok(u) => Some(Some(u)),
-        Err(e) => {
-            r.error(key, e);
-            None
-        }
-    }
-}
-
-fn read_env_name(r: &mut ParamReader, key: &str) -> Option<String> {
-    let v = r.opt_str(key)?;
-    if is_env_var_name(&v) {
-        Some(v)
-    } else {
-        // Not echoed: someone may have put the secret itself here.
-        r.error(
-            key,
-            format!(
-                "parameter `{key}` must name an environment variable (letters, digits and `_`), not hold the value"
-            ),
-        );
-        None
-    }
-}
-
 fn read_auth(r: &mut ParamReader) -> Option<NatsAuth> {
-    let token_env = read_env_name(r, "token_env");
+    let token_env = r.opt_env_name("token_env");
     let token_file = r.opt_str("token_file");
-    let user_env = read_env_name(r, "user_env");
-    let password_env = read_env_name(r, "password_env");
+    let user_env = r.opt_env_name("user_env");
+    let password_env = r.opt_env_name("password_env");
     let nkey_file = r.opt_str("nkey_file");
     let creds_file = r.opt_str("creds_file");
     let mut methods = Vec::new();
@@ -170,9 +112,10 @@ fn read_auth(r: &mut ParamReader) -> Option<NatsAuth> {
 
 impl NatsParams {
     pub fn read(r: &mut ParamReader) -> Option<Self> {
-        let url = read_url(r, "url", true, &["nats", "tls"]);
-        let monitor_url = read_url(r, "monitor_url", true, &["http", "https"]);
-        let exporter_url = read_url(r, "exporter_url", false, &["http", "https"]);
+        let url = r.req_endpoint("url", &["nats", "tls"]);
+        let monitor_url = r.req_endpoint("monitor_url", &["http", "https"]);
+        let exporter_url = r.opt_endpoint("exporter_url", &["http", "https"]);
+        let exporter_invalid = r.value("exporter_url").is_some() && exporter_url.is_none();
         let min_version = match r.opt_str("min_version") {
             None => Some(None),
             Some(s) => match parse_version(&s) {
@@ -201,9 +144,9 @@ impl NatsParams {
         let ca_file = r.opt_str("ca_file");
         let tls_required = r.opt_bool("tls_required").unwrap_or(false);
         Some(NatsParams {
-            url: url??,
-            monitor_url: monitor_url??,
-            exporter_url: exporter_url?,
+            url: url?,
+            monitor_url: monitor_url?,
+            exporter_url: if exporter_invalid { return None } else { exporter_url },
             min_version: min_version?,
             cluster_size: cluster_size?,
             jetstream,
@@ -217,6 +160,6 @@ impl NatsParams {
 
     /// TLS is used when required, when a CA is given, or with a `tls://` URL.
     pub fn uses_tls(&self) -> bool {
-        self.tls_required || self.ca_file.is_some() || self.url.scheme() == "tls"
+        self.tls_required || self.ca_file.is_some() || self.url.url().scheme() == "tls"
     }
 }

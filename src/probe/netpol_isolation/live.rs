@@ -16,26 +16,17 @@ use super::pods::{self, CANARY_PREFIX, Created, Probe, our_labels};
 use super::verdicts::{deciding_policies, synthetic_pod};
 use crate::cluster::live::Live;
 use crate::netpol::{NetpolWorld, PodInfo, PortSpec, Protocol, evaluate};
-use crate::outcome::{Finding, Level, ProbeReport, Unverified};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::probe::ProbeContext;
 
 /// The port the canary target listens on.
 const CANARY_PORT: u16 = 8080;
 
-/// Marks the live part as not verified. When the static part already failed the item, its
-/// findings stand and the reason becomes evidence (an unverified item would hide the failure).
+/// Records the live part as not verified; the static findings stand beside it.
 pub fn live_unverified(report: &mut ProbeReport, code: &str, reason: String, permission: Option<String>) {
-    if report.worst_level() == Some(Level::Error) {
-        let text = match &permission {
-            Some(p) => format!("not verified: {reason} (missing permission: {p})"),
-            None => format!("not verified: {reason}"),
-        };
-        report.fact("live", text);
-        return;
-    }
-    report.unverified = Some(Unverified {
+    report.gap(Unverified {
         code: code.into(),
-        reason: format!("{reason}; the static verdict is kept in the evidence"),
+        reason: format!("live part: {reason}"),
         missing_permission: permission,
     });
 }
@@ -416,8 +407,7 @@ fn judge(
         }
     }
     match canary {
-        Some(Canary::NotEnforced(ns)) => report.findings.insert(
-            0,
+        Some(Canary::NotEnforced(ns)) => report.push_first(
             Finding::error(
                 "netpol-not-enforced",
                 format!(

@@ -7,7 +7,7 @@ use super::params::{IsolationParams, Source};
 use crate::netpol::{
     Endpoint, EvalError, NetpolWorld, PodInfo, Verdict, evaluate, ipblocks_matching_pods, policies_selecting_nothing,
 };
-use crate::outcome::{Finding, ProbeReport};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::selector::Selector;
 
 /// Name of the pod standing for a source namespace (or selector) that has no pod.
@@ -177,9 +177,8 @@ pub fn analyze(p: &IsolationParams, world: NetpolWorld) -> Result<StaticOutcome,
                 let v = match evaluate(&eval_world, ep, &d.endpoint(), &p.port, p.protocol) {
                     Ok(v) => v,
                     Err(e @ EvalError::UnresolvedPortName { .. }) => {
-                        let mut r = ProbeReport::unverified("port-unresolved", e.to_string());
-                        r.findings = report.findings;
-                        return Err(Box::new(r));
+                        report.gap(Unverified::new("port-unresolved", e.to_string()));
+                        return Err(Box::new(report));
                     }
                     Err(e) => return Err(Box::new(ProbeReport::unverified("evaluation-failed", e.to_string()))),
                 };

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::server::{self, Failure, PersistenceVerdict};
 use super::{Credentials, RedisParams};
-use crate::outcome::{Finding, Level, ProbeReport};
+use crate::outcome::{Finding, ProbeReport, Unverified};
 use crate::probe::ProbeContext;
 
 /// How long the scratch key's DEL may take after a cancel (the engine waits longer).
@@ -86,7 +86,8 @@ impl<'a> Check<'a> {
     }
 
     async fn connect(&self, creds: &Credentials) -> Result<MultiplexedConnection, Failure> {
-        let info = self.p.url.clone().into_connection_info().map_err(|e| server::classify(&e, &self.secrets()))?;
+        let info =
+            self.p.url.url().clone().into_connection_info().map_err(|e| server::classify(&e, &self.secrets()))?;
         let mut settings = info.redis_settings().clone().set_db(self.p.db);
         if let Some(pw) = &creds.password {
             settings = settings.set_password(pw);
@@ -111,15 +112,16 @@ impl<'a> Check<'a> {
             .map_err(|e| server::classify(&e, &self.secrets()))
     }
 
+    /// What was found before the stop stands; the rest is a gap.
     fn interrupted(mut self, stop: Stop) -> ProbeReport {
-        let mut r = match stop {
-            Stop::Cancelled => ProbeReport::unverified("interrupted", "the audit was cancelled during the Redis check"),
+        let gap = match stop {
+            Stop::Cancelled => Unverified::new("interrupted", "the audit was cancelled during the Redis check"),
             Stop::Deadline => {
-                ProbeReport::unverified("timeout", format!("the Redis check did not finish within {}", ms(self.budget)))
+                Unverified::new("timeout", format!("the Redis check did not finish within {}", ms(self.budget)))
             }
         };
-        r.evidence = std::mem::take(&mut self.report.evidence);
-        r
+        self.report.gap(gap);
+        self.finish()
     }
 
     fn unreachable(mut self, failure: Failure, during: &str) -> ProbeReport {
@@ -137,16 +139,13 @@ impl<'a> Check<'a> {
                 self.finding("redis-auth-failed", format!("{} rejected the credentials ({during}): {why}", self.p.url))
             }
             Failure::Other(why) => {
-                let mut r = ProbeReport::unverified(
-                    "unexpected-reply",
-                    format!("{} answered {during} with: {why}", self.p.url),
-                );
-                r.evidence = std::mem::take(&mut self.report.evidence);
-                return r;
+                let gap = Unverified::new("unexpected-reply", format!("{} answered {during} with: {why}", self.p.url));
+                self.report.gap(gap);
+                return self.finish();
             }
         };
         self.report.push(f);
-        self.report
+        self.finish()
     }
 
     pub async fn run(mut self) -> ProbeReport {
@@ -441,20 +440,11 @@ impl<'a> Check<'a> {
         }
     }
 
-    /// Unchecked parts make the item unverified, unless an error already fails it.
+    /// The parts that could not be checked go to the report as gaps; the decision weighs them.
     fn finish(mut self) -> ProbeReport {
-        if self.gaps.is_empty() {
-            return self.report;
+        for g in std::mem::take(&mut self.gaps) {
+            self.report.gap(Unverified::new("partly-unverified", format!("not verified: {g}")));
         }
-        if self.report.worst_level() == Some(Level::Error) {
-            for g in &self.gaps {
-                self.report.fact("unverified", g);
-            }
-            return self.report;
-        }
-        let mut r = ProbeReport::unverified("partly-unverified", format!("not verified: {}", self.gaps.join("; ")));
-        r.findings = self.report.findings;
-        r.evidence = self.report.evidence;
-        r
+        self.report
     }
 }
