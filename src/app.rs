@@ -16,7 +16,7 @@ use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
 use crate::exit;
 use crate::outcome::ProbeReport;
-use crate::probe::{ProbeContext, new_run_id, params::parse_duration};
+use crate::probe::{ProbeContext, new_run_id};
 use crate::report::{self, ColorChoice, Format, Provenance, Styles};
 use crate::sources::load_view;
 
@@ -91,7 +91,7 @@ fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Fail
         Err(diags) => {
             print_diagnostics(&diags, stderr_color);
             let errors = diags.len();
-            Err(Failure::usage(format!(
+            Err(Failure::Checklist(format!(
                 "the checklist is invalid ({errors} problem{}); nothing was checked",
                 if errors == 1 { "" } else { "s" }
             )))
@@ -184,8 +184,7 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
 
 fn diff(old: &PathBuf, new: &PathBuf, format: DiffFormat) -> Result<i32, Failure> {
     let read = |p: &PathBuf| -> Result<report::Report, Failure> {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
+        let text = std::fs::read_to_string(p).map_err(|e| Failure::Io(format!("cannot read {}: {e}", p.display())))?;
         report::json::parse_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
     };
     let (a, b) = (read(old)?, read(new)?);
@@ -228,15 +227,18 @@ impl Progress for TtyProgress {
 }
 
 fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
-    let formats = Format::parse_list(&args.format).map_err(|e| Failure::usage(e.to_string()))?;
-    let global_timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
-    let item_timeout =
-        parse_duration(&args.item_timeout).map_err(|e| Failure::usage(format!("--item-timeout: {e}")))?;
-    if global_timeout.is_zero() || item_timeout.is_zero() {
-        return Err(Failure::usage("--timeout and --item-timeout must be greater than zero"));
+    let mut formats = Vec::new();
+    for f in &args.format {
+        if !formats.contains(f) {
+            formats.push(*f);
+        }
     }
+    let (global_timeout, item_timeout) = (args.timeout, args.item_timeout);
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
+    // The one deadline of the audit (docs/decision.md): connecting, listing and the checks all
+    // run against it.
+    let deadline = tokio::time::Instant::from_std(t0 + global_timeout);
     let (loaded, today) = load(&args.checklist, stderr_color(styles))?;
     let checklist = loaded.checklist;
 
@@ -262,12 +264,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         cancel: CancellationToken::new(),
         view: None,
         live: None,
-        settle: match &args.settle {
-            Some(s) => Some(parse_duration(s).map_err(|e| Failure::usage(format!("--settle: {e}")))?),
-            None => None,
-        },
+        settle: args.settle,
     };
-    let mut opts = EngineOptions { global_timeout, item_timeout, context };
+    let mut opts = EngineOptions { global_timeout, deadline, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
         Arc::new(TtyProgress {
             total: AtomicUsize::new(0),
@@ -281,10 +280,11 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure { code: exit::USAGE, message: format!("cannot start the async runtime: {e}") })?;
+        .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))?;
     let mut notes = Vec::new();
     let result = runtime.block_on(async {
-        let loaded = load_view(&needs, &source_opts, global_timeout).await;
+        let loaded =
+            load_view(&needs, &source_opts, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
         let loaded = match loaded {
             Ok(l) => l,
             Err(errors) => return Err(errors),
@@ -306,9 +306,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         Ok(r) => r,
         Err(error) => {
             for line in error.details() {
-                eprintln!("error: {line}");
+                eprintln!("error: {}", crate::redact::redact_text(&line));
             }
-            return Err(Failure::usage(error.summary()));
+            return Err(Failure::Source(error.summary()));
         }
     };
     let view = opts.context.view.clone();
@@ -321,6 +321,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         started_at: started_at.to_string(),
         duration_ms: t0.elapsed().as_millis() as u64,
         today: today.to_string(),
+        today_overridden: args.checklist.today.is_some(),
         cluster: view.as_ref().and_then(|v| v.cluster.clone()),
         manifests: view.as_ref().map(|v| v.manifest_files.clone()).unwrap_or_default(),
         interrupted: result.interrupted.is_some(),
@@ -337,7 +338,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
 
     // Files first: whatever happens to the terminal afterwards, the reports exist.
     let written = report::write_reports(&report, &formats, &args.out_dir)
-        .map_err(|e| Failure::usage(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
+        .map_err(|e| Failure::Io(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
     if formats.contains(&Format::Terminal) {
         let width = terminal_width();
         let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());

@@ -1,8 +1,25 @@
 //! Command-line arguments as parsed (raw values). `app` turns them into validated options.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+
+/// `--timeout 5m`: a duration as the checklist writes them (ms, s, m, h, d), above zero.
+pub fn duration_arg(s: &str) -> Result<Duration, String> {
+    let d = crate::probe::params::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// `--format terminal,json`: one or more report formats (repeatable or comma-separated).
+pub fn format_arg(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,8 +141,8 @@ pub struct SourceArgs {
     #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
     pub page_size: u32,
     /// Connect timeout for the API server.
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
-    pub connect_timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_arg)]
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -138,17 +155,18 @@ pub struct AuditArgs {
     #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
     pub only: Vec<String>,
     /// Report formats to produce: terminal, markdown, json, junit (comma-separated).
-    #[arg(long, value_name = "FORMATS", default_value = "terminal,markdown,json,junit")]
-    pub format: String,
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', default_value = "terminal,markdown,json,junit", value_parser = format_arg)]
+    pub format: Vec<Format>,
     /// Where report files are written.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out_dir: PathBuf,
-    /// Deadline for the whole audit, e.g. 5m.
-    #[arg(long, value_name = "DURATION", default_value = "5m")]
-    pub timeout: String,
-    /// Timeout of each check unless the checklist sets one, e.g. 30s.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub item_timeout: String,
+    /// Wall time of the whole audit (connecting, listing and every check), e.g. 5m. Checks still
+    /// running then are cut off (unverified) and get 10 s to clean up their probe pods and keys.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// Timeout of each check unless the checklist sets one, e.g. 30s; always within --timeout.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_arg)]
+    pub item_timeout: Duration,
     /// Treat warnings as blocking failures.
     #[arg(long)]
     pub strict: bool,
@@ -160,6 +178,6 @@ pub struct AuditArgs {
     pub no_live: bool,
     /// Wait up to this long for workloads mid-rollout to settle, re-reading them, instead of
     /// reporting them unverified, e.g. 2m. Bounded by the item timeout.
-    #[arg(long, value_name = "DURATION")]
-    pub settle: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub settle: Option<Duration>,
 }

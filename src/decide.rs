@@ -321,6 +321,16 @@ fn finish(
         (Decision::Approved, "every blocking item passed".to_string())
     };
 
+    let (decision_reason, notes) = if provenance.today_overridden {
+        let note = format!(
+            "waivers, sign-offs and ages were judged as of {today} (set by --today or KGENTS_GATE_TODAY), \
+             not the date of the run"
+        );
+        (format!("{decision_reason}; judged as of {today}, not the date of the run"), [vec![note], notes].concat())
+    } else {
+        (decision_reason, notes)
+    };
+
     let categories = checklist
         .categories
         .iter()
@@ -337,7 +347,7 @@ fn finish(
         })
         .collect();
 
-    Report {
+    let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool: Tool { name: "kgents-gate".into(), version: env!("CARGO_PKG_VERSION").into() },
         launch: LaunchInfo { name: checklist.launch.name.clone(), approvers: checklist.launch.approvers.clone() },
@@ -353,6 +363,43 @@ fn finish(
         signoffs,
         notes,
         provenance,
+    };
+    redact_report(&mut report);
+    report
+}
+
+/// The last line of defence (docs/redaction.md): every free-text field of the report goes
+/// through the one redaction rule, whatever produced it (a library's error, a server's answer).
+/// Probes already hold endpoints redacted; this catches what they could not foresee.
+fn redact_report(report: &mut Report) {
+    fn fix(s: &mut String) {
+        if let std::borrow::Cow::Owned(r) = crate::redact::redact_text(s) {
+            *s = r;
+        }
+    }
+    fn fix_facts(facts: &mut [crate::outcome::Fact]) {
+        facts.iter_mut().for_each(|f| fix(&mut f.value));
+    }
+    for i in &mut report.items {
+        fix(&mut i.message);
+        fix_facts(&mut i.evidence);
+        for f in &mut i.findings {
+            fix(&mut f.message);
+            fix_facts(&mut f.evidence);
+            if let Some(t) = &mut f.target {
+                fix(t);
+            }
+        }
+        for g in i.gaps.iter_mut().chain(i.unverified.as_mut()) {
+            fix(&mut g.reason);
+        }
+    }
+    for b in &mut report.blocking {
+        fix(&mut b.message);
+    }
+    report.notes.iter_mut().for_each(fix);
+    if let Some(c) = &mut report.provenance.cluster {
+        fix(&mut c.server);
     }
 }
 

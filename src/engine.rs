@@ -31,8 +31,12 @@ pub enum Interruption {
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Deadline for the whole audit.
+    /// `--timeout`, for messages: the whole audit's wall time.
     pub global_timeout: Duration,
+    /// When the audit's time is up (its start plus `--timeout`); connecting and listing before
+    /// the probes ran from the same clock. Probes still running then are cancelled and get
+    /// [`CLEANUP_GRACE`] to clean up (docs/decision.md).
+    pub deadline: tokio::time::Instant,
     /// Per-item timeout unless the item sets its own.
     pub item_timeout: Duration,
     /// Shared by every probe (offline flag, base dir, today, run id). Its `timeout` is replaced per item.
@@ -65,7 +69,6 @@ pub async fn run(
     stop: CancellationToken,
     progress: Arc<dyn Progress>,
 ) -> RunResult {
-    let started = Instant::now();
     let cancel = opts.context.cancel.clone();
     let mut set: JoinSet<Option<(String, ItemRun)>> = JoinSet::new();
     let mut pending: BTreeMap<String, Instant> = BTreeMap::new();
@@ -121,7 +124,7 @@ pub async fn run(
         });
     }
 
-    let deadline = tokio::time::sleep(opts.global_timeout.saturating_sub(started.elapsed()));
+    let deadline = tokio::time::sleep_until(opts.deadline);
     tokio::pin!(deadline);
     let mut interrupted = None;
     loop {

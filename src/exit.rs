@@ -9,3 +9,6 @@ pub const BLOCKED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// Nothing blocking failed, but a blocking item could not be verified (INCOMPLETE).
 pub const INCOMPLETE: i32 = 3;
+/// The gate itself failed: a report could not be written, a file it needs could not be read or
+/// written, or an internal error. Never a launch decision; a pipeline must treat it as a failure.
+pub const ERROR: i32 = 4;

@@ -16,8 +16,8 @@ fn main() {
     let code = match kgents_gate::app::run(cli) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
-            failure.code
+            eprintln!("error: {}", kgents_gate::redact::redact_text(&failure.to_string()));
+            failure.code()
         }
     };
     std::process::exit(code);
@@ -33,5 +33,9 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("kgents_gate={level}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| kgents_gate::redact::RedactingWriter::new(std::io::stderr()))
+        .with_target(false)
+        .init();
 }

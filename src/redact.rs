@@ -126,15 +126,22 @@ fn userinfo_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"://[^/@\s]*@").expect("valid userinfo regex"))
 }
 
-/// `Authorization: Bearer x`, `password=x`, `token: x` and the like in free text.
+/// `password=x`, `token: x`, `Authorization: x` and the like in free text.
 fn assignment_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r#"(?i)\b(bearer|basic|token|password|passwd|secret|api[_-]?key|authorization)\b(\s*[:=]\s*|\s+)(?:(?:bearer|basic)\s+)?["']?([^\s"',;&]{4,})"#,
+            r#"(?i)\b(?:token|password|passwd|pwd|secret|api[_-]?key|access[_-]?key|authorization)\s*[:=]\s*(?:(?:bearer|basic)\s+)?["']?([^\s"',;&]{4,})"#,
         )
         .expect("valid assignment regex")
     })
+}
+
+/// `Bearer x` / `Basic x` where x reads as a credential (a long token with a digit or padding),
+/// not as a word ("basic string").
+fn scheme_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{12,})").expect("valid scheme regex"))
 }
 
 fn secret_ranges(text: &str) -> Vec<Range<usize>> {
@@ -170,7 +177,12 @@ pub fn sensitive_ranges(text: &str) -> Vec<Range<usize>> {
         }
     }
     for c in assignment_regex().captures_iter(text) {
-        if let Some(v) = c.get(3) {
+        if let Some(v) = c.get(1) {
+            out.push(v.range());
+        }
+    }
+    for c in scheme_regex().captures_iter(text) {
+        if let Some(v) = c.get(1).filter(|v| v.as_str().bytes().any(|b| b.is_ascii_digit() || b == b'=')) {
             out.push(v.range());
         }
     }
@@ -225,6 +237,41 @@ pub fn mask_in_place(text: &str, extra: &[Range<usize>]) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// A writer for log lines: each write is redacted before it reaches `inner`, so no log line at
+/// any verbosity (ours or a library's, e.g. `RUST_LOG=reqwest=trace`) shows a credential.
+pub struct RedactingWriter<W: std::io::Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        RedactingWriter { inner, buf: Vec::new() }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        // tracing formats a whole event before writing it: buffer until flush or drop.
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let text = String::from_utf8_lossy(&self.buf).into_owned();
+            self.buf.clear();
+            self.inner.write_all(redact_text(&text).as_bytes())?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +303,19 @@ mod tests {
         let gh = "pasted here: ghp_R8kT2mQ9vX4pL7nW1sZ6bY3cJ5dF0hA9eG2k";
         assert!(!redact_text(gh).contains("R8kT2mQ9"), "{}", redact_text(gh));
         assert_eq!(redact_text("nothing to hide here"), "nothing to hide here");
+        assert_eq!(redact_text("invalid basic string, expected `\"`"), "invalid basic string, expected `\"`");
+        assert!(!redact_text("password=hunter2x").contains("hunter2x"));
+    }
+
+    #[test]
+    fn log_lines_are_redacted() {
+        let mut out = Vec::new();
+        {
+            let mut w = RedactingWriter::new(&mut out);
+            std::io::Write::write_all(&mut w, b"GET http://u:hunter2-pass@h/x?token=abc\n").unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("hunter2") && !text.contains("abc"), "{text}");
     }
 
     #[test]

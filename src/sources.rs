@@ -60,7 +60,10 @@ pub struct LoadedView {
 /// Reads the manifests first (bad files are an error listing every problem), then the cluster.
 /// A kubeconfig that cannot be read is an error too; an unreachable cluster is not (the checks
 /// report it as unverified).
-pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration) -> Result<LoadedView, SourceError> {
+/// `budget` bounds connecting and listing together: it is what is left of the audit's one
+/// deadline (docs/decision.md, "One deadline").
+pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -> Result<LoadedView, SourceError> {
+    let end = tokio::time::Instant::now() + budget;
     let set = manifests::read_paths(&opts.manifests);
     if !set.errors.is_empty() {
         return Err(SourceError::Manifests(set.errors));
@@ -92,7 +95,7 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration)
     if needs.is_empty() && opts.manifests.is_empty() {
         return Ok(LoadedView { view: Arc::new(ClusterView::new(true)), notes, live: None });
     }
-    let connected = tokio::time::timeout(deadline, live::connect(&opts.live)).await;
+    let connected = tokio::time::timeout_at(end, live::connect(&opts.live)).await;
     let live = match connected {
         Ok(Ok(l)) => l,
         Ok(Err(ConnectError::NoConfig)) if !opts.manifests.is_empty() => {
@@ -103,14 +106,15 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, deadline: Duration)
         Ok(Err(ConnectError::BadConfig(reason))) => return Err(SourceError::Kubeconfig(reason)),
         Ok(Err(e)) => return Ok(LoadedView { view: Arc::new(gap_view(needs, &e.to_string())), notes, live: None }),
         Err(_) => {
-            let reason = format!("the API server did not answer within {}", crate::engine::human(deadline));
+            let reason = format!("the API server did not answer within {}", crate::engine::human(budget));
             return Ok(LoadedView { view: Arc::new(gap_view(needs, &reason)), notes, live: None });
         }
     };
-    let mut view = match tokio::time::timeout(deadline, live::load(&live, needs, opts.live.page_size)).await {
+    let mut view = match tokio::time::timeout_at(end, live::load(&live, needs, opts.live.page_size)).await {
         Ok(v) => v,
         Err(_) => {
-            let reason = format!("listing objects took longer than {}", crate::engine::human(deadline));
+            let reason =
+                format!("connecting and listing objects took longer than the {} left", crate::engine::human(budget));
             let mut v = gap_view(needs, &reason);
             v.cluster = Some(live.info.clone());
             v

@@ -176,3 +176,66 @@ fn audit_with_bad_manifests_exits_2_listing_every_bad_file() {
     assert!(!stderr.contains("good.yaml"), "{stderr}");
     assert!(!dir.path().join("out/kgents-gate-report.json").exists(), "nothing was checked");
 }
+
+fn parse(text: &str) -> ManifestSet {
+    let mut set = ManifestSet::default();
+    kgents_gate::cluster::manifests::parse_into(text, Path::new("m.yaml"), &mut set);
+    set
+}
+
+/// Plain scalars follow the YAML 1.2 core schema, and a field Kubernetes types as a string gets
+/// the text as written, as the API server reads it: nothing is moved or silently defaulted.
+#[test]
+fn yaml_is_read_as_kubernetes_reads_it() {
+    let set = parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: y, labels: {v: 1.10, mode: 0755, big: 1e3, t: true}}\n\
+         spec:\n  containers:\n  - {name: c, image: nats, ports: [{containerPort: 4222}], env: [{name: DEBUG, value: on}]}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: no}\n",
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    assert_eq!(refs(&set), [(Kind::Pod, "y/b".into()), (Kind::Namespace, "y".into()), (Kind::Namespace, "no".into())]);
+    let pod = &set.objects[0].object;
+    assert_eq!(pod["metadata"]["labels"], serde_json::json!({"v": "1.10", "mode": "0755", "big": "1e3", "t": "true"}));
+    assert_eq!(pod["spec"]["containers"][0]["env"][0]["value"], "on");
+    assert_eq!(pod["spec"]["containers"][0]["ports"][0]["containerPort"], 4222);
+    // Older served versions keep their apiVersion (PDB semantics depend on it).
+    let pdb = parse(
+        "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 50%}\n",
+    );
+    assert_eq!(pdb.objects[0].object["apiVersion"], "policy/v1beta1");
+    assert_eq!(pdb.objects[0].object["spec"]["minAvailable"], "50%");
+}
+
+/// An object whose kind, name or namespace cannot be read is an error at file:line:column,
+/// never a default, and the message never quotes the value.
+#[test]
+fn unreadable_objects_are_errors_with_their_position() {
+    let cases = [
+        ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [s3cr3t-canary]\n", (4, 9), "metadata.name"),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: {a: s3cr3t-canary}\n  name: x\n",
+            (4, 14),
+            "metadata.namespace",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: a}\ndata: {k: s3cr3t-canary}\n",
+            (3, 11),
+            "no metadata.name",
+        ),
+        ("apiVersion: v1\nkind: [Pod]\nmetadata: {name: x}\n", (1, 1), "no apiVersion or kind"),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: s3cr3t-canary\n",
+            (5, 13),
+            "spec.replicas",
+        ),
+    ];
+    for (text, (line, column), what) in cases {
+        let set = parse(text);
+        assert_eq!(set.errors.len(), 1, "{text}: {:?}", set.errors);
+        let e = &set.errors[0];
+        assert_eq!(e.location, Some((line, column)), "{text}: {e}");
+        assert!(e.message.contains(what), "{text}: {e}");
+        assert!(!e.to_string().contains("s3cr3t-canary"), "{e}");
+        assert!(set.objects.is_empty());
+    }
+}

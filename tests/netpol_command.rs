@@ -151,3 +151,40 @@ fn bad_input_exits_2_with_the_reason() {
     let out = eval(&["--from", "kgents-agents/ghost", "--to", "kgents-agents/nats", "--port", "4222"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("kgents-agents/agent"));
 }
+
+/// The e2e NetworkPolicy world (namespaces `x`, `y`, `z`) as PyYAML writes it: plain `y` and
+/// `n`, a float label value. Read as Kubernetes reads YAML, every object is where it says.
+#[test]
+fn pyyaml_output_of_the_e2e_scenarios_loads_with_namespaces_x_y_z() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests/pyyaml/e2e-xyz.yaml");
+    let run = |from: &str| {
+        let out = Command::new(BIN)
+            .args(["netpol", "eval", "--manifests"])
+            .arg(&file)
+            .args(["--from", from, "--to", "x/a", "--port", "serve-80-tcp", "--format", "json"])
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        json(&out)
+    };
+    let from_y = run("y/b");
+    assert_eq!(from_y["allowed"], true, "{from_y}");
+    assert_eq!(from_y["ingress"]["policies"], serde_json::json!(["x/allow-from-y"]));
+    assert_eq!(run("z/c")["allowed"], false);
+    assert_eq!(run("x/b")["allowed"], false);
+    // The objects themselves: nothing moved to `default`, the Namespace `y` has its name, and a
+    // label written as a float is the string Kubernetes makes of it.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let objects = kgents_gate::cluster::manifests::parse_objects(&text, "e2e-xyz.yaml").unwrap();
+    let namespaces: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o["metadata"]["namespace"].as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(namespaces, ["x", "y", "z"]);
+    assert!(objects.iter().any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "y"));
+    let a = objects.iter().find(|o| o["kind"] == "Pod" && o["metadata"]["name"] == "a").unwrap();
+    assert_eq!(a["metadata"]["labels"]["version"], "1.1");
+    assert_eq!(a["metadata"]["labels"]["enabled"], "on");
+}

@@ -60,6 +60,9 @@ pub struct Diagnostic {
     pub help: Option<String>,
     #[serde(skip)]
     labels: Vec<Label>,
+    /// Value spans never shown (a rejected parameter value may be a credential).
+    #[serde(skip)]
+    masked: Vec<Range<usize>>,
     #[serde(skip)]
     offset: usize,
 }
@@ -76,6 +79,7 @@ impl Diagnostic {
             column,
             help: None,
             labels: vec![Label { file: file.clone(), span: span.clone(), text: String::new() }],
+            masked: Vec::new(),
             offset: span.start,
         }
     }
@@ -107,6 +111,7 @@ impl Diagnostic {
             column: 0,
             help: None,
             labels: Vec::new(),
+            masked: Vec::new(),
             offset: 0,
         }
     }
@@ -123,6 +128,13 @@ impl Diagnostic {
     pub fn also(mut self, file: &Arc<SourceFile>, span: Range<usize>, text: impl Into<String>) -> Self {
         let span = normalize_span(&file.text, span);
         self.labels.push(Label { file: file.clone(), span, text: text.into() });
+        self
+    }
+
+    /// Hides a value in the primary file wherever the snippet shows it: the line is printed with
+    /// the value overwritten by `*` (the key stays readable).
+    pub fn mask(mut self, span: Range<usize>) -> Self {
+        self.masked.push(span);
         self
     }
 
@@ -147,7 +159,30 @@ impl Diagnostic {
             DiagLevel::Error => SnippetLevel::Error,
             DiagLevel::Warning => SnippetLevel::Warning,
         };
-        let mut msg = level.title(&self.message);
+        // Nothing credential-like is ever printed: not in the message, not in the source lines
+        // (docs/redaction.md). Masking keeps byte offsets, so the spans still point right.
+        let message = crate::redact::redact_text(&self.message);
+        let help = self.help.as_deref().map(crate::redact::redact_text);
+        let primary = self.labels.first().map(|l| l.file.clone());
+        let shown: Vec<(Arc<SourceFile>, String)> = self
+            .labels
+            .iter()
+            .map(|l| l.file.clone())
+            .fold(Vec::new(), |mut acc: Vec<Arc<SourceFile>>, f| {
+                if !acc.iter().any(|a| Arc::ptr_eq(a, &f)) {
+                    acc.push(f);
+                }
+                acc
+            })
+            .into_iter()
+            .map(|f| {
+                let extra: &[Range<usize>] =
+                    if primary.as_ref().is_some_and(|p| Arc::ptr_eq(p, &f)) { &self.masked } else { &[] };
+                let text = crate::redact::mask_in_place(&f.text, extra);
+                (f, text)
+            })
+            .collect();
+        let mut msg = level.title(&message);
         // One snippet per file, in order of first appearance, so labels in the same file share it.
         let mut files: Vec<&Arc<SourceFile>> = Vec::new();
         for l in &self.labels {
@@ -163,14 +198,14 @@ impl Diagnostic {
                 let lvl = if i == 0 { SnippetLevel::Error } else { SnippetLevel::Warning };
                 lvl.span(l.span.clone()).label(&l.text)
             });
-            msg =
-                msg.snippet(Snippet::source(&f.text).origin(&f.name).line_start(1).fold(true).annotations(annotations));
+            let text = shown.iter().find(|(s, _)| Arc::ptr_eq(s, f)).map_or("", |(_, t)| t.as_str());
+            msg = msg.snippet(Snippet::source(text).origin(&f.name).line_start(1).fold(true).annotations(annotations));
         }
         let where_note = format!("in {}", self.file);
         if self.labels.is_empty() {
             msg = msg.footer(SnippetLevel::Note.title(&where_note));
         }
-        if let Some(h) = &self.help {
+        if let Some(h) = &help {
             msg = msg.footer(SnippetLevel::Help.title(h));
         }
         renderer.render(msg).to_string()

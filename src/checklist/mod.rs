@@ -9,7 +9,7 @@ mod schema;
 mod spanned;
 mod validate;
 
-pub use diagnostic::{DiagLevel, Diagnostic, SourceFile};
+pub use diagnostic::{DiagLevel, Diagnostic, SourceFile, did_you_mean};
 pub use load::{
     BUILT_IN_CATALOG, BUILT_IN_CHECKLIST, BUILT_IN_ORIGIN, ChecklistSource, LoadOptions, Loaded, catalog_dir_for, load,
     load_from_strs,

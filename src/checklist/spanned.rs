@@ -33,6 +33,31 @@ pub(crate) struct Params {
     pub span: Range<usize>,
     pub table: toml::Table,
     pub key_spans: BTreeMap<String, Range<usize>>,
+    /// Key and value spans of every parameter and nested entry, by path (`url`,
+    /// `configmaps[1].namespace`, `headers.Authorization`): diagnostics point at the key and mask
+    /// the value.
+    pub paths: BTreeMap<String, (Range<usize>, Range<usize>)>,
+}
+
+/// Records the key and value span of every entry under `prefix`, recursively.
+fn collect_paths(prefix: &str, v: &Sp<DeValue<'_>>, out: &mut BTreeMap<String, (Range<usize>, Range<usize>)>) {
+    match v.get_ref() {
+        DeValue::Table(t) => {
+            for (k, x) in t.iter() {
+                let path = format!("{prefix}.{}", k.get_ref());
+                out.insert(path.clone(), (k.span(), x.span()));
+                collect_paths(&path, x, out);
+            }
+        }
+        DeValue::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let path = format!("{prefix}[{i}]");
+                out.insert(path.clone(), (x.span(), x.span()));
+                collect_paths(&path, x, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// One table of the document, read key by key.
@@ -212,8 +237,11 @@ impl<'a, 'i> TableReader<'a, 'i> {
         let (t, span) = self.table(key, d)?;
         let mut params = Params { span, ..Params::default() };
         for (k, v) in t.iter() {
-            params.key_spans.insert(k.get_ref().to_string(), k.span());
-            params.table.insert(k.get_ref().to_string(), to_value(v.get_ref()));
+            let key = k.get_ref().to_string();
+            params.key_spans.insert(key.clone(), k.span());
+            params.paths.insert(key.clone(), (k.span(), v.span()));
+            collect_paths(&key, v, &mut params.paths);
+            params.table.insert(key, to_value(v.get_ref()));
         }
         Some(params)
     }

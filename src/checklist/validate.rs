@@ -117,12 +117,17 @@ fn item_spec(
         Err(errors) => errors,
     };
     for e in errors {
-        let in_with = e.key.as_ref().and_then(|k| with.and_then(|w| w.key_spans.get(k)));
-        let in_defaults = e.key.as_ref().and_then(|k| raw_check.defaults.key_spans.get(k));
+        // The nested entry if the error names one, else the parameter; its key and value spans.
+        let in_with = with.and_then(|w| spans_of(w, &e));
+        let in_defaults = spans_of(&raw_check.defaults, &e);
+        // A rejected value may be a credential pasted in the wrong place: never show it.
         let diag = match (in_with, in_defaults) {
-            (Some(span), _) => Diagnostic::error(file, span.clone(), &e.message).label("in [item.with]"),
-            (None, Some(span)) => Diagnostic::error(&raw_check.file, span.clone(), &e.message)
+            (Some((key, value)), _) => {
+                Diagnostic::error(file, key.clone(), &e.message).label("in [item.with]").mask(value.clone())
+            }
+            (None, Some((key, value))) => Diagnostic::error(&raw_check.file, key.clone(), &e.message)
                 .label(format!("default of check `{}`", def.id))
+                .mask(value.clone())
                 .also(file, check_ref.span(), "used by this item")
                 .help("override it in the item's [item.with]"),
             (None, None) => {
@@ -138,6 +143,12 @@ fn item_spec(
         d.push(diag);
     }
     None
+}
+
+/// The key and value spans of the entry a parameter error is about: the nested entry it names
+/// if the parameters hold it, else its top-level parameter.
+fn spans_of<'p>(p: &'p Params, e: &crate::probe::ParamError) -> Option<&'p (Range<usize>, Range<usize>)> {
+    e.path.as_ref().and_then(|path| p.paths.get(path)).or_else(|| e.key.as_ref().and_then(|k| p.paths.get(k)))
 }
 
 fn signoff_warnings(file: &Arc<SourceFile>, item_id: &str, s: &RawSignoff, today: Date, d: &mut Diags) {

@@ -228,8 +228,16 @@ async fn list_all(
             };
             match result {
                 Ok((cont, objs)) => {
-                    for o in objs.into_iter().flatten() {
-                        items.push(with_type(o, ar));
+                    // An object that cannot be read is a gap, never silently left out.
+                    for o in objs {
+                        match o {
+                            Ok(o) => items.push(with_type(o, ar)),
+                            Err(e) => {
+                                return Err(Gap::Failed {
+                                    reason: format!("a {} object could not be read: {e}", ar.kind),
+                                });
+                            }
+                        }
                     }
                     match cont {
                         Some(c) if !c.is_empty() => lp = lp.continue_token(&c),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::kinds::Kind;
+use super::yaml::{self, Node, NodeDeserializer, NodeError, NodeValue, Pos};
 
 /// One object read from a file, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,15 +108,16 @@ pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
     set
 }
 
-/// Parses one file's text (YAML or JSON; several documents) into `set`.
+/// Parses one file's text (YAML or JSON, which is YAML too; several documents) into `set`,
+/// reading each object as the API server would (docs/manifests.md).
 pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
-    let name = file.display().to_string();
-    let docs: Vec<Value> = if file.extension().and_then(|e| e.to_str()) == Some("json") {
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => vec![v],
-            Err(e) => {
+    // A .json file is JSON, as kubectl reads it: strict syntax first (a stream of values).
+    if file.extension().and_then(|e| e.to_str()) == Some("json") {
+        let stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+        for v in stream {
+            if let Err(e) = v {
                 set.errors.push(ManifestError {
-                    file: name,
+                    file: file.display().to_string(),
                     // serde_json says column 0 at a line start; locations here are 1-based.
                     location: Some((e.line() as u64, e.column().max(1) as u64)),
                     message: format!("invalid JSON ({})", json_error_class(&e)),
@@ -123,18 +125,20 @@ pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
                 return;
             }
         }
-    } else {
-        match serde_saphyr::from_multiple::<Value>(text) {
-            Ok(docs) => docs,
-            Err(e) => {
-                let location = e.location().map(|l| (l.line(), l.column()));
-                set.errors.push(ManifestError { file: name, location, message: "invalid YAML".to_string() });
-                return;
-            }
+    }
+    let docs = match yaml::documents(text) {
+        Ok(d) => d,
+        Err(e) => {
+            set.errors.push(ManifestError {
+                file: file.display().to_string(),
+                location: e.pos.map(|p| (p.line, p.column)),
+                message: e.message,
+            });
+            return;
         }
     };
-    for (i, doc) in docs.into_iter().enumerate() {
-        add_document(doc, file, i + 1, set);
+    for (i, node) in docs.into_iter().flatten().enumerate() {
+        add_document(&node, file, i + 1, None, set);
     }
 }
 
@@ -147,54 +151,111 @@ fn json_error_class(e: &serde_json::Error) -> &'static str {
     }
 }
 
-fn add_document(doc: Value, file: &Path, document: usize, set: &mut ManifestSet) {
-    if doc.is_null() {
-        return; // an empty document (e.g. a trailing `---`)
-    }
-    let name = file.display().to_string();
-    let Some(obj) = doc.as_object() else {
+fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&str, &str)>, set: &mut ManifestSet) {
+    let error = |set: &mut ManifestSet, pos: Pos, message: String| {
         set.errors.push(ManifestError {
-            file: name,
-            location: None,
-            message: format!("document {document} is not a Kubernetes object (expected a mapping)"),
+            file: file.display().to_string(),
+            location: Some((pos.line, pos.column)),
+            message,
         });
+    };
+    if !matches!(node.value, NodeValue::Map(_)) {
+        return error(set, node.pos, format!("document {document} is not a Kubernetes object (expected a mapping)"));
+    }
+    let field = |key: &str| node.get(key).and_then(Node::as_text).filter(|t| !t.is_empty());
+    let (Some(api_version), Some(kind)) =
+        (field("apiVersion").or(list_type.map(|t| t.0)), field("kind").or(list_type.map(|t| t.1)))
+    else {
+        return error(set, node.pos, format!("document {document} has no apiVersion or kind"));
+    };
+    // `kubectl get -o yaml` output and hand-written lists: a List (or FooList) of objects.
+    if kind == "List"
+        || (kind.ends_with("List") && matches!(node.get("items").map(|n| &n.value), Some(NodeValue::Seq(_))))
+    {
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        if let Some(NodeValue::Seq(items)) = node.get("items").map(|n| &n.value) {
+            for item in items {
+                // Items of a typed list (PodList) may omit their own apiVersion/kind.
+                add_document(item, file, document, item_kind.map(|k| (api_version, k)), set);
+            }
+        }
+        return;
+    }
+    let Some(k) = Kind::from_type(api_version, kind) else {
+        set.ignored += 1;
         return;
     };
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    if api_version.is_empty() || kind.is_empty() {
-        set.errors.push(ManifestError {
-            file: name,
-            location: None,
-            message: format!("document {document} has no apiVersion or kind"),
-        });
-        return;
-    }
-    // `kubectl get -o yaml` output and hand-written lists: a List (or FooList) of objects.
-    if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some_and(Value::is_array)) {
-        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
-        for item in obj.get("items").and_then(Value::as_array).cloned().unwrap_or_default() {
-            let mut item = item;
-            // Items of a typed list (PodList) may omit their own apiVersion/kind.
-            if let (Some(o), Some(k)) = (item.as_object_mut(), item_kind) {
-                o.entry("kind").or_insert_with(|| Value::String(k.to_string()));
-                o.entry("apiVersion").or_insert_with(|| Value::String(api_version.to_string()));
-            }
-            add_document(item, file, document, set);
+    let mut object = match decode(k, node, api_version, kind) {
+        Ok(v) => v,
+        Err(e) => {
+            let pos = e.pos.unwrap_or(node.pos);
+            return error(set, pos, format!("document {document} ({kind}): {e}"));
         }
-        return;
+    };
+    let meta = object.get("metadata");
+    let named = ["name", "generateName"]
+        .iter()
+        .any(|f| meta.and_then(|m| m.get(*f)).and_then(Value::as_str).is_some_and(|s| !s.is_empty()));
+    if !named {
+        let pos = node.get("metadata").map_or(node.pos, |m| m.pos);
+        return error(set, pos, format!("document {document} ({kind}) has no metadata.name"));
     }
-    match Kind::from_type(api_version, kind) {
-        Some(k) => {
-            let mut object = doc;
-            // Secret values never leave the loader: checks need key names only.
-            if k == Kind::Secret {
-                super::view::redact_secret(&mut object);
-            }
-            set.objects.push(ManifestObject { kind: k, object, file: file.to_path_buf(), document })
-        }
-        None => set.ignored += 1,
+    // Secret values never leave the loader: checks need key names only.
+    if k == Kind::Secret {
+        super::view::redact_secret(&mut object);
     }
+    set.objects.push(ManifestObject { kind: k, object, file: file.to_path_buf(), document })
+}
+
+/// Reads an object into its Kubernetes type and back to JSON, so that every field has the type
+/// the API gives it; the apiVersion and kind as written are kept (an older served version
+/// decodes into the current type of the same shape). Kinds without a type here (CRDs) are read
+/// with the YAML 1.2 core schema.
+pub fn decode(kind: Kind, node: &Node, api_version: &str, kind_name: &str) -> Result<Value, NodeError> {
+    use k8s_openapi::api::{apps, batch, core, networking, policy, rbac};
+    fn typed<T>(node: &Node) -> Result<Value, NodeError>
+    where
+        T: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize,
+    {
+        let t = T::deserialize(NodeDeserializer::with_type(node, T::API_VERSION, T::KIND))?;
+        serde_json::to_value(t).map_err(|e| <NodeError as serde::de::Error>::custom(e.to_string()))
+    }
+    let mut value = match kind {
+        Kind::Namespace => typed::<core::v1::Namespace>(node),
+        Kind::Pod => typed::<core::v1::Pod>(node),
+        Kind::Deployment => typed::<apps::v1::Deployment>(node),
+        Kind::StatefulSet => typed::<apps::v1::StatefulSet>(node),
+        Kind::ReplicaSet => typed::<apps::v1::ReplicaSet>(node),
+        Kind::DaemonSet => typed::<apps::v1::DaemonSet>(node),
+        Kind::Job => typed::<batch::v1::Job>(node),
+        Kind::CronJob => typed::<batch::v1::CronJob>(node),
+        Kind::ReplicationController => typed::<core::v1::ReplicationController>(node),
+        Kind::Service => typed::<core::v1::Service>(node),
+        Kind::PodDisruptionBudget => typed::<policy::v1::PodDisruptionBudget>(node),
+        Kind::NetworkPolicy => typed::<networking::v1::NetworkPolicy>(node),
+        Kind::ConfigMap => typed::<core::v1::ConfigMap>(node),
+        Kind::Secret => typed::<core::v1::Secret>(node),
+        Kind::ServiceAccount => typed::<core::v1::ServiceAccount>(node),
+        Kind::Role => typed::<rbac::v1::Role>(node),
+        Kind::ClusterRole => typed::<rbac::v1::ClusterRole>(node),
+        Kind::RoleBinding => typed::<rbac::v1::RoleBinding>(node),
+        Kind::ClusterRoleBinding => typed::<rbac::v1::ClusterRoleBinding>(node),
+        Kind::LimitRange => typed::<core::v1::LimitRange>(node),
+        Kind::PrometheusRule => Ok(node.to_json()),
+    }?;
+    if let Some(o) = value.as_object_mut() {
+        o.insert("apiVersion".into(), Value::String(api_version.to_string()));
+        o.insert("kind".into(), Value::String(kind_name.to_string()));
+    }
+    Ok(value)
+}
+
+/// Every object of a YAML or JSON text, read as the API server would: for tests and tools that
+/// read corpora the same way the manifest loader does.
+pub fn parse_objects(text: &str, name: &str) -> Result<Vec<Value>, Vec<ManifestError>> {
+    let mut set = ManifestSet::default();
+    parse_into(text, Path::new(name), &mut set);
+    if set.errors.is_empty() { Ok(set.objects.into_iter().map(|o| o.object).collect()) } else { Err(set.errors) }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod live;
 pub mod manifests;
 pub mod rbac;
 pub mod view;
+pub mod yaml;
 
 pub use kinds::{Kind, Need, Scope};
 pub use view::{ClusterView, Gap, KindData, object_ref};

@@ -6,16 +6,37 @@ pub mod pdb;
 pub mod rules;
 pub mod secrets;
 
-/// A failure that ends a command with a message and an exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
+/// Why a command could not do its job, as one typed error that carries its exit code
+/// (src/exit.rs): the user's input is wrong (2), or the gate itself failed (4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// A bad flag or argument.
+    #[error("{0}")]
+    Usage(String),
+    /// The checklist or catalog is invalid (the diagnostics were printed).
+    #[error("{0}")]
+    Checklist(String),
+    /// Manifests that cannot be read, a kubeconfig that cannot be used.
+    #[error("{0}")]
+    Source(String),
+    /// Reading or writing a file the command needs failed (reports, keys, inputs).
+    #[error("{0}")]
+    Io(String),
+    /// The gate itself could not run (a bug, or the runtime could not start).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { code: crate::exit::USAGE, message: message.into() }
+        Failure::Usage(message.into())
+    }
+
+    pub fn code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) | Failure::Checklist(_) | Failure::Source(_) => crate::exit::USAGE,
+            Failure::Io(_) | Failure::Internal(_) => crate::exit::ERROR,
+        }
     }
 }
 
@@ -24,7 +45,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Reads the cluster view a command needs: manifests alone (a pre-deploy look, no cluster
@@ -34,16 +55,22 @@ pub fn read_view(
     needs: &[crate::cluster::Need],
     timeout: std::time::Duration,
 ) -> Result<crate::sources::LoadedView, Failure> {
-    // Manifests alone: a pre-deploy look, no cluster contacted.
+    // Manifests alone: a pre-deploy look, no cluster contacted. A cluster named beside them would
+    // be silently unread, so the mix is refused.
+    if !source.manifests.is_empty() && (source.kubeconfig.is_some() || source.context.is_some()) {
+        return Err(Failure::usage(
+            "--manifests reads files only; drop --kubeconfig/--context, or drop --manifests to read the cluster",
+        ));
+    }
     let opts = source_options(source, !source.manifests.is_empty(), timeout)?;
     let rt = runtime()?;
     let deadline = timeout.max(std::time::Duration::from_secs(1));
     rt.block_on(crate::sources::load_view(needs, &opts, deadline)).map_err(|error| {
         // Manifest errors name the file and line, never the content.
         for line in error.details() {
-            eprintln!("error: {line}");
+            eprintln!("error: {}", crate::redact::redact_text(&line));
         }
-        Failure::usage(error.summary())
+        Failure::Source(error.summary())
     })
 }
 
@@ -54,8 +81,7 @@ pub fn source_options(
     offline: bool,
     read_timeout: std::time::Duration,
 ) -> Result<crate::sources::SourceOptions, Failure> {
-    let connect_timeout = crate::probe::params::parse_duration(&source.connect_timeout)
-        .map_err(|e| Failure::usage(format!("--connect-timeout: {e}")))?;
+    let connect_timeout = source.connect_timeout;
     if source.page_size == 0 {
         return Err(Failure::usage("--page-size must be at least 1"));
     }

@@ -7,7 +7,6 @@ use super::Failure;
 use crate::cli::SourceArgs;
 use crate::netpol::{Endpoint, NetpolWorld, PortSpec, Protocol, Verdict, evaluate};
 use crate::probe::netpol_isolation::world::{WorldError, needs_for, world_from_view};
-use crate::probe::params::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -45,8 +44,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
     /// Deadline for reading the cluster.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::duration_arg)]
+    pub timeout: std::time::Duration,
 }
 
 pub fn run(args: &NetpolArgs) -> Result<i32, Failure> {
@@ -67,7 +66,7 @@ fn eval(args: &EvalArgs) -> Result<i32, Failure> {
     let to: Endpoint = args.to.parse().map_err(|e| Failure::usage(format!("--to: {e}")))?;
     let port: PortSpec = args.port.parse().map_err(|e| Failure::usage(format!("--port: {e}")))?;
     let protocol: Protocol = args.protocol.parse().map_err(|e| Failure::usage(format!("--protocol: {e}")))?;
-    let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    let timeout = args.timeout;
     let mut namespaces: Vec<String> = [&from, &to].into_iter().filter_map(namespace_of).map(String::from).collect();
     namespaces.sort();
     namespaces.dedup();
@@ -77,7 +76,7 @@ fn eval(args: &EvalArgs) -> Result<i32, Failure> {
         Err(WorldError::Invalid(e)) => return Err(Failure::usage(e)),
         Err(WorldError::Gap(report)) => {
             let report = *report;
-            eprintln!("error: cannot read the objects: {}", report.why_unchecked());
+            eprintln!("error: cannot read the objects: {}", crate::redact::redact_text(&report.why_unchecked()));
             return Ok(crate::exit::INCOMPLETE);
         }
     };

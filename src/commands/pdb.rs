@@ -6,7 +6,6 @@ use clap::{Args, ValueEnum};
 use super::Failure;
 use crate::cli::SourceArgs;
 use crate::pdb::{PdbParams, analyze};
-use crate::probe::params::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -27,20 +26,14 @@ pub struct PdbArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
     /// Deadline for reading the cluster.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::duration_arg)]
+    pub timeout: std::time::Duration,
 }
 
 pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
-    let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    let timeout = args.timeout;
     if args.min_replicas == 0 {
         return Err(Failure::usage("--min-replicas must be at least 1"));
-    }
-    // Manifests are the offline source here: a cluster named beside them would be silently unread.
-    if !args.source.manifests.is_empty() && (args.source.kubeconfig.is_some() || args.source.context.is_some()) {
-        return Err(Failure::usage(
-            "--manifests reads files only (status computed); drop --kubeconfig/--context, or drop --manifests to read the cluster",
-        ));
     }
     let params =
         PdbParams { namespaces: args.namespace.clone(), selector: None, min_replicas_for_pdb: args.min_replicas };
@@ -49,7 +42,7 @@ pub fn run(args: &PdbArgs) -> Result<i32, Failure> {
     let world = match crate::probe::pdb::world_from_view(&loaded.view, &params.namespaces) {
         Ok(w) => w,
         Err(report) => {
-            eprintln!("error: cannot read the PDBs: {}", report.why_unchecked());
+            eprintln!("error: cannot read the PDBs: {}", crate::redact::redact_text(&report.why_unchecked()));
             return Ok(crate::exit::INCOMPLETE);
         }
     };

@@ -46,8 +46,8 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
     /// Deadline for reading the cluster.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::duration_arg)]
+    pub timeout: std::time::Duration,
 }
 
 pub fn run(args: &SecretsArgs) -> Result<i32, Failure> {
@@ -57,7 +57,7 @@ pub fn run(args: &SecretsArgs) -> Result<i32, Failure> {
 }
 
 fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
-    let timeout = parse_duration(&args.timeout).map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    let timeout = args.timeout;
     let rotation_max_age =
         parse_duration(&args.rotation_max_age).map_err(|e| Failure::usage(format!("--rotation-max-age: {e}")))?;
     if rotation_max_age.is_zero() {
@@ -82,7 +82,7 @@ fn scan_cmd(args: &ScanArgs) -> Result<i32, Failure> {
     let objects = match objects_from_view(&loaded.view) {
         Ok(o) => o,
         Err(report) => {
-            eprintln!("error: cannot scan: {}", report.why_unchecked());
+            eprintln!("error: cannot scan: {}", crate::redact::redact_text(&report.why_unchecked()));
             return Ok(crate::exit::INCOMPLETE);
         }
     };

@@ -134,7 +134,7 @@ impl ProbeSpec {
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
-        spec.ok_or_else(|| vec![ParamError { key: None, message: "invalid parameters".into() }])
+        spec.ok_or_else(|| vec![ParamError { key: None, path: None, message: "invalid parameters".into() }])
     }
 
     pub fn kind(&self) -> ProbeKind {

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// One problem with one parameter. `key` is the top-level parameter name, for pointing at
-/// the line in the checklist; None when the problem is about the set as a whole.
+/// One problem with one parameter. `key` is the top-level parameter name and `path` the entry
+/// within it (`configmaps[1].namespace`), for pointing at the line in the checklist; both None
+/// when the problem is about the set as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
     pub key: Option<String>,
+    pub path: Option<String>,
     pub message: String,
 }
 
@@ -27,12 +29,80 @@ impl<'a> ParamReader<'a> {
 
     /// Records a problem with `key`.
     pub fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.errors.push(ParamError { key: Some(key.to_string()), message: message.into() });
+        self.errors.push(ParamError { key: Some(key.to_string()), path: None, message: message.into() });
+    }
+
+    /// Records a problem with a nested entry, e.g. `configmaps[1].namespace`.
+    pub fn error_at(&mut self, path: &str, message: impl Into<String>) {
+        let key = path.split(['[', '.']).next().unwrap_or(path).to_string();
+        self.errors.push(ParamError { key: Some(key), path: Some(path.to_string()), message: message.into() });
     }
 
     /// Records a problem with the parameters as a whole.
     pub fn error_general(&mut self, message: impl Into<String>) {
-        self.errors.push(ParamError { key: None, message: message.into() });
+        self.errors.push(ParamError { key: None, path: None, message: message.into() });
+    }
+
+    /// A list of tables under `key` (`configmaps = [{ namespace = "a", name = "b" }]`): each with
+    /// its index; a non-table entry and every unknown field (with a did-you-mean) are errors.
+    pub fn table_list(&mut self, key: &str, known: &[&str]) -> Vec<(usize, &'a toml::Table)> {
+        let mut out = Vec::new();
+        let Some(items) = self.opt_array(key) else {
+            return out;
+        };
+        for (i, v) in items.iter().enumerate() {
+            let Some(t) = v.as_table() else {
+                self.error_at(&format!("{key}[{i}]"), format!("`{key}[{i}]` must be a table, found {}", v.type_str()));
+                continue;
+            };
+            for k in t.keys().filter(|k| !known.contains(&k.as_str())) {
+                let hint = match crate::checklist::did_you_mean(k, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected: {}", known.join(", ")),
+                };
+                self.error_at(&format!("{key}[{i}].{k}"), format!("unknown key `{k}` in `{key}[{i}]` ({hint})"));
+            }
+            out.push((i, t));
+        }
+        out
+    }
+
+    /// A string field of one entry of a table list; `required` makes its absence an error.
+    pub fn str_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str, required: bool) -> Option<String> {
+        let path = format!("{key}[{i}].{field}");
+        match t.get(field) {
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(other) => {
+                self.error_at(&path, format!("`{path}` must be a non-empty string, found {}", other.type_str()));
+                None
+            }
+            None => {
+                if required {
+                    self.error_at(&format!("{key}[{i}]"), format!("`{key}[{i}]` needs `{field}`"));
+                }
+                None
+            }
+        }
+    }
+
+    /// A table of string labels in one entry of a table list.
+    pub fn labels_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<BTreeMap<String, String>> {
+        let v = t.get(field)?;
+        let path = format!("{key}[{i}].{field}");
+        let Some(tab) = v.as_table() else {
+            self.error_at(&path, format!("`{path}` must be a table of labels"));
+            return None;
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in tab {
+            match v.as_str() {
+                Some(s) => {
+                    out.insert(k.clone(), s.to_string());
+                }
+                None => self.error_at(&format!("{path}.{k}"), format!("label `{k}` in `{path}` must be a string")),
+            }
+        }
+        Some(out)
     }
 
     /// The raw value, marking the key as read.
@@ -247,10 +317,13 @@ impl<'a> ParamReader<'a> {
         let unknown: Vec<String> = self.table.keys().filter(|k| !self.read.contains(*k)).cloned().collect();
         let known: Vec<String> = self.read.iter().cloned().collect();
         for k in unknown {
-            self.errors.push(ParamError {
-                key: Some(k.clone()),
-                message: format!("unknown parameter `{k}` (this check takes: {})", known.join(", ")),
-            });
+            let message = match crate::checklist::did_you_mean(&k, known.iter().map(String::as_str)) {
+                Some(s) => {
+                    format!("unknown parameter `{k}` (did you mean `{s}`? this check takes: {})", known.join(", "))
+                }
+                None => format!("unknown parameter `{k}` (this check takes: {})", known.join(", ")),
+            };
+            self.errors.push(ParamError { key: Some(k.clone()), path: None, message });
         }
         if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }

@@ -197,6 +197,10 @@ pub struct Provenance {
     pub duration_ms: u64,
     /// The date waivers and sign-offs were judged against, `YYYY-MM-DD`.
     pub today: String,
+    /// True when that date was set by `--today` / `KGENTS_GATE_TODAY` instead of the clock: the
+    /// decision then says so in its reason, since a past date can revive expired waivers.
+    #[serde(default)]
+    pub today_overridden: bool,
     pub cluster: Option<ClusterInfo>,
     pub manifests: Vec<String>,
     /// True when Ctrl-C or the global timeout cut the audit short.

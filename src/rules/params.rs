@@ -46,73 +46,21 @@ pub struct AlertRulesParams {
 }
 
 /// Reads a list of tables with the given keys, reporting unknown keys and wrong types.
-fn table_list<'t>(r: &mut ParamReader<'t>, key: &str, known: &[&str]) -> Vec<&'t toml::Table> {
-    let mut out = Vec::new();
-    let Some(items) = r.opt_array(key) else {
-        return out;
-    };
-    for (i, v) in items.iter().enumerate() {
-        let Some(t) = v.as_table() else {
-            r.error(key, format!("`{key}[{i}]` must be a table, found {}", v.type_str()));
-            continue;
-        };
-        for k in t.keys().filter(|k| !known.contains(&k.as_str())) {
-            r.error(key, format!("unknown key `{k}` in `{key}[{i}]` (expected: {})", known.join(", ")));
-        }
-        out.push(t);
-    }
-    out
-}
-
-fn str_in(r: &mut ParamReader, key: &str, i: usize, t: &toml::Table, field: &str, required: bool) -> Option<String> {
-    match t.get(field) {
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-        Some(other) => {
-            r.error(key, format!("`{key}[{i}].{field}` must be a non-empty string, found {}", other.type_str()));
-            None
-        }
-        None => {
-            if required {
-                r.error(key, format!("`{key}[{i}]` needs `{field}`"));
-            }
-            None
-        }
-    }
-}
-
-fn labels_in(r: &mut ParamReader, key: &str, i: usize, t: &toml::Table) -> Option<BTreeMap<String, String>> {
-    let v = t.get("selector")?;
-    let Some(tab) = v.as_table() else {
-        r.error(key, format!("`{key}[{i}].selector` must be a table of labels"));
-        return None;
-    };
-    let mut out = BTreeMap::new();
-    for (k, v) in tab {
-        match v.as_str() {
-            Some(s) => {
-                out.insert(k.clone(), s.to_string());
-            }
-            None => r.error(key, format!("label `{k}` in `{key}[{i}].selector` must be a string")),
-        }
-    }
-    Some(out)
-}
-
 impl AlertRulesParams {
     pub fn read(r: &mut ParamReader) -> Option<Self> {
         let mut expected = Vec::new();
-        for (i, t) in table_list(r, "expected", &["name", "severity"]).into_iter().enumerate() {
-            let name = str_in(r, "expected", i, t, "name", true);
-            let severity = str_in(r, "expected", i, t, "severity", true);
+        for (i, t) in r.table_list("expected", &["name", "severity"]) {
+            let name = r.str_in("expected", i, t, "name", true);
+            let severity = r.str_in("expected", i, t, "severity", true);
             if let (Some(name), Some(severity)) = (name, severity) {
                 expected.push(ExpectedAlert { name, severity });
             }
         }
         let mut configmaps = Vec::new();
-        for (i, t) in table_list(r, "configmaps", &["namespace", "name", "selector"]).into_iter().enumerate() {
-            let namespace = str_in(r, "configmaps", i, t, "namespace", true);
-            let name = str_in(r, "configmaps", i, t, "name", false);
-            let selector = labels_in(r, "configmaps", i, t);
+        for (i, t) in r.table_list("configmaps", &["namespace", "name", "selector"]) {
+            let namespace = r.str_in("configmaps", i, t, "namespace", true);
+            let name = r.str_in("configmaps", i, t, "name", false);
+            let selector = r.labels_in("configmaps", i, t, "selector");
             if name.is_some() == selector.is_some() {
                 r.error("configmaps", format!("`configmaps[{i}]` needs exactly one of `name` or `selector`"));
             }
@@ -121,9 +69,9 @@ impl AlertRulesParams {
             }
         }
         let mut prometheusrules = Vec::new();
-        for (i, t) in table_list(r, "prometheusrules", &["namespace", "selector"]).into_iter().enumerate() {
-            let namespace = str_in(r, "prometheusrules", i, t, "namespace", false);
-            let selector = labels_in(r, "prometheusrules", i, t);
+        for (i, t) in r.table_list("prometheusrules", &["namespace", "selector"]) {
+            let namespace = r.str_in("prometheusrules", i, t, "namespace", false);
+            let selector = r.labels_in("prometheusrules", i, t, "selector");
             prometheusrules.push(PrometheusRuleSource { namespace, selector });
         }
         let url = r.opt_endpoint("prometheus_url", &["http", "https"]);

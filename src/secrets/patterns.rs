@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
@@ -82,6 +83,13 @@ pub struct Patterns {
     pub names: NameRules,
     allowlist: Allowlist,
     pub rules: Vec<PatternRule>,
+    /// Every rule keyword (lowercase), searched in one pass: only rules whose keyword occurs
+    /// (and rules without keywords) run their regex.
+    keywords: AhoCorasick,
+    /// For each keyword of `keywords`, the rules that list it.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules without keywords: always candidates.
+    unkeyed_rules: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -214,7 +222,25 @@ pub fn load_patterns(text: &str) -> Result<Patterns, String> {
             allowlists,
         });
     }
-    Ok(Patterns { names, allowlist: global, rules })
+    let mut words: Vec<String> = Vec::new();
+    let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+    let mut unkeyed_rules = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        if r.keywords.is_empty() {
+            unkeyed_rules.push(i);
+        }
+        for k in &r.keywords {
+            match words.iter().position(|w| w == k) {
+                Some(at) => keyword_rules[at].push(i),
+                None => {
+                    words.push(k.clone());
+                    keyword_rules.push(vec![i]);
+                }
+            }
+        }
+    }
+    let keywords = AhoCorasick::new(&words).map_err(|e| format!("secret pattern keywords: {e}"))?;
+    Ok(Patterns { names, allowlist: global, rules, keywords, keyword_rules, unkeyed_rules })
 }
 
 /// Shannon entropy in bits per symbol.
@@ -328,16 +354,37 @@ impl PatternRule {
 }
 
 impl Patterns {
+    /// The rules that can match a text whose lowercase form is `lower`, in rule order.
+    fn candidates(&self, lower: &[u8]) -> Vec<&PatternRule> {
+        let mut hit = vec![false; self.rules.len()];
+        for i in &self.unkeyed_rules {
+            hit[*i] = true;
+        }
+        for m in self.keywords.find_overlapping_iter(lower) {
+            for i in &self.keyword_rules[m.pattern().as_usize()] {
+                hit[*i] = true;
+            }
+        }
+        self.rules.iter().zip(hit).filter(|(_, h)| *h).map(|(r, _)| r).collect()
+    }
+
     /// Ids of the rules that report something in `text` (see `PatternRule::matches`).
     pub fn matching_rules(&self, text: &str, key: Option<&str>) -> Vec<&str> {
         let lower = text.as_bytes().to_ascii_lowercase();
-        self.rules.iter().filter(|r| r.matches(text.as_bytes(), &lower, key, self)).map(|r| r.id.as_str()).collect()
+        self.candidates(&lower)
+            .into_iter()
+            .filter(|r| r.matches(text.as_bytes(), &lower, key, self))
+            .map(|r| r.id.as_str())
+            .collect()
     }
 
     /// Byte ranges of every credential any rule finds in free text (no key name), for redaction.
     pub fn secret_ranges(&self, text: &str) -> Vec<std::ops::Range<usize>> {
         let lower = text.as_bytes().to_ascii_lowercase();
-        self.rules.iter().flat_map(|r| r.find(text.as_bytes(), &lower, None, self).collect::<Vec<_>>()).collect()
+        self.candidates(&lower)
+            .into_iter()
+            .flat_map(|r| r.find(text.as_bytes(), &lower, None, self).collect::<Vec<_>>())
+            .collect()
     }
 
     pub fn rule(&self, id: &str) -> Option<&PatternRule> {

@@ -374,6 +374,7 @@ pub fn sample() -> Report {
             started_at: "2026-02-14T09:30:00Z".into(),
             duration_ms: 12_400,
             today: "2026-02-14".into(),
+            today_overridden: false,
             cluster: Some(ClusterInfo {
                 server: "https://prod-eu.k8s.example.com:6443".into(),
                 version: "v1.33.1".into(),

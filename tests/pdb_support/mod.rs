@@ -14,8 +14,9 @@ pub fn fixture(name: &str) -> Vec<Value> {
 
 pub fn load_yaml(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    docs.into_iter().filter(|d| !d.is_null()).collect()
+    // Read as the manifest loader reads it (YAML as Kubernetes reads it).
+    kgents_gate::cluster::manifests::parse_objects(&text, &path.display().to_string())
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
 }
 
 pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
