@@ -15,6 +15,7 @@ pub mod exit;
 pub mod netpol;
 pub mod outcome;
 pub mod pdb;
+pub mod podsec;
 pub mod probe;
 pub mod redact;
 pub mod report;
