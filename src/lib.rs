@@ -18,6 +18,7 @@ pub mod pdb;
 pub mod probe;
 pub mod report;
 pub mod rules;
+pub mod scan;
 pub mod secrets;
 pub mod selector;
 pub mod sources;
