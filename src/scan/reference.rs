@@ -149,7 +149,9 @@ pub enum ImageMatch {
     /// The report scanned this image.
     Match { by: MatchedBy },
     /// The report scanned the same repository at other content: the deployed digest is not among
-    /// the report's digests.
+    /// the report's registry digests. A multi-arch image deployed by its index digest and scanned
+    /// by its platform manifest digest alone (Grype without `repoDigests`) also lands here: the
+    /// report cannot tell, a registry lookup could.
     DigestMismatch { report_digests: Vec<String> },
     /// The report is about another image (or cannot be tied to this one).
     NoMatch,
@@ -171,19 +173,21 @@ pub fn match_image(deployed: &str, image: &ImageIdentity) -> Result<ImageMatch, 
     let want = ImageRef::parse(deployed)?;
     let names: Vec<ImageRef> =
         image.references.iter().chain(&image.repo_digests).filter_map(|r| ImageRef::parse(r).ok()).collect();
-    let mut digests: Vec<String> = names.iter().filter_map(|r| r.digest.clone()).collect();
-    digests
-        .extend([&image.manifest_digest, &image.image_id].into_iter().flatten().filter_map(|d| bare_digest(d.trim())));
+    // Registry digests (repo digests, manifest digest) identify what a registry serves; the image
+    // ID (config digest) only what a runtime shows for a local image (`docker://sha256:...`).
+    let mut registry: Vec<String> = names.iter().filter_map(|r| r.digest.clone()).collect();
+    registry.extend(image.manifest_digest.as_deref().and_then(|d| bare_digest(d.trim())));
     let mut seen = std::collections::HashSet::new();
-    digests.retain(|d| seen.insert(d.clone()));
+    registry.retain(|d| seen.insert(d.clone()));
+    let image_id = image.image_id.as_deref().and_then(|d| bare_digest(d.trim()));
     let same_repo: Vec<&ImageRef> = names.iter().filter(|r| r.same_repository(&want)).collect();
 
     if let Some(d) = &want.digest {
-        if digests.contains(d) {
+        if registry.contains(d) || image_id.as_ref() == Some(d) {
             return Ok(ImageMatch::Match { by: MatchedBy::Digest });
         }
-        if !same_repo.is_empty() && !digests.is_empty() {
-            return Ok(ImageMatch::DigestMismatch { report_digests: digests });
+        if want.repository.is_some() && !same_repo.is_empty() && !registry.is_empty() {
+            return Ok(ImageMatch::DigestMismatch { report_digests: registry });
         }
     }
     // No digest to compare: the same repository and tag (absent = latest) is the best evidence.

@@ -100,6 +100,16 @@ fn matching_rules() {
         ImageMatch::Match { by: MatchedBy::Digest }
     );
 
+    // The image ID is not a registry digest: a deployed repo digest that differs from it alone
+    // proves nothing either way.
+    let local = ImageIdentity {
+        references: vec!["app:1.0".into()],
+        image_id: Some("sha256:1111111111111111111111111111111111111111111111111111111111111111".into()),
+        ..ImageIdentity::default()
+    };
+    assert_eq!(match_image(&format!("app:1.0@{D}"), &local).unwrap(), ImageMatch::Match { by: MatchedBy::Tag });
+    assert_eq!(match_image(&format!("app@{D}"), &local).unwrap(), ImageMatch::NoMatch);
+
     // A report that names its image by tag only: a deployed digest cannot be compared, the tag can.
     let tags_only = ImageIdentity { references: vec!["app:1.0".into()], ..ImageIdentity::default() };
     assert_eq!(match_image(&format!("docker.io/library/app@{D}"), &tags_only).unwrap(), ImageMatch::NoMatch);
