@@ -20,6 +20,7 @@ pub mod probe;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod scan;
 pub mod secrets;
 pub mod selector;
 pub mod sources;
