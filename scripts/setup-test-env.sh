@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-modern-go-reflect2-dev
       dpkg-dev openssl ca-certificates curl
       # the real node (tests/support/node.rs): container runtime, CNI, kube-proxy's tools, images
-      containerd runc containernetworking-plugins conntrack iptables iproute2 busybox-static gcc libc6-dev)
+      containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
