@@ -1,6 +1,6 @@
 //! A real Kubernetes node beside the test control plane, for tests that need real readiness
 //! probes and real pod networking: bridge rn0 (10.244.0.0/24), containerd with CNI, kubelet,
-//! kube-scheduler and kube-proxy (iptables), following docs/REAL-NODE.md. One per machine.
+//! kube-scheduler and kube-proxy (iptables). One per machine.
 
 mod config;
 pub mod host;
@@ -38,7 +38,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(600);
 /// How to block a flow with [`RealNode::block_flow`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowBlock {
-    /// TCP reset: the client sees "Connection refused" at once.
+    /// Answered with ICMP port unreachable: the client sees "Connection refused" at once, by pod
+    /// IP and through a ClusterIP (a TCP reset would not be translated back after kube-proxy's
+    /// DNAT, and the client would time out).
     Reject,
     /// Silently dropped: the client's connect times out.
     Drop,
@@ -127,10 +129,13 @@ pub struct NodeStopped {
     _exclusive: RwLockWriteGuard<'static, ()>,
 }
 
+/// The exit hook: tears the binary's node down before the control plane's processes are killed.
 fn stop_at_exit() {
+    // A test that panicked while starting the node poisons the slot; the node is still there.
     let node = match ACTIVE.try_lock() {
         Ok(mut slot) => slot.take(),
-        Err(_) => None,
+        Err(std::sync::TryLockError::Poisoned(slot)) => slot.into_inner().take(),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     };
     if let Some(node) = node {
         let report = node.teardown();

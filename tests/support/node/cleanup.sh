@@ -1,8 +1,8 @@
 #!/bin/sh
-# Undoes on the host what a real node (tests/support/node.rs) left behind, in the order of the
-# tested recipe's down.sh: processes, containers and shims, mounts, veths and the bridge,
-# KUBE-/CNI- iptables chains and blocked flows, sysctls (to the values recorded before start),
-# the host dirs and cgroups the node created, and finally the node dir itself.
+# Undoes on the host what a real node (tests/support/node.rs) left behind, in this order:
+# processes, containers and shims, mounts, veths and the bridge, KUBE-/CNI- iptables chains and
+# blocked flows, sysctls (to the values recorded before start), the host dirs and cgroups the node
+# created, and finally the node dir itself.
 # Usage: cleanup.sh NODE_DIR [OWNER]. With OWNER (the watchdog of a killed test binary), nothing
 # is done unless NODE_DIR/owner still names that owner: a newer run may have cleaned up already.
 set -u

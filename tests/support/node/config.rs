@@ -1,5 +1,5 @@
-//! The real node's configuration files, as in the tested recipe (docs/REAL-NODE.md): containerd
-//! (CRI, no CAP_SYS_RESOURCE), the CNI bridge network on rn0, and the kubelet.
+//! The real node's configuration files: containerd (CRI, without CAP_SYS_RESOURCE), the CNI
+//! bridge network on rn0, and the kubelet.
 
 use std::path::Path;
 

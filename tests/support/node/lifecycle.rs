@@ -1,5 +1,5 @@
-//! Starting the real node (the recipe's up.sh: bridge, containerd with the images, kubelet,
-//! scheduler, kube-proxy) and tearing it down (its down.sh), by process id.
+//! Starting the real node (bridge, containerd with the images, kubelet, scheduler, kube-proxy)
+//! and tearing it down in the reverse order, by process id.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -232,11 +232,11 @@ impl RealNode {
         self.check_running("kube-scheduler")
     }
 
-    /// Tears the node down in the recipe's order (idempotent; the second call returns the
-    /// first report): pods deleted through the API so the kubelet frees veths and IPs, kube-proxy
-    /// stopped and `--cleanup`, kubelet stopped, containerd's remaining tasks killed, containerd
-    /// and scheduler stopped, then the host cleanup script (mounts, bridge, KUBE-/CNI- chains,
-    /// sysctls, host dirs, cgroups, node dir) and the machine lock released.
+    /// Tears the node down (idempotent; a second call returns the first report): the node's pods
+    /// deleted through the API so the kubelet frees veths and IPs, kube-proxy stopped and
+    /// `--cleanup`, kubelet stopped and its Node deleted, containerd's remaining tasks killed,
+    /// containerd and scheduler stopped, then the host cleanup script (mounts, bridge, KUBE-/CNI-
+    /// chains, sysctls, host dirs, cgroups, node dir) and the machine lock released.
     pub(super) fn teardown(&self) -> TeardownReport {
         let mut lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         if lock.is_none() {
