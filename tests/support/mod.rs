@@ -1,5 +1,6 @@
-//! Real servers on 127.0.0.1 for integration tests: a Kubernetes control plane, NATS, Redis and
-//! Prometheus, plus the waiting and HTTP helpers they share. Use with `mod support;`.
+//! Real servers on 127.0.0.1 for integration tests: a Kubernetes control plane (and, opt-in, a
+//! real node), NATS, Redis and Prometheus, plus the waiting and HTTP helpers they share. Use with
+//! `mod support;`.
 //! See tests/support/README.md for the API.
 #![allow(dead_code, unused_imports)]
 
@@ -8,6 +9,7 @@ pub mod control_plane;
 pub mod kubelet;
 pub mod metrics;
 pub mod nats;
+pub mod node;
 pub mod process;
 pub mod prometheus;
 pub mod redis;
@@ -20,6 +22,7 @@ pub use control_plane::{ControlPlane, USERS};
 pub use kubelet::{PodState, PodStatePlayer};
 pub use metrics::RequestCounts;
 pub use nats::{NATS_NEWEST, NATS_PRODUCTION, NatsAuth, NatsCluster, NatsOptions};
+pub use node::{FlowBlock, RealNode};
 pub use process::{ScratchDir, ServerProcess, free_port};
 pub use prometheus::{Prometheus, PrometheusOptions};
 pub use redis::{Redis, RedisOptions, RedisSave};

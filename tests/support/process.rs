@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 enum Undo {
     Kill(u32),
     Remove(PathBuf),
+    /// A teardown that needs the other servers still up: `call` runs in-process at exit before
+    /// any kill; if the binary was killed, the watchdog runs the shell line `script` instead
+    /// (after the kills, before the removals).
+    Teardown {
+        call: fn(),
+        script: String,
+    },
 }
 
 /// Everything still to undo, by registration id. Mirrored into a shell script the watchdog runs.
@@ -38,6 +45,11 @@ fn write_script(pending: &BTreeMap<u64, Undo>) {
         }
     }
     text.push_str("sleep 1\n");
+    for undo in pending.values() {
+        if let Undo::Teardown { script, .. } = undo {
+            text.push_str(&format!("{script}\n"));
+        }
+    }
     for undo in pending.values() {
         if let Undo::Remove(dir) = undo {
             text.push_str(&format!("rm -rf '{}'\n", dir.display().to_string().replace('\'', "'\\''")));
@@ -81,6 +93,19 @@ rm -f "$1""#;
 }
 
 extern "C" fn undo_all_at_exit() {
+    // Teardowns first, newest first, with the lock released: they stop (and unregister) their
+    // own processes and may need servers that the kills below end.
+    let calls: Vec<fn()> = match PENDING.try_lock() {
+        Ok(pending) => pending
+            .values()
+            .rev()
+            .filter_map(|u| if let Undo::Teardown { call, .. } = u { Some(*call) } else { None })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    for call in calls {
+        call();
+    }
     // try_lock: a test thread may still hold the lock while the process exits.
     let Ok(mut pending) = PENDING.try_lock() else {
         return;
@@ -117,6 +142,18 @@ fn unregister(id: u64) {
     if pending.remove(&id).is_some() {
         write_script(&pending);
     }
+}
+
+/// Registers a teardown for the end of the test binary: `call` runs in-process at exit, before
+/// the registered processes are killed; if the binary is killed instead, the watchdog runs the
+/// shell line `script` after killing them. Returns an id for [`cancel_at_exit`].
+pub fn teardown_at_exit(call: fn(), script: &str) -> u64 {
+    register(Undo::Teardown { call, script: script.to_string() })
+}
+
+/// Forgets a teardown registered with [`teardown_at_exit`] (it was done).
+pub fn cancel_at_exit(id: u64) {
+    unregister(id);
 }
 
 /// A directory under the system temp dir, removed on Drop or when the test binary ends (kept

