@@ -1,5 +1,5 @@
 //! The decision: turns probe results, sign-offs and waivers into item outcomes and the launch
-//! decision, exactly as PRODUCT.md defines them. Pure: same inputs, same `Report`.
+//! decision, exactly as docs/decision.md defines them. Pure: same inputs, same `Report`.
 
 use std::collections::BTreeMap;
 

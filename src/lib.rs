@@ -7,6 +7,7 @@ pub mod app;
 pub mod checklist;
 pub mod cli;
 pub mod cluster;
+pub mod codes;
 pub mod commands;
 pub mod decide;
 pub mod diff;

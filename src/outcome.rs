@@ -92,7 +92,9 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: impl Into<String>, level: Level, message: impl Into<String>) -> Self {
-        Finding { code: code.into(), level, message: message.into(), target: None, evidence: Vec::new() }
+        let code = code.into();
+        crate::codes::debug_check(&code);
+        Finding { code, level, message: message.into(), target: None, evidence: Vec::new() }
     }
     pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(code, Level::Error, message)
@@ -156,7 +158,9 @@ impl Default for ProbeReport {
 
 impl Unverified {
     pub fn new(code: impl Into<String>, reason: impl Into<String>) -> Self {
-        Unverified { code: code.into(), reason: reason.into(), missing_permission: None }
+        let code = code.into();
+        crate::codes::debug_check(&code);
+        Unverified { code, reason: reason.into(), missing_permission: None }
     }
     pub fn forbidden(reason: impl Into<String>, missing_permission: impl Into<String>) -> Self {
         Unverified {
@@ -285,7 +289,7 @@ mod tests {
     #[test]
     fn a_finding_beside_a_gap_keeps_both() {
         let mut r = ProbeReport::unverified("offline", "not contacted");
-        r.push(Finding::error("x", "bad"));
+        r.push(Finding::error("http-unreachable", "bad"));
         assert_eq!(r.findings().len(), 1);
         assert_eq!(r.gaps()[0].code, "offline");
         let mut s = ProbeReport::skipped("no CRD");

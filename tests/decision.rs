@@ -1,4 +1,4 @@
-//! The launch decision, item outcomes, waivers, sign-offs and exit codes, as PRODUCT.md defines
+//! The launch decision, item outcomes, waivers, sign-offs and exit codes, as docs/decision.md defines
 //! them: inline checklists, probe results given directly, assertions on the report.
 
 use std::collections::BTreeMap;
@@ -126,10 +126,10 @@ fn a_failed_warning_item_warns_and_strict_makes_it_block() {
 #[test]
 fn warning_level_findings_on_a_blocking_item_warn_without_blocking() {
     let c = checklist(&item("a", "docs", "blocking"));
-    let r = run_with(&c, &[("a", warning("pod-ip-in-policy"))], false, None);
+    let r = run_with(&c, &[("a", warning("netpol-ipblock-matches-pods"))], false, None);
     assert_eq!(outcome(&r, "a"), Outcome::Warn);
     assert_eq!(r.decision, Decision::Approved);
-    assert_eq!(run_with(&c, &[("a", warning("x"))], true, None).decision, Decision::Blocked);
+    assert_eq!(run_with(&c, &[("a", warning("file-heading-missing"))], true, None).decision, Decision::Blocked);
 }
 
 #[test]
@@ -146,7 +146,8 @@ fn unverified_blocking_item_is_incomplete_with_exit_3_never_pass() {
     assert_eq!(r.decision, Decision::Approved);
     // A failure elsewhere outranks incompleteness.
     let c2 = checklist(&(item("a", "docs", "blocking") + &item("c", "ops", "blocking")));
-    let r = run_with(&c2, &[("a", ProbeReport::unverified("timeout", "slow")), ("c", fail("x"))], false, None);
+    let r =
+        run_with(&c2, &[("a", ProbeReport::unverified("timeout", "slow")), ("c", fail("file-missing"))], false, None);
     assert_eq!(r.decision, Decision::Blocked);
 }
 
@@ -184,7 +185,7 @@ fn an_expired_waiver_on_a_blocking_item_blocks() {
         &(item("a", "docs", "blocking")
             + "\n[[waiver]]\nitem = \"a\"\nreason = \"deferred\"\nowner = \"ops-lead\"\nexpires = 2026-11-23\n"),
     );
-    assert_eq!(run_with(&c, &[("a", fail("x"))], false, None).decision, Decision::ApprovedWithWaivers);
+    assert_eq!(run_with(&c, &[("a", fail("file-missing"))], false, None).decision, Decision::ApprovedWithWaivers);
 }
 
 #[test]
@@ -256,7 +257,7 @@ fn a_pending_item_can_be_waived_as_an_accepted_risk() {
 fn deselected_items_are_skipped_and_progress_counts_what_ran() {
     let c =
         checklist(&(item("a", "docs", "blocking") + &item("b", "docs", "blocking") + &item("c", "docs", "blocking")));
-    let r = run_with(&c, &[("a", pass()), ("b", fail("x"))], false, Some(&["a", "b"]));
+    let r = run_with(&c, &[("a", pass()), ("b", fail("file-missing"))], false, Some(&["a", "b"]));
     assert_eq!((outcome(&r, "c"), r.items[2].code.as_str()), (Outcome::Skipped, "deselected"));
     let docs = &r.categories[0];
     assert_eq!((docs.title.as_str(), docs.done, docs.total), ("Documentation", 1, 2));
@@ -285,12 +286,38 @@ fn a_check_that_did_not_run_is_unverified() {
 #[test]
 fn several_findings_are_all_kept_and_the_message_counts_them() {
     let c = checklist(&item("a", "docs", "blocking"));
-    let mut rep = fail("first");
-    rep.push(Finding::error("second", "two"));
-    rep.push(Finding::info("note", "fyi"));
+    let mut rep = fail("file-missing");
+    rep.push(Finding::error("file-empty", "two"));
+    rep.push(Finding::info("file-heading-missing", "fyi"));
     let r = run_with(&c, &[("a", rep)], false, None);
-    assert_eq!(r.items[0].code, "first");
+    assert_eq!(r.items[0].code, "file-missing");
     assert!(r.items[0].message.ends_with("(and 1 more)"), "{}", r.items[0].message);
     assert_eq!(r.items[0].findings.len(), 3);
     assert_eq!(r.items[0].evidence.len(), 0);
+}
+
+/// The one verdict rule with gaps (docs/decision.md): an error finding fails the item whatever
+/// could not be seen; a gap beside only warnings, or alone, leaves it unverified; the gaps are
+/// kept on the item in every case.
+#[test]
+fn error_findings_beat_gaps_and_gaps_beat_warnings() {
+    use kgents_gate::outcome::Unverified;
+    let c =
+        checklist(&(item("a", "docs", "blocking") + &item("b", "docs", "blocking") + &item("c", "docs", "warning")));
+    let mut error_and_gap = fail("file-missing");
+    error_and_gap.gap(Unverified::new("timeout", "a part timed out"));
+    let mut warning_and_gap = warning("file-heading-missing");
+    warning_and_gap.gap(Unverified::forbidden("cannot list", "list pods in namespace a"));
+    let mut non_blocking = fail("file-missing");
+    non_blocking.gap(Unverified::new("offline", "offline"));
+    let r = run_with(&c, &[("a", error_and_gap), ("b", warning_and_gap), ("c", non_blocking)], false, None);
+    let (a, b, cc) = (&r.items[0], &r.items[1], &r.items[2]);
+    assert_eq!((a.outcome, a.code.as_str()), (Outcome::Fail, "file-missing"));
+    assert_eq!(a.gaps.len(), 1);
+    assert!(a.message.ends_with("; 1 part not verified"), "{}", a.message);
+    assert_eq!((b.outcome, b.code.as_str()), (Outcome::Unverified, "forbidden"));
+    assert_eq!(b.findings.len(), 1, "the warning is kept");
+    assert_eq!(b.unverified.as_ref().and_then(|u| u.missing_permission.as_deref()), Some("list pods in namespace a"));
+    assert_eq!((cc.outcome, cc.gaps.len()), (Outcome::Warn, 1));
+    assert_eq!(r.decision, Decision::Blocked, "the definite failure decides, not the gaps");
 }

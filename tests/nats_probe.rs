@@ -335,3 +335,18 @@ async fn an_audit_with_a_healthy_cluster_exits_0() {
     assert!(text.contains("\"messaging.nats\"") && text.contains("\"pass\""), "{text}");
     assert!(text.contains(NATS_PRODUCTION), "the version is in the evidence: {text}");
 }
+
+/// A definite finding and a part that could not be checked are both kept: the version is too
+/// old, and the monitoring endpoint is closed.
+#[tokio::test]
+async fn a_finding_and_a_gap_are_both_reported() {
+    let c = NatsCluster::start(NatsOptions { nodes: 1, ..NatsOptions::default() }).await;
+    let closed = free_port();
+    let r = probe(&format!(
+        "url = \"{}\"\nmonitor_url = \"http://127.0.0.1:{closed}\"\ntimeout = \"5s\"\nmin_version = \"99.0.0\"\ncluster_size = 1\n",
+        c.client_url(0)
+    ))
+    .await;
+    assert!(codes(&r).contains(&"nats-version-too-old"), "{r:#?}");
+    assert!(!r.gaps().is_empty(), "the unchecked parts stay: {r:#?}");
+}

@@ -1,4 +1,4 @@
-//! The kgents NATS PodDisruptionBudget (WORLD.md) in its healthy and broken states, the rendered
+//! The kgents NATS PodDisruptionBudget (examples/kgents/README.md) in its healthy and broken states, the rendered
 //! NATS Helm charts of the corpus, the JSON contract and the probe report.
 
 mod pdb_support;

@@ -154,6 +154,15 @@ async fn acl_user_without_config_falls_back_to_info() {
     // A wrong ACL user is auth-failed.
     let r = spec(&params(redis.port(), true, "username = \"nobody\"")).run(&ctx).await;
     assert_eq!(codes(&r), ["redis-auth-failed"], "{r:#?}");
+
+    // A definite finding beside what INFO cannot show: both are reported (the decision fails the
+    // item on the finding; docs/decision.md).
+    let _: () = redis::cmd("CONFIG").arg(&["SET", "appendonly", "no"]).query_async(&mut admin).await.unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg(&["SET", "maxmemory-policy", "allkeys-lru"]).query_async(&mut admin).await.unwrap();
+    let r = spec(&params(redis.port(), true, "username = \"billing\"")).run(&ctx).await;
+    assert_eq!(codes(&r), ["redis-eviction-unsafe"], "{r:#?}");
+    assert!(r.first_gap().is_some_and(|g| g.reason.contains("persistence")), "{r:#?}");
 }
 
 #[tokio::test]

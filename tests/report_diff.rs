@@ -80,7 +80,7 @@ fn still_failing_with_another_code_is_not_new_but_shown() {
     let d = diff(&old, &new);
     assert!(!d.has_new_blocking_failure(), "it was already a blocking failure");
     let text = render_diff(&d);
-    assert!(text.contains("[netpol-allowed-from-denied -> netpol-allowed-from-external]"), "{text}");
+    assert!(text.contains("[isolation-allowed-from-denied-source -> netpol-allowed-from-external]"), "{text}");
 }
 
 #[test]

@@ -133,7 +133,7 @@ fn each_outcome_maps_to_its_junit_element() {
     assert_eq!(fail["name"], "network.nats-isolated: NATS reachable only from kgents-agents");
     assert_eq!(fail["classname"], "network");
     assert_eq!(fail["result"][0], "Failure");
-    assert_eq!(fail["type"], "netpol-allowed-from-denied");
+    assert_eq!(fail["type"], "isolation-allowed-from-denied-source");
     let body = fail["text"].as_str().unwrap();
     assert!(body.contains("deciding policies = kgents-agents/allow-monitoring"), "{body}");
     assert!(body.contains("remediation: Restrict the namespaceSelector"), "{body}");
@@ -165,7 +165,9 @@ fn each_outcome_maps_to_its_junit_element() {
 
     let warn = case("secrets.rotation-age");
     assert_eq!(warn["result"].as_array().unwrap().len(), 0, "a non-blocking warning passes");
-    assert!(warn["system_out"].as_str().unwrap().contains("warning (does not block the launch): secret-too-old"));
+    assert!(
+        warn["system_out"].as_str().unwrap().contains("warning (does not block the launch): secret-rotation-overdue")
+    );
 
     let pass = case("docs.runbook");
     assert_eq!(pass["result"].as_array().unwrap().len(), 0);

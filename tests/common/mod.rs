@@ -106,16 +106,16 @@ pub fn sample() -> Report {
         category: "network",
         severity: Blocking,
         outcome: Fail,
-        code: "netpol-allowed-from-denied",
+        code: "isolation-allowed-from-denied-source",
         message: "Traffic from namespace default to kgents-agents/nats-0 on TCP 4222 is allowed by kgents-agents/allow-monitoring, which selects every namespace",
     });
     i.probe = "netpol".into();
     i.findings = vec![
-        Finding::error("netpol-allowed-from-denied", "default -> nats:4222 allowed")
+        Finding::error("isolation-allowed-from-denied-source", "default -> nats:4222 allowed")
             .target("kgents-agents/nats-0")
             .fact("deciding policies", "kgents-agents/allow-monitoring, kgents-agents/allow-nats-clients, kgents-agents/allow-dns-egress-to-kube-system")
             .fact("source", "default/netshoot"),
-        Finding::warning("netpol-selects-no-pods", "kgents-agents/legacy-nats selects no pods").target("kgents-agents/legacy-nats"),
+        Finding::warning("netpol-selects-nothing", "kgents-agents/legacy-nats selects no pods").target("kgents-agents/legacy-nats"),
     ];
     i.evidence = vec![Fact::new("policies in namespace", 4), Fact::new("port", "TCP 4222")];
     i.remediation = Some("Restrict the namespaceSelector of allow-monitoring to kgents-observability, or add an explicit deny for the default namespace.".into());
@@ -141,12 +141,12 @@ pub fn sample() -> Report {
         category: "secrets",
         severity: Warning,
         outcome: Warn,
-        code: "secret-too-old",
+        code: "secret-rotation-overdue",
         message: "kgents-agents/redis-auth is 143 days old (limit 90 days)",
     });
     i.owner = Some("security".into());
     i.findings = vec![
-        Finding::warning("secret-too-old", "kgents-agents/redis-auth is 143 days old")
+        Finding::warning("secret-rotation-overdue", "kgents-agents/redis-auth is 143 days old")
             .target("kgents-agents/redis-auth")
             .fact("created", "2025-09-24T08:12:00Z"),
     ];

@@ -24,11 +24,9 @@ const CANARY_PORT: u16 = 8080;
 
 /// Records the live part as not verified; the static findings stand beside it.
 pub fn live_unverified(report: &mut ProbeReport, code: &str, reason: String, permission: Option<String>) {
-    report.gap(Unverified {
-        code: code.into(),
-        reason: format!("live part: {reason}"),
-        missing_permission: permission,
-    });
+    let mut gap = Unverified::new(code, format!("live part: {reason}"));
+    gap.missing_permission = permission;
+    report.gap(gap);
 }
 
 /// A source the live part probes: its namespace and the labels its probe pod carries.

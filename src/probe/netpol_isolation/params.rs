@@ -70,7 +70,7 @@ fn read_sources(r: &mut ParamReader, key: &str) -> Vec<Source> {
     for (i, v) in items.iter().enumerate() {
         match parse_source(v) {
             Ok(s) => out.push(s),
-            Err(e) => r.error(key, format!("`{key}[{i}]`: {e}")),
+            Err(e) => r.error_at(&format!("{key}[{i}]"), format!("`{key}[{i}]`: {e}")),
         }
     }
     out
