@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
 use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat};
-use crate::cluster::{Need, kinds::merge_needs, rbac};
+use crate::cluster::rbac;
 use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
 use crate::exit;
@@ -244,7 +244,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
 
     let selected = select(&checklist, &args.only)?;
     let source_opts = crate::commands::source_options(&args.source, args.offline, item_timeout)?;
-    let needs = needs_of(&checklist, &selected);
+    let needs = checklist.needs(&selected);
 
     let base_dir = match &checklist.origin {
         o if o.starts_with('<') => std::env::current_dir().unwrap_or_default(),
@@ -375,19 +375,11 @@ fn select(checklist: &crate::checklist::Checklist, only: &[String]) -> Result<Ve
     Ok(selected)
 }
 
-/// What the selected checks read from Kubernetes, merged to one entry per kind.
-fn needs_of(checklist: &crate::checklist::Checklist, selected: &[String]) -> Vec<Need> {
-    merge_needs(checklist.items.iter().filter(|i| selected.contains(&i.id)).flat_map(|i| match &i.kind {
-        crate::checklist::ItemKind::Check { spec, .. } => spec.needs(),
-        crate::checklist::ItemKind::Manual { .. } => Vec::new(),
-    }))
-}
-
 fn rbac_cmd(args: &ChecklistArgs, only: &[String], name: &str, bind: Option<&str>) -> Result<i32, Failure> {
     let (loaded, _) = load(args, false)?;
     let checklist = loaded.checklist;
     let selected = select(&checklist, only)?;
-    let needs = needs_of(&checklist, &selected);
+    let needs = checklist.needs(&selected);
     let grants: Vec<rbac::Grant> = checklist
         .items
         .iter()

@@ -64,21 +64,23 @@ pub struct LoadedView {
 /// deadline (docs/decision.md, "One deadline").
 pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -> Result<LoadedView, SourceError> {
     let end = tokio::time::Instant::now() + budget;
-    let set = manifests::read_paths(&opts.manifests);
+    let mut set = manifests::read_paths(&opts.manifests);
     if !set.errors.is_empty() {
         return Err(SourceError::Manifests(set.errors));
     }
+    // Only the kinds the selected checks read are kept (one copy of each object: moved, never cloned).
+    set.objects.retain(|o| needs.iter().any(|n| n.kind == o.kind));
     let mut notes = Vec::new();
-    let offline_view = |notes: &mut Vec<String>| {
+    let offline_view = |set: manifests::ManifestSet, notes: &mut Vec<String>| {
         // Pre-deploy: the manifests are the whole world for the kinds the checks read.
         let mut view = ClusterView::new(true);
         for n in needs {
             view.set(n.kind, KindData::Objects(Vec::new()));
         }
-        view.overlay(&set, &opts.manifest_namespace);
         if set.ignored > 0 {
             notes.push(format!("{} manifest objects of kinds no check reads were ignored", set.ignored));
         }
+        view.overlay(set, &opts.manifest_namespace);
         view
     };
     if opts.offline {
@@ -89,7 +91,7 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -
             }
             return Ok(LoadedView { view: Arc::new(view), notes, live: None });
         }
-        let view = offline_view(&mut notes);
+        let view = offline_view(set, &mut notes);
         return Ok(LoadedView { view: Arc::new(view), notes, live: None });
     }
     if needs.is_empty() && opts.manifests.is_empty() {
@@ -100,7 +102,7 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -
         Ok(Ok(l)) => l,
         Ok(Err(ConnectError::NoConfig)) if !opts.manifests.is_empty() => {
             notes.push("no cluster configured: the audit read the manifests only (pre-deploy)".into());
-            let view = offline_view(&mut notes);
+            let view = offline_view(set, &mut notes);
             return Ok(LoadedView { view: Arc::new(view), notes, live: None });
         }
         Ok(Err(ConnectError::BadConfig(reason))) => return Err(SourceError::Kubeconfig(reason)),
@@ -121,8 +123,8 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -
         }
     };
     if !opts.manifests.is_empty() {
-        view.overlay(&set, &opts.manifest_namespace);
         notes.push(format!("{} manifest files overlaid on the live cluster", set.files.len()));
+        view.overlay(set, &opts.manifest_namespace);
     }
     Ok(LoadedView { view: Arc::new(view), notes, live: Some(live) })
 }

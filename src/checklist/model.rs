@@ -127,6 +127,17 @@ pub struct Checklist {
 }
 
 impl Checklist {
+    /// What the `selected` items read from Kubernetes, merged to one entry per kind: exactly what
+    /// the audit lists (one LIST per kind and namespace in scope) and what `rbac` grants.
+    pub fn needs(&self, selected: &[String]) -> Vec<crate::cluster::Need> {
+        crate::cluster::kinds::merge_needs(self.items.iter().filter(|i| selected.contains(&i.id)).flat_map(|i| {
+            match &i.kind {
+                ItemKind::Check { spec, .. } => spec.needs(),
+                ItemKind::Manual { .. } => Vec::new(),
+            }
+        }))
+    }
+
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
     }

@@ -188,9 +188,13 @@ impl ClusterView {
     /// Puts manifest objects over the view: an object in the files replaces the live one with the
     /// same kind, namespace and name ("the cluster after this deploy"). Kinds the manifests hold
     /// become loaded even where the live read had a gap only when no live cluster is involved.
-    pub fn overlay(&mut self, set: &ManifestSet, default_namespace: &str) {
-        for m in &set.objects {
-            let mut obj = m.object.clone();
+    /// The objects are moved in, not copied.
+    pub fn overlay(&mut self, set: ManifestSet, default_namespace: &str) {
+        self.manifest_files.extend(set.files.iter().map(|f| f.display().to_string()));
+        // Where each object of a kind is, by `namespace/name`, so replacing is a lookup.
+        let mut positions: BTreeMap<Kind, std::collections::HashMap<String, usize>> = BTreeMap::new();
+        for m in set.objects {
+            let mut obj = m.object;
             if m.kind.info().namespaced
                 && meta(&obj, "namespace").is_none()
                 && let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut)
@@ -205,12 +209,20 @@ impl ClusterView {
                 *entry = KindData::Objects(Vec::new());
             }
             if let KindData::Objects(list) = entry {
+                let at = positions
+                    .entry(m.kind)
+                    .or_insert_with(|| list.iter().enumerate().map(|(i, o)| (object_ref(o), i)).collect());
                 let key = object_ref(&obj);
-                list.retain(|o| object_ref(o) != key);
-                list.push(obj);
+                match at.get(&key) {
+                    // Replaced in place: the later file wins, as before.
+                    Some(&i) => list[i] = obj,
+                    None => {
+                        at.insert(key, list.len());
+                        list.push(obj);
+                    }
+                }
             }
         }
-        self.manifest_files.extend(set.files.iter().map(|f| f.display().to_string()));
     }
 }
 
@@ -237,7 +249,7 @@ mod tests {
             Path::new("m.yaml"),
             &mut set,
         );
-        view.overlay(&set, "default");
+        view.overlay(set, "default");
         let cms = view.objects(Kind::ConfigMap).unwrap();
         assert_eq!(cms.len(), 3);
         let a = cms.iter().find(|o| object_ref(o) == "ns/a").unwrap();

@@ -18,6 +18,33 @@ pub enum OutputFormat {
 pub enum NetpolCommand {
     /// Is traffic from one pod (or outside address) to another allowed, and by which policies?
     Eval(EvalArgs),
+    /// The full connectivity of the namespaces in scope: which workload reaches which, on which
+    /// ports and protocols, through which policies, and what reaches them from outside.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    /// `src => dst : connections`, one line each.
+    Text,
+    Json,
+    Csv,
+    Md,
+    Dot,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Namespaces in scope (repeatable); every namespace when none is given.
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespace: Vec<String>,
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+    pub format: MatrixFormat,
+    /// Deadline for reading the cluster.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::duration_arg)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -51,7 +78,30 @@ pub struct EvalArgs {
 pub fn run(args: &NetpolArgs) -> Result<i32, Failure> {
     match &args.command {
         NetpolCommand::Eval(e) => eval(e),
+        NetpolCommand::Matrix(m) => matrix(m),
     }
+}
+
+fn matrix(args: &MatrixArgs) -> Result<i32, Failure> {
+    let loaded = super::read_view(&args.source, &needs_for(&args.namespace), args.timeout)?;
+    let world = match world_from_view(&loaded.view, &args.namespace) {
+        Ok(w) => w,
+        Err(WorldError::Invalid(e)) => return Err(Failure::usage(e)),
+        Err(WorldError::Gap(report)) => {
+            eprintln!("error: cannot read the objects: {}", crate::redact::redact_text(&report.why_unchecked()));
+            return Ok(crate::exit::INCOMPLETE);
+        }
+    };
+    let m = crate::netpol::matrix(&world, &args.namespace);
+    let out = match args.format {
+        MatrixFormat::Text => m.to_text(),
+        MatrixFormat::Json => serde_json::to_string_pretty(&m).unwrap_or_default() + "\n",
+        MatrixFormat::Csv => m.to_csv(),
+        MatrixFormat::Md => m.to_markdown(),
+        MatrixFormat::Dot => m.to_dot(),
+    };
+    print!("{out}");
+    Ok(crate::exit::APPROVED)
 }
 
 fn namespace_of(ep: &Endpoint) -> Option<&str> {

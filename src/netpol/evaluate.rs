@@ -75,7 +75,7 @@ fn decide(
 ) -> DirectionVerdict {
     let mut isolating = Vec::new();
     let mut allowing = Vec::new();
-    for policy in world.policies.iter().filter(|p| p.isolates(direction) && p.selects(pod)) {
+    for policy in world.policies_in(&pod.namespace).filter(|p| p.isolates(direction) && p.selects(pod)) {
         isolating.push(policy.id.to_string());
         let allows = policy.rules(direction).iter().any(|r| {
             rule_matches_peer(world, &policy.id.namespace, r, other) && rule_admits_port(r, dst, protocol, port)
@@ -115,22 +115,30 @@ pub fn evaluate(
     Ok(Verdict { allowed: egress.allowed && ingress.allowed, egress, ingress })
 }
 
-/// Everything one direction allows for `pod` towards/from `other`.
+/// Everything one direction allows for `pod` towards/from `other`, and the policies whose rules
+/// allow some of it (`policies` gets their ids when given).
 fn direction_connections(
     world: &NetpolWorld,
     pod: &PodInfo,
     direction: Direction,
     other: PeerRef<'_>,
     dst: Option<&PodInfo>,
+    mut policies: Option<&mut Vec<String>>,
 ) -> ConnectionSet {
     let mut isolated = false;
     let mut out = ConnectionSet::none();
-    for policy in world.policies.iter().filter(|p| p.isolates(direction) && p.selects(pod)) {
+    for policy in world.policies_in(&pod.namespace).filter(|p| p.isolates(direction) && p.selects(pod)) {
         isolated = true;
+        let mut contributes = false;
         for r in policy.rules(direction) {
             if rule_matches_peer(world, &policy.id.namespace, r, other) {
-                out.union(&rule_connections(r, dst));
+                let c = rule_connections(r, dst);
+                contributes |= !c.is_empty();
+                out.union(&c);
             }
+        }
+        if contributes && let Some(p) = policies.as_deref_mut() {
+            p.push(policy.id.to_string());
         }
     }
     if isolated { out } else { ConnectionSet::all() }
@@ -138,14 +146,25 @@ fn direction_connections(
 
 /// Every protocol and port on which `from` may reach `to` (same rules as `evaluate`).
 pub fn allowed_connections(world: &NetpolWorld, from: &Endpoint, to: &Endpoint) -> Result<ConnectionSet, EvalError> {
+    Ok(connections_with_policies(world, from, to, None)?)
+}
+
+/// As `allowed_connections`, also naming the policies that allow the traffic (egress of the
+/// source, ingress of the destination) into `policies`.
+pub fn connections_with_policies(
+    world: &NetpolWorld,
+    from: &Endpoint,
+    to: &Endpoint,
+    mut policies: Option<&mut Vec<String>>,
+) -> Result<ConnectionSet, EvalError> {
     let src = resolve(world, from)?;
     let dst = resolve(world, to)?;
     let egress = match src {
-        PeerRef::Pod(p) => direction_connections(world, p, Direction::Egress, dst, dst.pod()),
+        PeerRef::Pod(p) => direction_connections(world, p, Direction::Egress, dst, dst.pod(), policies.as_deref_mut()),
         PeerRef::External(_) => ConnectionSet::all(),
     };
     let ingress = match dst {
-        PeerRef::Pod(p) => direction_connections(world, p, Direction::Ingress, src, Some(p)),
+        PeerRef::Pod(p) => direction_connections(world, p, Direction::Ingress, src, Some(p), policies),
         PeerRef::External(_) => ConnectionSet::all(),
     };
     Ok(egress.intersect(&ingress))

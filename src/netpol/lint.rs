@@ -19,7 +19,7 @@ pub fn policies_selecting_nothing(world: &NetpolWorld) -> Vec<UnmatchedPolicy> {
     world
         .policies
         .iter()
-        .filter(|p| !p.pod_selector.is_empty() && !world.pods.iter().any(|pod| p.selects(pod)))
+        .filter(|p| !p.pod_selector.is_empty() && !world.pods_in(&p.id.namespace).any(|pod| p.selects(pod)))
         .map(|p| UnmatchedPolicy { policy: p.id.clone(), selector: p.pod_selector.to_string() })
         .collect()
 }
@@ -42,16 +42,37 @@ pub struct IpBlockPodOverlap {
 /// Every ipBlock peer that matches the IP of some pod of the world (pods with known IPs only).
 pub fn ipblocks_matching_pods(world: &NetpolWorld) -> Vec<IpBlockPodOverlap> {
     let mut out = Vec::new();
+    // Pod IPs sorted by value, so that each block looks at the pods inside its CIDR only.
+    let mut ips: Vec<(bool, u128, usize)> = world
+        .pods
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.ips.iter().map(move |ip| {
+                let (v6, value) = super::peers::ip_value(*ip);
+                (v6, value, i)
+            })
+        })
+        .collect();
+    ips.sort_unstable();
     for policy in &world.policies {
         for direction in [Direction::Ingress, Direction::Egress] {
             for (i, rule) in policy.rules(direction).iter().enumerate() {
                 for peer in &rule.peers {
                     let Peer::IpBlock(block) = peer else { continue };
-                    let pods: Vec<String> = world
-                        .pods
+                    let (lo, hi) = block.cidr.range();
+                    let v6 = block.cidr.is_v6();
+                    let first = ips.partition_point(|(a, b, _)| (*a, *b) < (v6, lo));
+                    // In the pods' order, as before the index.
+                    let matching: std::collections::BTreeSet<usize> = ips[first..]
                         .iter()
-                        .filter(|p| p.ips.iter().any(|ip| block.contains(*ip)))
-                        .map(|p| format!("{}/{}", p.namespace, p.name))
+                        .take_while(|(a, b, _)| (*a, *b) <= (v6, hi))
+                        .filter(|(_, _, i)| world.pods[*i].ips.iter().any(|ip| block.contains(*ip)))
+                        .map(|(_, _, i)| *i)
+                        .collect();
+                    let pods: Vec<String> = matching
+                        .into_iter()
+                        .map(|i| format!("{}/{}", world.pods[i].namespace, world.pods[i].name))
                         .collect();
                     if !pods.is_empty() {
                         out.push(IpBlockPodOverlap {

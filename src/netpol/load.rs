@@ -289,21 +289,29 @@ impl WorldBuilder {
     pub fn build(mut self) -> NetpolWorld {
         // A template stands in only when no real pod exists for its workload, and a ReplicaSet or
         // Job is left to the Deployment or CronJob that controls it.
-        let parents: Vec<Owner> = self.templates.iter().filter_map(|t| t.pod.owner.clone()).collect();
+        let parents: std::collections::HashSet<Owner> =
+            self.templates.iter().filter_map(|t| t.pod.owner.clone()).collect();
         let templates = std::mem::take(&mut self.templates);
+        // Only the pods of a template's namespace can be its pods.
+        let mut by_namespace: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, p) in self.pods.iter().enumerate() {
+            by_namespace.entry(p.namespace.as_str()).or_default().push(i);
+        }
+        let mut stand_ins = Vec::new();
         for t in templates {
             if t.controller.as_ref().is_some_and(|c| parents.contains(c)) {
                 continue;
             }
-            let has_pods = self.pods.iter().any(|p| {
-                p.namespace == t.pod.namespace
-                    && (p.owner == t.pod.owner
-                        || t.selector.as_ref().is_some_and(|s| !s.is_empty() && s.matches(&p.labels)))
+            let has_pods = by_namespace.get(t.pod.namespace.as_str()).into_iter().flatten().any(|&i| {
+                let p = &self.pods[i];
+                p.owner == t.pod.owner || t.selector.as_ref().is_some_and(|s| !s.is_empty() && s.matches(&p.labels))
             });
             if !has_pods {
-                self.pods.push(t.pod);
+                stand_ins.push(t.pod);
             }
         }
+        drop(by_namespace);
+        self.pods.extend(stand_ins);
         let used: Vec<String> = self
             .pods
             .iter()
@@ -316,11 +324,13 @@ impl WorldBuilder {
         for ns in self.namespaces.values_mut() {
             ns.labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
         }
+        let index = super::model::WorldIndex::build(&self.pods, &self.policies);
         NetpolWorld {
             namespaces: self.namespaces,
             pods: self.pods,
             policies: self.policies,
             ipblock_scope: self.ipblock_scope,
+            index,
         }
     }
 }

@@ -5,6 +5,7 @@ mod compile;
 mod evaluate;
 mod lint;
 mod load;
+mod matrix;
 mod model;
 mod peers;
 mod ports;
@@ -14,9 +15,10 @@ mod tests;
 mod tests_load;
 
 pub use compile::compile_policy;
-pub use evaluate::{DirectionVerdict, EvalError, Verdict, allowed_connections, evaluate};
+pub use evaluate::{DirectionVerdict, EvalError, Verdict, allowed_connections, connections_with_policies, evaluate};
 pub use lint::{IpBlockPodOverlap, UnmatchedPolicy, ipblocks_matching_pods, policies_selecting_nothing};
 pub use load::{WORKLOAD_KINDS, WorldBuilder};
+pub use matrix::{Matrix, MatrixEntry, matrix, workload_key};
 pub use model::{
     ContainerPortInfo, Direction, Endpoint, IpBlockScope, NAMESPACE_NAME_LABEL, NamespaceInfo, NetpolWorld, Owner,
     Peer, PodInfo, Policy, PolicyId, PortMatch, PortRule, PortSpec, Protocol, Rule,

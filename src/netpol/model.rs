@@ -1,7 +1,7 @@
 //! The evaluator's view of a cluster: namespaces, pods (real or stood in for by workload
 //! templates) and NetworkPolicies compiled into rules that can be matched without re-parsing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -287,13 +287,43 @@ pub enum IpBlockScope {
     ExternalOnly,
 }
 
-/// Everything the evaluator needs, indexed once.
+/// Everything the evaluator needs, indexed once: pods by name and by namespace, policies by
+/// namespace (a policy selects pods of its own namespace only), so that a verdict looks at the
+/// few policies that can apply rather than at all of them.
 #[derive(Debug, Clone, Default)]
 pub struct NetpolWorld {
     pub(crate) namespaces: BTreeMap<String, NamespaceInfo>,
     pub(crate) pods: Vec<PodInfo>,
     pub(crate) policies: Vec<Policy>,
     pub(crate) ipblock_scope: IpBlockScope,
+    pub(crate) index: WorldIndex,
+}
+
+/// Positions in `pods` and `policies`, by namespace and name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WorldIndex {
+    pod_by_name: HashMap<(String, String), usize>,
+    pods_by_namespace: HashMap<String, Vec<usize>>,
+    policies_by_namespace: HashMap<String, Vec<usize>>,
+}
+
+impl WorldIndex {
+    pub(crate) fn build(pods: &[PodInfo], policies: &[Policy]) -> Self {
+        let mut index = WorldIndex::default();
+        for (i, p) in pods.iter().enumerate() {
+            index.add_pod(i, p);
+        }
+        for (i, p) in policies.iter().enumerate() {
+            index.policies_by_namespace.entry(p.id.namespace.clone()).or_default().push(i);
+        }
+        index
+    }
+
+    fn add_pod(&mut self, i: usize, p: &PodInfo) {
+        // The first pod of a name wins, as a linear search would find it.
+        self.pod_by_name.entry((p.namespace.clone(), p.name.clone())).or_insert(i);
+        self.pods_by_namespace.entry(p.namespace.clone()).or_default().push(i);
+    }
 }
 
 impl NetpolWorld {
@@ -314,7 +344,17 @@ impl NetpolWorld {
     }
 
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodInfo> {
-        self.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+        self.index.pod_by_name.get(&(namespace.to_string(), name.to_string())).map(|&i| &self.pods[i])
+    }
+
+    /// The pods of one namespace.
+    pub fn pods_in(&self, namespace: &str) -> impl Iterator<Item = &PodInfo> {
+        self.index.pods_by_namespace.get(namespace).into_iter().flatten().map(|&i| &self.pods[i])
+    }
+
+    /// The policies of one namespace: the only ones that can select its pods.
+    pub fn policies_in(&self, namespace: &str) -> impl Iterator<Item = &Policy> {
+        self.index.policies_by_namespace.get(namespace).into_iter().flatten().map(|&i| &self.policies[i])
     }
 
     pub fn ipblock_scope(&self) -> IpBlockScope {
@@ -335,6 +375,7 @@ impl NetpolWorld {
             name: ns.clone(),
             labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), ns)]),
         });
+        self.index.add_pod(self.pods.len(), &pod);
         self.pods.push(pod);
     }
 

@@ -47,7 +47,7 @@ impl Cidr {
     }
 }
 
-fn ip_value(ip: IpAddr) -> (bool, u128) {
+pub(crate) fn ip_value(ip: IpAddr) -> (bool, u128) {
     match ip {
         IpAddr::V4(a) => (false, u128::from(u32::from(a))),
         IpAddr::V6(a) => (true, u128::from(a)),

@@ -141,11 +141,15 @@ fn uid_matches(md: &ObjectMeta, r: &OwnerReference) -> bool {
     }
 }
 
-fn find<'a, T>(items: &'a [T], meta: impl Fn(&T) -> &ObjectMeta, ns: &str, r: &OwnerReference) -> Option<&'a T> {
-    items.iter().find(|o| {
-        let m = meta(o);
-        m.namespace.as_deref() == Some(ns) && m.name.as_deref() == Some(r.name.as_str()) && uid_matches(m, r)
-    })
+/// The first of `items` with this namespace and name whose UID fits the reference. `candidates`
+/// are the positions of the objects with that namespace and name (the world's owner index).
+fn find<'a, T>(
+    items: &'a [T],
+    candidates: Option<&Vec<usize>>,
+    meta: impl Fn(&T) -> &ObjectMeta,
+    r: &OwnerReference,
+) -> Option<&'a T> {
+    candidates.into_iter().flatten().map(|&i| &items[i]).find(|o| uid_matches(meta(o), r))
 }
 
 fn id(kind: WorkloadKind, ns: &str, name: &str) -> ControllerId {
@@ -172,7 +176,12 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
         ))
     };
     match (r.kind.as_str(), group) {
-        ("ReplicationController", "") => match find(&world.replication_controllers, |o| &o.metadata, ns, r) {
+        ("ReplicationController", "") => match find(
+            &world.replication_controllers,
+            world.owner_index().replication_controllers.get(&(ns.to_owned(), r.name.clone())),
+            |o| &o.metadata,
+            r,
+        ) {
             Some(rc) => Resolution::Controller(
                 id(WorkloadKind::ReplicationController, ns, &r.name),
                 rc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -180,7 +189,12 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
             None => not_found(),
         },
         ("ReplicaSet", _) if apps => {
-            let Some(rs) = find(&world.replica_sets, |o| &o.metadata, ns, r) else {
+            let Some(rs) = find(
+                &world.replica_sets,
+                world.owner_index().replica_sets.get(&(ns.to_owned(), r.name.clone())),
+                |o| &o.metadata,
+                r,
+            ) else {
                 return not_found();
             };
             let rs_replicas = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -188,7 +202,10 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
                 Some(dr) if dr.kind == "Deployment" => {
                     let deployment = group_of(&dr.api_version)
                         .is_ok_and(|g| matches!(g, "apps" | "extensions"))
-                        .then(|| find(&world.deployments, |o| &o.metadata, ns, dr))
+                        .then(|| {
+                            let at = world.owner_index().deployments.get(&(ns.to_owned(), dr.name.clone()));
+                            find(&world.deployments, at, |o| &o.metadata, dr)
+                        })
                         .flatten();
                     match deployment {
                         Some(d) => Resolution::Controller(
@@ -202,14 +219,24 @@ pub fn resolve_pod(world: &PdbWorld, pod: &Pod) -> Resolution {
                 _ => Resolution::Controller(id(WorkloadKind::ReplicaSet, ns, &r.name), rs_replicas),
             }
         }
-        ("StatefulSet", "apps") => match find(&world.stateful_sets, |o| &o.metadata, ns, r) {
+        ("StatefulSet", "apps") => match find(
+            &world.stateful_sets,
+            world.owner_index().stateful_sets.get(&(ns.to_owned(), r.name.clone())),
+            |o| &o.metadata,
+            r,
+        ) {
             Some(s) => Resolution::Controller(
                 id(WorkloadKind::StatefulSet, ns, &r.name),
                 s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
             ),
             None => not_found(),
         },
-        ("Deployment", "apps") => match find(&world.deployments, |o| &o.metadata, ns, r) {
+        ("Deployment", "apps") => match find(
+            &world.deployments,
+            world.owner_index().deployments.get(&(ns.to_owned(), r.name.clone())),
+            |o| &o.metadata,
+            r,
+        ) {
             Some(d) => Resolution::Controller(
                 id(WorkloadKind::Deployment, ns, &r.name),
                 d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -251,7 +278,7 @@ pub fn compute_status(world: &PdbWorld, pdb: &PdbObject) -> Computation {
 }
 
 pub(crate) fn compute_with(world: &PdbWorld, pdb: &PdbObject, pods: &[Pod]) -> Computation {
-    let mut c = Computation {
+    let c = Computation {
         status: PdbStatus::default(),
         matched_pods: Vec::new(),
         unmanaged_pods: Vec::new(),
@@ -265,10 +292,30 @@ pub(crate) fn compute_with(world: &PdbWorld, pdb: &PdbObject, pods: &[Pod]) -> C
         }
     };
     let matched = matched_pods(pdb, selector.as_ref(), pods);
+    compute_matched(world, pdb, c, &matched)
+}
+
+/// The status from the pods the PDB's selector matched (the caller matched them, e.g. through an
+/// index by namespace); a selector that cannot be read fails the sync as the controller's does.
+pub(crate) fn compute_for(world: &PdbWorld, pdb: &PdbObject, matched: &[&Pod]) -> Computation {
+    let c = Computation {
+        status: PdbStatus::default(),
+        matched_pods: Vec::new(),
+        unmanaged_pods: Vec::new(),
+        controllers: Vec::new(),
+        sync_error: None,
+    };
+    if let Err(e) = effective_selector(pdb) {
+        return fail_safe(c, pdb, SyncError::FailSafe(format!("failed to get pods: {e}")));
+    }
+    compute_matched(world, pdb, c, matched)
+}
+
+fn compute_matched(world: &PdbWorld, pdb: &PdbObject, mut c: Computation, matched: &[&Pod]) -> Computation {
     c.matched_pods = matched.iter().map(|p| pod_name(p)).collect();
-    match expected_and_desired(world, pdb, &matched, &mut c) {
+    match expected_and_desired(world, pdb, matched, &mut c) {
         Ok((expected, desired)) => {
-            let current = count_healthy(world, pdb, &matched);
+            let current = count_healthy(world, pdb, matched);
             let allowed = current - desired;
             c.status = PdbStatus {
                 expected_pods: clamp(expected),

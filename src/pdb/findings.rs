@@ -26,46 +26,93 @@ fn names(list: &[String]) -> String {
     s
 }
 
-/// A PDB with the pods it matches (indices into the effective pods).
+/// A PDB with the pods it matches (indices into the effective pods) and the workloads it covers.
 struct Entry<'w> {
     pdb: &'w PdbObject,
     selector: Option<Selector>,
     matched: Vec<usize>,
+    covered: BTreeMap<ControllerId, i32>,
+}
+
+/// Indices of the analysis, built once so that the cost grows with the objects, not with their
+/// products: the pods of each namespace, each pod's controller, the workloads of each namespace.
+struct Index<'a> {
+    pods_by_namespace: std::collections::HashMap<&'a str, Vec<usize>>,
+    controllers: Vec<Resolution>,
+    workloads_by_namespace: std::collections::HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(world: &PdbWorld, pods: &'a [Pod], workloads: &'a [Workload<'_>]) -> Self {
+        let mut pods_by_namespace: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, p) in pods.iter().enumerate() {
+            pods_by_namespace.entry(p.metadata.namespace.as_deref().unwrap_or_default()).or_default().push(i);
+        }
+        let mut workloads_by_namespace: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, w) in workloads.iter().enumerate() {
+            workloads_by_namespace.entry(w.id.namespace.as_str()).or_default().push(i);
+        }
+        let controllers = pods.iter().map(|p| controller::resolve_pod(world, p)).collect();
+        Index { pods_by_namespace, controllers, workloads_by_namespace }
+    }
+
+    fn pods_in(&self, ns: &str) -> &[usize] {
+        self.pods_by_namespace.get(ns).map_or(&[], Vec::as_slice)
+    }
+
+    fn workloads_in(&self, ns: &str) -> &[usize] {
+        self.workloads_by_namespace.get(ns).map_or(&[], Vec::as_slice)
+    }
 }
 
 pub(crate) fn analyze(world: &PdbWorld, scope: &Scope) -> PdbAnalysis {
     let (pods, assumed) = world.effective_pods();
     let workloads = world.top_level_workloads();
+    let index = Index::new(world, &pods, &workloads);
     let entries: Vec<Entry<'_>> = world
         .pdbs
         .iter()
         .map(|pdb| {
             let selector = controller::effective_selector(pdb).ok().flatten();
-            let matched = pods
+            let matched = index
+                .pods_in(pdb.namespace())
                 .iter()
-                .enumerate()
-                .filter(|(_, p)| p.metadata.namespace.as_deref() == Some(pdb.namespace()))
-                .filter(|(_, p)| selector.as_ref().is_some_and(|s| s.matches_opt(p.metadata.labels.as_ref())))
-                .map(|(i, _)| i)
+                .copied()
+                .filter(|&i| selector.as_ref().is_some_and(|s| s.matches_opt(pods[i].metadata.labels.as_ref())))
                 .collect();
-            Entry { pdb, selector, matched }
+            let mut e = Entry { pdb, selector, matched, covered: BTreeMap::new() };
+            e.covered = covered_workloads(&e, &index, &workloads);
+            e
         })
         .collect();
 
+    let mut entries_by_namespace: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        entries_by_namespace.entry(e.pdb.namespace()).or_default().push(i);
+    }
     let mut analysis = PdbAnalysis { namespaces: scope.namespaces.clone(), ..Default::default() };
     for (i, e) in entries.iter().enumerate() {
         if !scope.has_namespace(e.pdb.namespace()) {
             continue;
         }
-        let covered = covered_workloads(world, e, &pods, &workloads);
         let in_scope = scope.selector.is_none()
             || scope.selects(e.pdb.pdb.metadata.labels.as_ref())
             || e.matched.iter().any(|&p| scope.selects(pods[p].metadata.labels.as_ref()));
         if in_scope {
-            analysis.pdbs.push(judge(world, &entries, i, &pods, &assumed, covered, &workloads));
+            let same_namespace = &entries_by_namespace[e.pdb.namespace()];
+            analysis.pdbs.push(judge(
+                world,
+                &entries,
+                i,
+                same_namespace,
+                &pods,
+                &assumed,
+                e.covered.clone(),
+                &workloads,
+            ));
         }
     }
-    workload_findings(world, scope, &entries, &pods, &workloads, &mut analysis);
+    workload_findings(world, scope, &entries, &workloads, &mut analysis);
     for p in &world.problems {
         analysis.workload_findings.push(
             Finding::error("object-unreadable", format!("{} could not be read: {}", p.object, p.message))
@@ -76,20 +123,15 @@ pub(crate) fn analyze(world: &PdbWorld, scope: &Scope) -> PdbAnalysis {
 }
 
 /// Controllers of the matched pods, and workloads whose pod template the selector matches.
-fn covered_workloads(
-    world: &PdbWorld,
-    e: &Entry<'_>,
-    pods: &[Pod],
-    workloads: &[Workload<'_>],
-) -> BTreeMap<ControllerId, i32> {
+fn covered_workloads(e: &Entry<'_>, index: &Index<'_>, workloads: &[Workload<'_>]) -> BTreeMap<ControllerId, i32> {
     let mut out = BTreeMap::new();
     for &i in &e.matched {
-        if let Resolution::Controller(id, scale) = controller::resolve_pod(world, &pods[i]) {
-            out.insert(id, scale);
+        if let Resolution::Controller(id, scale) = &index.controllers[i] {
+            out.insert(id.clone(), *scale);
         }
     }
     if let Some(sel) = &e.selector {
-        for w in workloads.iter().filter(|w| w.id.namespace == e.pdb.namespace()) {
+        for w in index.workloads_in(e.pdb.namespace()).iter().map(|&i| &workloads[i]) {
             if w.template_labels.is_some_and(|l| sel.matches(l)) {
                 out.entry(w.id.clone()).or_insert(w.replicas);
             }
@@ -98,10 +140,12 @@ fn covered_workloads(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn judge(
     world: &PdbWorld,
     entries: &[Entry<'_>],
     index: usize,
+    same_namespace: &[usize],
     pods: &[Pod],
     assumed: &[AssumedPods],
     covered: BTreeMap<ControllerId, i32>,
@@ -110,7 +154,8 @@ fn judge(
     let e = &entries[index];
     let p = e.pdb;
     let target = format!("{}/{}", p.namespace(), p.name());
-    let computed = controller::compute_with(world, p, pods);
+    let matched: Vec<&Pod> = e.matched.iter().map(|&i| &pods[i]).collect();
+    let computed = controller::compute_for(world, p, &matched);
     let (status_source, status) = match &p.pdb.status {
         Some(s) => (
             StatusSource::Observed,
@@ -221,8 +266,9 @@ fn judge(
             .fact("workloads", workload_list.join(", ")),
         );
     }
-    for (j, other) in entries.iter().enumerate() {
-        if j == index || other.pdb.namespace() != p.namespace() {
+    for &j in same_namespace {
+        let other = &entries[j];
+        if j == index {
             continue;
         }
         let shared: Vec<String> = e
@@ -329,10 +375,11 @@ fn workload_findings(
     world: &PdbWorld,
     scope: &Scope,
     entries: &[Entry<'_>],
-    pods: &[Pod],
     workloads: &[Workload<'_>],
     analysis: &mut PdbAnalysis,
 ) {
+    // Which PDB covers which workload, from the entries (each computed once).
+    let covered: std::collections::HashSet<&ControllerId> = entries.iter().flat_map(|e| e.covered.keys()).collect();
     let states =
         world.deployments.iter().map(|d| (WorkloadKind::Deployment, &d.metadata, rollout::deployment(d))).chain(
             world.stateful_sets.iter().map(|s| (WorkloadKind::StatefulSet, &s.metadata, rollout::stateful_set(s))),
@@ -374,11 +421,7 @@ fn workload_findings(
         if w.replicas < scope.min_replicas_for_pdb {
             continue;
         }
-        let covered = entries.iter().filter(|e| e.pdb.namespace() == w.id.namespace).any(|e| {
-            e.selector.as_ref().is_some_and(|s| w.template_labels.is_some_and(|l| s.matches(l)))
-                || e.matched.iter().any(|&i| controller::resolve_pod(world, &pods[i]).controller() == Some(&w.id))
-        });
-        if !covered {
+        if !covered.contains(&w.id) {
             analysis.workload_findings.push(
                 Finding::error(
                     "workload-without-pdb",

@@ -106,6 +106,32 @@ pub struct PdbWorld {
     /// When the snapshot was taken; judges `status.disruptedPods` entries (2 minute timeout).
     /// Unknown: entries are taken as still pending, as the controller would right after an eviction.
     pub now: Option<jiff::Timestamp>,
+    /// Workloads by namespace and name, built on first use: a pod's controller is looked up,
+    /// never searched for. Build the world completely before judging it.
+    pub(crate) owners: std::sync::OnceLock<OwnerIndex>,
+}
+
+/// Positions of the workloads of a world by (namespace, name).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnerIndex {
+    pub replication_controllers: std::collections::HashMap<(String, String), Vec<usize>>,
+    pub replica_sets: std::collections::HashMap<(String, String), Vec<usize>>,
+    pub deployments: std::collections::HashMap<(String, String), Vec<usize>>,
+    pub stateful_sets: std::collections::HashMap<(String, String), Vec<usize>>,
+}
+
+fn index_of<T>(
+    items: &[T],
+    meta: impl Fn(&T) -> &ObjectMeta,
+) -> std::collections::HashMap<(String, String), Vec<usize>> {
+    let mut out: std::collections::HashMap<(String, String), Vec<usize>> = std::collections::HashMap::new();
+    for (i, o) in items.iter().enumerate() {
+        let m = meta(o);
+        if let (Some(ns), Some(name)) = (m.namespace.clone(), m.name.clone()) {
+            out.entry((ns, name)).or_default().push(i);
+        }
+    }
+    out
 }
 
 impl Default for PdbWorld {
@@ -123,6 +149,7 @@ impl Default for PdbWorld {
             synthesize_missing_pods: false,
             unmanaged_pods: UnmanagedPods::Ignore,
             now: None,
+            owners: std::sync::OnceLock::new(),
         }
     }
 }
@@ -139,6 +166,15 @@ fn meta_name(v: &Value) -> String {
 }
 
 impl PdbWorld {
+    pub(crate) fn owner_index(&self) -> &OwnerIndex {
+        self.owners.get_or_init(|| OwnerIndex {
+            replication_controllers: index_of(&self.replication_controllers, |o| &o.metadata),
+            replica_sets: index_of(&self.replica_sets, |o| &o.metadata),
+            deployments: index_of(&self.deployments, |o| &o.metadata),
+            stateful_sets: index_of(&self.stateful_sets, |o| &o.metadata),
+        })
+    }
+
     /// Objects from manifest files (no cluster): missing pods are assumed Ready.
     pub fn from_manifests(values: impl IntoIterator<Item = Value>) -> Self {
         let mut w = PdbWorld { synthesize_missing_pods: true, ..Default::default() };
@@ -244,11 +280,11 @@ impl PdbWorld {
         if !self.synthesize_missing_pods {
             return (pods, assumed);
         }
-        let has_pods = |id: &ControllerId| {
-            self.pods.iter().any(|p| super::controller::resolve_pod(self, p).controller() == Some(id))
-        };
+        // Every controller that has a pod, resolved once per pod.
+        let with_pods: std::collections::HashSet<ControllerId> =
+            self.pods.iter().filter_map(|p| super::controller::resolve_pod(self, p).controller().cloned()).collect();
         for w in self.top_level_workloads() {
-            if w.replicas <= 0 || has_pods(&w.id) {
+            if w.replicas <= 0 || with_pods.contains(&w.id) {
                 continue;
             }
             let names: Vec<String> = (0..w.replicas)
