@@ -42,12 +42,12 @@ pub fn needs(p: &SecretsParams) -> Vec<Need> {
 
 /// Every object of the kinds the scan reads, or the report saying what could not be read: every
 /// forbidden kind's permission is named, not only the first.
-pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, Box<ProbeReport>> {
+pub fn objects_from_view(view: &ClusterView) -> Result<Vec<&Value>, Box<ProbeReport>> {
     let mut objects = Vec::new();
     let mut gaps: Vec<(Kind, &Gap)> = Vec::new();
     for k in kinds() {
         match view.objects(k) {
-            Ok(list) => objects.extend(list.iter().cloned()),
+            Ok(list) => objects.extend(list.iter()),
             Err(g) => gaps.push((k, g)),
         }
     }
@@ -74,7 +74,7 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<Value>, Box<ProbeRepo
 pub const UNJUDGED_TYPES: &[&str] = &["kubernetes.io/tls"];
 
 /// Runs the scan over `objects` at `now` and describes what was read.
-pub fn report_for(objects: &[Value], p: &SecretsParams, now: jiff::Timestamp, offline: bool) -> ProbeReport {
+pub fn report_for<T: std::borrow::Borrow<Value>>(objects: &[T], p: &SecretsParams, now: jiff::Timestamp, offline: bool) -> ProbeReport {
     let mut opts = p.options(Some(now), None);
     opts.unused_unjudged_types = UNJUDGED_TYPES.iter().map(|t| t.to_string()).collect();
     let mut report = scan_report(objects, &opts);

@@ -191,11 +191,11 @@ impl Default for SecretScanOptions {
 
 /// Runs every secret-hygiene check over `objects` (Kubernetes objects as JSON; `List` kinds are
 /// flattened). Findings are sorted by object, code and key.
-pub fn scan(objects: &[Value], opts: &SecretScanOptions) -> Vec<SecretFinding> {
+pub fn scan<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptions) -> Vec<SecretFinding> {
     scan_inner(objects, opts).0
 }
 
-fn scan_inner(objects: &[Value], opts: &SecretScanOptions) -> (Vec<SecretFinding>, Option<String>) {
+fn scan_inner<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptions) -> (Vec<SecretFinding>, Option<String>) {
     let inv = objects::Inventory::new(objects);
     let mut out = Vec::new();
     let (patterns, pattern_error) = match &opts.patterns {
@@ -241,7 +241,7 @@ pub fn to_probe_report(findings: &[SecretFinding]) -> ProbeReport {
 
 /// Scans and converts in one step; when the pattern rules cannot be loaded the content checks did
 /// not run, and the report says so as `unverified` (never a pass).
-pub fn scan_report(objects: &[Value], opts: &SecretScanOptions) -> ProbeReport {
+pub fn scan_report<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptions) -> ProbeReport {
     let (findings, pattern_error) = scan_inner(objects, opts);
     let mut report = to_probe_report(&findings);
     report.fact("objects", objects::Inventory::new(objects).objects.len());

@@ -129,10 +129,10 @@ impl<'a> Inventory<'a> {
     /// Flattens `List` objects and drops objects without identity. Every object is kept (a
     /// reference from an out-of-scope namespace still counts as a use); `in_scope` decides which
     /// objects get findings.
-    pub fn new(objects: &'a [Value]) -> Self {
+    pub fn new<T: std::borrow::Borrow<Value>>(objects: &'a [T]) -> Self {
         let mut flat = Vec::new();
         for o in objects {
-            flatten(o, &mut flat, 0);
+            flatten(o.borrow(), &mut flat, 0);
         }
         let mut out = Vec::new();
         let mut by_ref = BTreeMap::new();
