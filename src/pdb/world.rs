@@ -175,6 +175,13 @@ impl PdbWorld {
         })
     }
 
+    /// Objects of a cluster view (manifests when `offline`, else a live snapshot), read in place.
+    pub fn from_view_objects<'a>(values: impl IntoIterator<Item = &'a Value>, offline: bool) -> Self {
+        let mut w = PdbWorld { synthesize_missing_pods: offline, ..Default::default() };
+        values.into_iter().for_each(|v| w.add_ref(v));
+        w
+    }
+
     /// Objects from manifest files (no cluster): missing pods are assumed Ready.
     pub fn from_manifests(values: impl IntoIterator<Item = Value>) -> Self {
         let mut w = PdbWorld { synthesize_missing_pods: true, ..Default::default() };
@@ -246,6 +253,32 @@ impl PdbWorld {
         };
         if let Err(e) = result {
             self.problems.push(ObjectProblem { object, message: e.to_string() });
+        }
+    }
+
+    /// As `add_value`, reading the object in place when nothing needs to change in it (a
+    /// namespaced object that names its namespace, of a version read as it is): the cluster
+    /// view's objects are read without a copy.
+    pub fn add_ref(&mut self, v: &Value) {
+        use serde::Deserialize;
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let has_namespace = v.pointer("/metadata/namespace").is_some_and(Value::is_string);
+        let result = match (kind, api_version) {
+            ("Pod", "v1") if has_namespace => Pod::deserialize(v).map(|o| self.pods.push(o)),
+            ("ReplicationController", "v1") if has_namespace => {
+                ReplicationController::deserialize(v).map(|o| self.replication_controllers.push(o))
+            }
+            ("Namespace", "v1") => Namespace::deserialize(v).map(|o| self.namespaces.push(o)),
+            ("Deployment", "apps/v1") if has_namespace => Deployment::deserialize(v).map(|o| self.deployments.push(o)),
+            ("ReplicaSet", "apps/v1") if has_namespace => ReplicaSet::deserialize(v).map(|o| self.replica_sets.push(o)),
+            ("StatefulSet", "apps/v1") if has_namespace => {
+                StatefulSet::deserialize(v).map(|o| self.stateful_sets.push(o))
+            }
+            _ => return self.add_value(v.clone()),
+        };
+        if let Err(e) = result {
+            self.problems.push(ObjectProblem { object: meta_name(v), message: e.to_string() });
         }
     }
 

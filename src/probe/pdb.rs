@@ -46,13 +46,11 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
                 .and_then(Value::as_str)
                 .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
     };
-    let values: Vec<Value> = KINDS
+    let values: Vec<&Value> = KINDS
         .iter()
-        .flat_map(|k| {
-            view.objects(*k).map(|v| v.iter().filter(in_scope).cloned().collect::<Vec<_>>()).unwrap_or_default()
-        })
+        .flat_map(|k| view.objects(*k).map(|v| v.iter().filter(in_scope).collect::<Vec<_>>()).unwrap_or_default())
         .collect();
-    let mut world = if view.offline { PdbWorld::from_manifests(values) } else { PdbWorld::from_snapshot(values) };
+    let mut world = PdbWorld::from_view_objects(values, view.offline);
     if let Some((major, minor)) = view.cluster.as_ref().and_then(|c| server_minor(&c.version)) {
         world.unmanaged_pods = UnmanagedPods::for_version(major, minor);
     }
