@@ -39,7 +39,9 @@ def verify(key, message: bytes, sig: bytes) -> bool:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, message)
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            digest = {"secp256r1": hashes.SHA256(), "secp384r1": hashes.SHA384()}.get(key.curve.name)
+            digest = {"secp256r1": hashes.SHA256(), "secp384r1": hashes.SHA384(), "secp521r1": hashes.SHA512()}.get(
+                key.curve.name
+            )
             if digest is None:
                 return False
             key.verify(sig, message, ec.ECDSA(digest))

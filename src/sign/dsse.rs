@@ -82,6 +82,9 @@ fn verify_raw(key: &KeyData, message: &[u8], sig: &[u8]) -> bool {
         Algorithm::Ecdsa { curve: EcdsaCurve::NistP384 } => {
             p384::ecdsa::Signature::from_der(sig).ok().and_then(|s| ssh_key::Signature::try_from(s).ok())
         }
+        Algorithm::Ecdsa { curve: EcdsaCurve::NistP521 } => {
+            p521::ecdsa::Signature::from_der(sig).ok().and_then(|s| ssh_key::Signature::try_from(s).ok())
+        }
         _ => None,
     };
     ssh_sig.is_some_and(|s| key.verify(message, &s).is_ok())

@@ -1,4 +1,4 @@
-//! The signing key: an OpenSSH ed25519 or ECDSA (P-256, P-384) private key from a file or an
+//! The signing key: an OpenSSH ed25519 or ECDSA (P-256, P-384, P-521) private key from a file or an
 //! environment variable, decrypted with a passphrase from the environment when it is encrypted.
 //! It never prompts, and no message, log line or `Debug` output shows key material.
 
@@ -38,7 +38,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// The key types kgents-gate signs with, as `ssh-keygen -t` names them.
-const SUPPORTED: &str = "ed25519, or ecdsa with 256 or 384 bits (ssh-keygen -t ed25519)";
+const SUPPORTED: &str = "ed25519, or ecdsa (256, 384 or 521 bits): ssh-keygen -t ed25519";
 
 /// Whether kgents-gate signs and verifies with keys of this algorithm.
 pub fn supported(algorithm: &Algorithm) -> bool {
@@ -47,6 +47,7 @@ pub fn supported(algorithm: &Algorithm) -> bool {
         Algorithm::Ed25519
             | Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 }
             | Algorithm::Ecdsa { curve: EcdsaCurve::NistP384 }
+            | Algorithm::Ecdsa { curve: EcdsaCurve::NistP521 }
     )
 }
 
@@ -117,7 +118,7 @@ impl SigningKey {
     }
 
     /// A raw signature of `msg` as DSSE verifiers expect it: Ed25519's 64 bytes; ECDSA over
-    /// SHA-256 (P-256) or SHA-384 (P-384) in ASN.1 DER.
+    /// SHA-256 (P-256), SHA-384 (P-384) or SHA-512 (P-521) in ASN.1 DER.
     pub fn sign_raw(&self, msg: &[u8]) -> Result<Vec<u8>, Failure> {
         let fail = |e: &dyn std::fmt::Display| Failure::Internal(format!("cannot sign the attestation: {e}"));
         let sig: ssh_key::Signature = self.key.try_sign(msg).map_err(|e| fail(&e))?;
@@ -129,6 +130,10 @@ impl SigningKey {
             }
             Algorithm::Ecdsa { curve: EcdsaCurve::NistP384 } => {
                 let sig = p384::ecdsa::Signature::try_from(&sig).map_err(|e| fail(&e))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            Algorithm::Ecdsa { curve: EcdsaCurve::NistP521 } => {
+                let sig = p521::ecdsa::Signature::try_from(&sig).map_err(|e| fail(&e))?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             other => Err(Failure::Key(format!("a {other} key cannot sign here; kgents-gate signs with {SUPPORTED}"))),

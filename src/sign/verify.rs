@@ -67,7 +67,7 @@ pub fn signature_over(bytes: &[u8], signature: &str) -> Result<(SshSig, PublicKe
     }
     if !key::supported(&sig.algorithm()) {
         return Err(format!(
-            "signed with a {} key; kgents-gate verifies ed25519 and ECDSA P-256/P-384",
+            "signed with a {} key; kgents-gate verifies ed25519 and ECDSA (P-256, P-384, P-521)",
             sig.algorithm()
         ));
     }
