@@ -316,3 +316,31 @@ fn an_attestation_of_another_report_is_rejected() {
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     assert!(stdout(&v).contains("attestation  BAD: the attestation is about another report"), "{}", text(&v));
 }
+
+/// The other direction: a signature `ssh-keygen -Y sign` makes over the report is one kgents-gate
+/// accepts (with the attestation the audit wrote), and one for another namespace is refused.
+#[test]
+fn a_signature_made_by_ssh_keygen_verifies_with_kgents_gate() {
+    let ws = workspace(Outcome::Approved);
+    let dir = ws.path();
+    let key = keygen(dir, "release", "ed25519", None, "");
+    allowed_signers(dir, &[("release@kgents", &key)]);
+    let out = audit(dir, &["--sign", key.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sig = dir.join("out/kgents-gate-report.json.sig");
+    for (namespace, code) in [("kgents-gate", 0), ("file", 1)] {
+        std::fs::remove_file(&sig).unwrap();
+        let signed = std::process::Command::new("ssh-keygen")
+            .args(["-Y", "sign", "-n", namespace, "-f"])
+            .arg(&key)
+            .arg(report_path(dir))
+            .output()
+            .unwrap();
+        assert!(signed.status.success(), "ssh-keygen -Y sign: {}", text(&signed));
+        let v = gate(dir, &["verify", "out/kgents-gate-report.json", "--allowed-signers", "allowed_signers"], &[]);
+        assert_eq!(v.status.code(), Some(code), "{namespace}: {}", text(&v));
+        if code == 1 {
+            assert!(stdout(&v).contains("the signature is for namespace \"file\", not kgents-gate"), "{}", text(&v));
+        }
+    }
+}

@@ -1,13 +1,15 @@
 //! The attestation: the DSSE envelope verifies with an independent implementation (Python's
-//! `cryptography`, scripts/dsse-verify.py), its payload is an in-toto Statement v1 about the images
-//! and the checklist, INCOMPLETE and BLOCKED are never PASSED, and the signed report is canonical.
+//! `cryptography`, scripts/dsse-verify.py), its payload is an in-toto Statement v1 (checked with
+//! the in-toto project's own bindings) about the images and the checklist, INCOMPLETE and BLOCKED
+//! are never PASSED, and the signed report is canonical.
 
 mod signing_support;
 
 use serde_json::Value;
 use sha2::Digest;
 use signing_support::{
-    IMAGE_ID_DIGEST, Outcome, PINNED_DIGEST, audit, gate, keygen, python_dsse_verify, report_path, text, workspace,
+    IMAGE_ID_DIGEST, Outcome, PINNED_DIGEST, audit, gate, in_toto_validate, keygen, python_dsse_verify, report_path,
+    text, workspace,
 };
 
 fn signed_audit(outcome: Outcome, kind: &str, bits: Option<&str>) -> (tempfile::TempDir, std::process::Output) {
@@ -36,6 +38,11 @@ fn the_envelope_verifies_independently_and_is_an_in_toto_statement() {
         assert!(envelope["signatures"][0]["keyid"].as_str().unwrap().starts_with("SHA256:"), "{envelope}");
         let st = statement(dir);
         assert_eq!(st["_type"], "https://in-toto.io/Statement/v1", "{kind}");
+        let checked = in_toto_validate(&st).unwrap_or_else(|e| panic!("in-toto's bindings reject the statement: {e}"));
+        assert_eq!(checked, "https://kgents.dev/kgents-gate/launch-decision/v1");
+        let mut not_v1 = st.clone();
+        not_v1["subjects"] = not_v1["subject"].take();
+        assert!(in_toto_validate(&not_v1).is_err(), "the bindings check strictly");
         assert_eq!(st["predicateType"], "https://kgents.dev/kgents-gate/launch-decision/v1");
 
         let report_bytes = std::fs::read(report_path(dir)).unwrap();

@@ -257,3 +257,68 @@ pub fn check(payload: &[u8], report: &Report, report_bytes: &[u8]) -> Result<Sta
     }
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn report(decision: &str, exit_code: i32) -> Report {
+        let image = |source: &str| json!({"name": "ghcr.io/kgents/web", "digest": D, "source": source});
+        serde_json::from_value(json!({
+            "schema_version": 2, "tool": {"name": "kgents-gate", "version": "0.1.0"},
+            "launch": {"name": "l", "approvers": ["lead"]}, "decision": decision, "decision_reason": "r",
+            "exit_code": exit_code, "strict": false,
+            "summary": {"total": 1, "pass": 0, "fail": 0, "warn": 0, "waived": 0, "unverified": 1, "pending": 0, "skipped": 0},
+            "categories": [], "items": [], "blocking": [],
+            "waivers": [
+                {"item": "a", "reason": "r", "owner": "o", "expires": "2030-01-01", "days_left": 9, "ticket": null, "status": "applied"},
+                {"item": "b", "reason": "r", "owner": "o", "expires": "2020-01-01", "days_left": -9, "ticket": null, "status": "expired"}
+            ],
+            "signoffs": [{"item": "m", "by": null, "on": null, "evidence": null, "expires": null, "status": "missing"}],
+            "notes": [],
+            "provenance": {"checklist": "checklist.toml", "checklist_sha256": "ab", "started_at": "2026-01-01T00:00:00Z",
+                "duration_ms": 5, "today": "2026-01-01", "cluster": null, "manifests": [], "interrupted": false,
+                "images": [image("image-id"), image("reference")]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn subjects_are_each_image_once_then_the_checklist() {
+        let s = subjects_of(&report("INCOMPLETE", 3));
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(s[0].name, "ghcr.io/kgents/web");
+        assert_eq!(s[0].digest["sha256"], D.trim_start_matches("sha256:"));
+        assert_eq!((s[1].name.as_str(), s[1].digest["sha256"].as_str()), ("checklist.toml", "ab"));
+    }
+
+    #[test]
+    fn only_waivers_and_signoffs_in_force_and_incomplete_is_not_passed() {
+        let st = statement(&report("INCOMPLETE", 3), b"{}", "kgents-gate-report.json");
+        assert_eq!(st.predicate.result, "INCOMPLETE");
+        assert_eq!(st.predicate.waivers.len(), 1, "the expired waiver waives nothing");
+        assert!(st.predicate.signoffs.is_empty(), "a missing sign-off is not in force");
+        assert_eq!(result_of(Decision::ApprovedWithWaivers), "PASSED");
+        assert_eq!(result_of(Decision::Blocked), "FAILED");
+    }
+
+    #[test]
+    fn check_ties_the_statement_to_the_report() {
+        let r = report("INCOMPLETE", 3);
+        let payload = serde_json::to_vec(&statement(&r, b"bytes", "kgents-gate-report.json")).unwrap();
+        assert!(check(&payload, &r, b"bytes").is_ok());
+        assert!(check(&payload, &r, b"other bytes").unwrap_err().contains("about another report"));
+        let approved = report("APPROVED", 0);
+        assert!(
+            check(&payload, &approved, b"bytes").unwrap_err().contains("says INCOMPLETE but the report says APPROVED")
+        );
+        let mut other_images = r.clone();
+        other_images.provenance.images.clear();
+        assert!(check(&payload, &other_images, b"bytes").unwrap_err().contains("subjects"));
+        assert!(check(b"[]", &r, b"bytes").unwrap_err().contains("not an in-toto Statement v1"));
+        assert!(check(b"not json", &r, b"bytes").unwrap_err().contains("not JSON"));
+    }
+}

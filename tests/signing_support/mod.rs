@@ -166,6 +166,37 @@ fn cache() -> PathBuf {
     }
 }
 
+/// The in-toto project's Statement v1 check (in-toto-attestation's protobuf bindings): the JSON
+/// parses strictly into the Statement message (no unknown fields) and `validate()` accepts it.
+const IN_TOTO_CHECK: &str = r#"
+import json, sys
+from google.protobuf import json_format
+from in_toto_attestation.v1 import statement, statement_pb2
+pb = json_format.Parse(sys.stdin.read(), statement_pb2.Statement())
+statement.Statement.copy_from_pb(pb).validate()
+print(pb.predicate_type)
+"#;
+
+/// Checks `statement` (JSON) with the in-toto project's bindings; Err carries their complaint.
+pub fn in_toto_validate(statement: &serde_json::Value) -> Result<String, String> {
+    let py = cache().join("py-in-toto");
+    let mut child = Command::new("python3")
+        .arg("-S")
+        .arg("-c")
+        .arg(IN_TOTO_CHECK)
+        .env("PYTHONPATH", &py)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {HINT}"));
+    child.stdin.take().unwrap().write_all(statement.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("No module named"), "in-toto-attestation is not installed under {}; {HINT}", py.display());
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(stderr) }
+}
+
 /// scripts/dsse-verify.py ENVELOPE PUB with the `cryptography` the setup script installed (and
 /// no other site packages: `python3 -S`). Returns the statement it printed, or its error output.
 pub fn python_dsse_verify(envelope: &Path, public_key: &Path) -> Result<serde_json::Value, String> {
