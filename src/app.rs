@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, ChecklistSource, Diagnostic, LoadOptions, Loaded};
-use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat};
+use crate::cli::{AuditArgs, ChecklistArgs, Cli, ColorArg, Command, DiffFormat, SignersArgs};
 use crate::cluster::rbac;
 use crate::decide::{DecideInput, decide};
 use crate::engine::{self, EngineOptions, Progress, Silent};
@@ -18,6 +18,7 @@ use crate::exit;
 use crate::outcome::ProbeReport;
 use crate::probe::{ProbeContext, new_run_id};
 use crate::report::{self, ColorChoice, Format, Provenance, Styles};
+use crate::sign::{KeySource, SigningKey};
 use crate::sources::load_view;
 
 pub use crate::commands::Failure;
@@ -34,7 +35,10 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             Ok(exit::APPROVED)
         }
-        Command::Diff { old, new, format } => diff(&old, &new, format),
+        Command::Diff { old, new, format, require_signed, signers } => {
+            diff(&old, &new, format, require_signed.then_some(&signers))
+        }
+        Command::Verify(args) => crate::commands::verify::run(&args),
         Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
         Command::Pdb(args) => crate::commands::pdb::run(&args),
         Command::Secrets(args) => crate::commands::secrets::run(&args),
@@ -182,9 +186,20 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
     Ok(exit::APPROVED)
 }
 
-fn diff(old: &PathBuf, new: &PathBuf, format: DiffFormat) -> Result<i32, Failure> {
+/// `signed`: the allowed signers both reports must be signed by (`--require-signed`).
+fn diff(old: &PathBuf, new: &PathBuf, format: DiffFormat, signed: Option<&SignersArgs>) -> Result<i32, Failure> {
     let read = |p: &PathBuf| -> Result<report::Report, Failure> {
-        let text = std::fs::read_to_string(p).map_err(|e| Failure::Io(format!("cannot read {}: {e}", p.display())))?;
+        let bytes = match signed {
+            Some(signers) => crate::commands::verify::require_signed(p, signers)?,
+            None => {
+                let bytes = std::fs::read(p).map_err(|e| Failure::Io(format!("cannot read {}: {e}", p.display())))?;
+                if let Some(warning) = crate::commands::verify::tamper_warning(p, &bytes) {
+                    eprintln!("{warning}");
+                }
+                bytes
+            }
+        };
+        let text = String::from_utf8(bytes).map_err(|_| Failure::usage(format!("{}: not UTF-8 text", p.display())))?;
         report::json::parse_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
     };
     let (a, b) = (read(old)?, read(new)?);
@@ -233,6 +248,8 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
             formats.push(*f);
         }
     }
+    // A key that cannot be used ends the audit before anything is checked (exit 2).
+    let signing_key = signing_key(&args, &formats)?;
     let (global_timeout, item_timeout) = (args.timeout, args.item_timeout);
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
@@ -325,6 +342,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         cluster: view.as_ref().and_then(|v| v.cluster.clone()),
         manifests: view.as_ref().map(|v| v.manifest_files.clone()).unwrap_or_default(),
         interrupted: result.interrupted.is_some(),
+        images: view.as_deref().map(crate::cluster::images::images_judged).unwrap_or_default(),
     };
     let mut report = decide(DecideInput {
         checklist: &checklist,
@@ -337,8 +355,30 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     report.notes.splice(0..0, notes);
 
     // Files first: whatever happens to the terminal afterwards, the reports exist.
-    let written = report::write_reports(&report, &formats, &args.out_dir)
+    let mut written = report::write_reports(&report, &formats, &args.out_dir)
         .map_err(|e| Failure::Io(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
+    let mut signed = None;
+    if let Some(name) = formats.contains(&Format::Json).then_some(Format::Json.file_name()).flatten() {
+        let json_path = args.out_dir.join(name);
+        match &signing_key {
+            // render_json is deterministic: these are the bytes just written.
+            Some(key) => {
+                let bytes = report::render_json(&report);
+                written.extend(crate::sign::sign_report(key, &report, bytes.as_bytes(), &json_path)?);
+                signed = Some(format!(
+                    "signed {} with {} key {}",
+                    json_path.display(),
+                    key.public_key().algorithm(),
+                    key.fingerprint()
+                ));
+            }
+            None => {
+                for stale in crate::sign::remove_stale(&json_path)? {
+                    eprintln!("removed {} (of an earlier signed report)", stale.display());
+                }
+            }
+        }
+    }
     if formats.contains(&Format::Terminal) {
         let width = terminal_width();
         let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());
@@ -346,12 +386,31 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     for path in written {
         eprintln!("wrote {}", path.display());
     }
+    if let Some(line) = signed {
+        eprintln!("{line}");
+    }
     // The process ends here: freeing a large view and report object by object is wasted time.
     let code = report.exit_code;
     std::mem::forget(report);
     std::mem::forget(view);
     std::mem::forget(opts);
     Ok(code)
+}
+
+/// The key of `--sign KEY` / `--sign-env VAR`, loaded and decrypted; None when not signing.
+fn signing_key(args: &AuditArgs, formats: &[Format]) -> Result<Option<SigningKey>, Failure> {
+    let source = match (&args.sign, &args.sign_env) {
+        (Some(path), _) => KeySource::File(path.clone()),
+        (None, Some(var)) => KeySource::Env(var.clone()),
+        (None, None) if args.sign_passphrase_env.is_some() => {
+            return Err(Failure::usage("--sign-passphrase-env needs --sign KEY or --sign-env VAR"));
+        }
+        (None, None) => return Ok(None),
+    };
+    if !formats.contains(&Format::Json) {
+        return Err(Failure::usage("--sign signs the JSON report: add json to --format"));
+    }
+    SigningKey::load(&source, args.sign_passphrase_env.as_deref()).map(Some)
 }
 
 /// Terminal width from COLUMNS, else 80 (the layout is designed for 80 columns).

@@ -28,7 +28,9 @@ pub fn format_arg(s: &str) -> Result<Format, String> {
     about = "Production-readiness checker and launch gate for Kubernetes",
     long_about = "Runs a launch checklist stored as data against a cluster and its services, and ends in a \
 go/no-go report (terminal, Markdown, JSON, JUnit XML).\n\nExit codes: 0 approved (with or without waivers), \
-1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified)."
+1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified), 4 the gate \
+itself failed.\n\nSigned approvals: `audit --sign KEY` writes an SSH signature of the JSON report and an \
+in-toto attestation beside it; `verify` checks both (docs/signing.md)."
 )]
 pub struct Cli {
     /// When to use colours in terminal output (NO_COLOR is honoured with `auto`).
@@ -98,7 +100,28 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
+        /// Refuse (exit 2) unless both reports carry a good signature (REPORT.json.sig) by a key
+        /// in --allowed-signers.
+        #[arg(long, requires = "allowed_signers")]
+        require_signed: bool,
+        #[command(flatten)]
+        signers: SignersArgs,
     },
+    /// Check a signed report and its attestation; exit 0 only when both verify and the decision
+    /// is APPROVED or APPROVED WITH WAIVERS.
+    Verify(crate::commands::verify::VerifyArgs),
+}
+
+/// Whose signatures are trusted: an `ssh-keygen -Y verify` allowed-signers file.
+#[derive(Debug, Clone, Args)]
+pub struct SignersArgs {
+    /// The allowed signers file (ssh-keygen(1), ALLOWED SIGNERS): `principals [options] key`.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// The signer must be this principal (as `ssh-keygen -Y verify -I NAME`); default: any
+    /// principal the file lists for the key.
+    #[arg(long, value_name = "NAME", requires = "allowed_signers")]
+    pub identity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,4 +203,14 @@ pub struct AuditArgs {
     /// reporting them unverified, e.g. 2m. Bounded by the item timeout.
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub settle: Option<Duration>,
+    /// Sign the JSON report with this OpenSSH private key (ed25519 or ECDSA): writes
+    /// kgents-gate-report.json.sig and kgents-gate-attestation.json beside it.
+    #[arg(long, value_name = "KEY", conflicts_with = "sign_env")]
+    pub sign: Option<PathBuf>,
+    /// Sign with the OpenSSH private key held in this environment variable (a CI secret).
+    #[arg(long, value_name = "VAR")]
+    pub sign_env: Option<String>,
+    /// The environment variable holding the passphrase of an encrypted signing key (never prompted).
+    #[arg(long, value_name = "VAR")]
+    pub sign_passphrase_env: Option<String>,
 }

@@ -24,4 +24,5 @@ pub mod rules;
 pub mod scan;
 pub mod secrets;
 pub mod selector;
+pub mod sign;
 pub mod sources;

@@ -5,6 +5,7 @@ pub mod netpol;
 pub mod pdb;
 pub mod rules;
 pub mod secrets;
+pub mod verify;
 
 /// Why a command could not do its job, as one typed error that carries its exit code
 /// (src/exit.rs): the user's input is wrong (2), or the gate itself failed (4).
@@ -19,7 +20,15 @@ pub enum Failure {
     /// Manifests that cannot be read, a kubeconfig that cannot be used.
     #[error("{0}")]
     Source(String),
-    /// Reading or writing a file the command needs failed (reports, keys, inputs).
+    /// A signing key or allowed-signers file that cannot be used: unreadable, not an OpenSSH key,
+    /// an unsupported type, encrypted without a passphrase, a malformed line.
+    #[error("{0}")]
+    Key(String),
+    /// A report whose signature is missing or does not verify, where one is required
+    /// (`diff --require-signed`).
+    #[error("{0}")]
+    Signature(String),
+    /// Reading or writing a file the command needs failed (reports, inputs).
     #[error("{0}")]
     Io(String),
     /// The gate itself could not run (a bug, or the runtime could not start).
@@ -34,7 +43,11 @@ impl Failure {
 
     pub fn code(&self) -> i32 {
         match self {
-            Failure::Usage(_) | Failure::Checklist(_) | Failure::Source(_) => crate::exit::USAGE,
+            Failure::Usage(_)
+            | Failure::Checklist(_)
+            | Failure::Source(_)
+            | Failure::Key(_)
+            | Failure::Signature(_) => crate::exit::USAGE,
             Failure::Io(_) | Failure::Internal(_) => crate::exit::ERROR,
         }
     }

@@ -323,6 +323,10 @@ fn provenance(md: &mut String, r: &Report) {
         let list: Vec<String> = p.manifests.iter().map(|m| code(m, true)).collect();
         let _ = writeln!(md, "| Manifests | {} |", list.join(", "));
     }
+    if !p.images.is_empty() {
+        let list: Vec<String> = p.images.iter().map(|i| code(&format!("{}@{}", i.name, i.digest), true)).collect();
+        let _ = writeln!(md, "| Images (by digest) | {} |", list.join(", "));
+    }
     let _ = writeln!(md, "| Started | {} |", cell(&p.started_at));
     let _ = writeln!(md, "| Duration | {} |", text::duration(p.duration_ms));
     let _ = writeln!(md, "| Judged on | {} |", cell(&p.today));

@@ -205,6 +205,32 @@ pub struct Provenance {
     pub manifests: Vec<String>,
     /// True when Ctrl-C or the global timeout cut the audit short.
     pub interrupted: bool,
+    /// The container images the audit saw pinned by digest, among the objects the selected checks
+    /// read (src/cluster/images.rs); the subjects of the signed attestation. Sorted, no duplicates.
+    #[serde(default)]
+    pub images: Vec<ImageDigest>,
+}
+
+/// One container image, by content digest, as the audit saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ImageDigest {
+    /// The repository, normalised as Docker does (`docker.io/library/nats`); the image as the pod
+    /// spec names it when the runtime reported a bare image ID.
+    pub name: String,
+    /// `algorithm:hex`, lowercase, e.g. `sha256:4f3a...`.
+    pub digest: String,
+    /// Where the digest was read.
+    pub source: ImageDigestSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageDigestSource {
+    /// A Pod's `status.containerStatuses[].imageID`: what the node runs (a live cluster, or
+    /// `kubectl get -o yaml` output given as manifests).
+    ImageId,
+    /// An image reference pinned by digest (`repo@sha256:...`) in a pod spec or pod template.
+    Reference,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

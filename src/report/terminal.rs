@@ -313,6 +313,14 @@ fn provenance(out: &mut Out, report: &Report) {
     if !p.manifests.is_empty() {
         out.field(2, "manifests", KEY, &p.manifests.join(", "));
     }
+    if !p.images.is_empty() {
+        let short = |d: &str| match d.split_once(':') {
+            Some((alg, hex)) => format!("{alg}:{}", text::short_sha(hex)),
+            None => text::short_sha(d).to_string(),
+        };
+        let list: Vec<String> = p.images.iter().map(|i| format!("{}@{}", i.name, short(&i.digest))).collect();
+        out.field(2, "images", KEY, &list.join(", "));
+    }
     let started = format!("{} · took {} · judged on {}", p.started_at, text::duration(p.duration_ms), p.today);
     out.field(2, "started", KEY, &started);
     let interrupted = if p.interrupted { "yes: the audit was cut short, some items were not checked" } else { "no" };

@@ -383,6 +383,7 @@ pub fn sample() -> Report {
             }),
             manifests: Vec::new(),
             interrupted: false,
+            images: Vec::new(),
         },
     };
     recompute(&mut report);
