@@ -120,7 +120,7 @@ fn url_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r#"[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>`]+"#).expect("valid URL regex"))
 }
 
-/// `scheme://user:pass@` when the rest of the URL does not parse.
+/// `scheme://user:pass@` (also where the rest of the URL does not parse).
 fn userinfo_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"://[^/@\s]*@").expect("valid userinfo regex"))
@@ -158,8 +158,11 @@ pub fn sensitive_ranges(text: &str) -> Vec<Range<usize>> {
     for m in url_regex().find_iter(text) {
         let s = m.as_str();
         let base = m.start();
-        // userinfo: from after `://` to the `@` before the host.
-        if let Some(u) = userinfo_regex().find(s) {
+        // userinfo with a password (`user:pass@`): from after `://` to the `@` before the host.
+        // A bare name (`docker-pullable://redis@sha256:...`, `nats://svc@host`) is no credential.
+        if let Some(u) = userinfo_regex().find(s)
+            && u.as_str()[3..].contains(':')
+        {
             out.push(base + u.start() + 3..base + u.end() - 1);
         }
         if let Some(q) = s.find('?') {
@@ -303,6 +306,8 @@ mod tests {
         let gh = "pasted here: ghp_R8kT2mQ9vX4pL7nW1sZ6bY3cJ5dF0hA9eG2k";
         assert!(!redact_text(gh).contains("R8kT2mQ9"), "{}", redact_text(gh));
         assert_eq!(redact_text("nothing to hide here"), "nothing to hide here");
+        let image = "docker-pullable://redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(redact_text(image), image);
         assert_eq!(redact_text("invalid basic string, expected `\"`"), "invalid basic string, expected `\"`");
         assert!(!redact_text("password=hunter2x").contains("hunter2x"));
     }
