@@ -24,8 +24,8 @@ pub const WORKLOAD_KINDS: &[Kind] = &[
 /// One image in use, under the reference the reports are matched against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployedImage {
-    /// A live container's `imageID` (e.g. `docker-pullable://nats@sha256:...`), else the
-    /// `image` of the spec.
+    /// A live container's `imageID` without the runtime's scheme (`nats@sha256:...` from
+    /// `docker-pullable://nats@sha256:...`), else the `image` of the spec.
     pub reference: String,
     /// The `image` the spec asks for, when it differs from `reference`.
     pub spec_image: Option<String>,
@@ -94,7 +94,7 @@ fn images_of(o: &Value, kind: Kind, offline: bool) -> Vec<(DeployedImage, String
             let live_pod = kind == Kind::Pod && !offline;
             let deployed = match image_id {
                 Some(id) => DeployedImage {
-                    reference: id.to_string(),
+                    reference: without_runtime_scheme(id).to_string(),
                     spec_image: Some(image.to_string()),
                     users: Vec::new(),
                     no_image_id: false,
@@ -110,6 +110,17 @@ fn images_of(o: &Value, kind: Kind, offline: bool) -> Vec<(DeployedImage, String
         }
     }
     out
+}
+
+/// `redis@sha256:...` from dockershim's `docker-pullable://redis@sha256:...`: the scheme names the
+/// runtime, not the image (and `scheme://name@digest` would read as a URL with a user name).
+fn without_runtime_scheme(image_id: &str) -> &str {
+    match image_id.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+            rest
+        }
+        _ => image_id,
+    }
 }
 
 /// The `imageID` a container status reports, if set.
@@ -158,10 +169,10 @@ mod tests {
         );
         let images = deployed_images(&view, &scope()).unwrap();
         let refs: Vec<&str> = images.iter().map(|i| i.reference.as_str()).collect();
-        assert_eq!(refs, ["busybox:1", "docker-pullable://nats@sha256:aa", "nats:2.10"]);
-        assert_eq!(images[1].users, ["Pod a/p1 container app", "Pod a/p2 container app"]);
-        assert_eq!(images[1].spec_image.as_deref(), Some("nats:2.10"));
-        assert!(images[2].no_image_id, "p3 has not pulled its image yet");
+        assert_eq!(refs, ["busybox:1", "nats:2.10", "nats@sha256:aa"]);
+        assert_eq!(images[2].users, ["Pod a/p1 container app", "Pod a/p2 container app"]);
+        assert_eq!(images[2].spec_image.as_deref(), Some("nats:2.10"));
+        assert!(images[1].no_image_id, "p3 has not pulled its image yet");
         // Live, workloads are not read: the Pods are what runs.
         assert!(view.objects(Kind::Deployment).is_err());
     }
