@@ -396,6 +396,33 @@ fn without_manifests_offline_the_images_cannot_be_tied_but_the_reports_are_judge
     let gaps = i["gaps"].as_array().unwrap();
     assert_eq!(gaps[0]["code"], "offline");
     assert!(gaps[0]["reason"].as_str().unwrap().ends_with("the reports cannot be tied to the deployed images"));
+
+    // Manifests that deploy nothing in the namespaces in scope: nothing to tie, never a pass.
+    let clean = "reports = [\"scans/*.json\"]\nnamespaces = [\"shop\"]";
+    let ws = workspace(
+        "security.image-scan",
+        clean,
+        &["edge/trivy-omitted-arrays.json"],
+        &deployment("api", "api:1").replace("shop", "other"),
+    );
+    let (code, r) = audit(&ws, "2026-11-30");
+    let i = item(&r);
+    assert_eq!(
+        (code, i["outcome"].as_str(), i["code"].as_str()),
+        (3, Some("unverified"), Some("nothing-in-scope")),
+        "{i:#}"
+    );
+    assert_eq!(fact(&i["evidence"], "images"), Some("0"));
+    assert_eq!(
+        fact(&i["evidence"], "scans/trivy-omitted-arrays.json not deployed"),
+        Some("registry.example.com/kgents/api:1.4.2: no container in the namespaces in scope runs it")
+    );
+    assert_eq!(
+        fact(&i["evidence"], "scans/trivy-omitted-arrays.json image registry.example.com/kgents/api:1.4.2"),
+        Some(
+            "registry.example.com/kgents/api@sha256:2222222222222222222222222222222222222222222222222222222222222222, image ID sha256:1111111111111111111111111111111111111111111111111111111111111111"
+        )
+    );
 }
 
 #[test]

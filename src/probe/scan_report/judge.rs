@@ -311,7 +311,10 @@ fn judge_images(out: &mut ProbeReport, reports: &[ReadReport], images: &[Deploye
     for (ri, r) in reports.iter().enumerate() {
         for (ti, (target, _)) in r.report.images().enumerate() {
             if !used.contains_key(&(ri, ti)) {
-                out.fact(format!("{} image {}", r.name, target.name), "not deployed in the namespaces in scope");
+                out.fact(
+                    format!("{} not deployed", r.name),
+                    format!("{}: no container in the namespaces in scope runs it", target.name),
+                );
             }
         }
     }
