@@ -175,6 +175,11 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
             }
         }
         let reads = match (def.probe.reads_cluster(), def.probe.needs_live()) {
+            _ if def.probe == crate::probe::ProbeKind::ScanReport => {
+                "scan report files (paths and globs relative to the checklist) and, with match_images, the Pods \
+                 and workloads in scope, from the live cluster or --manifests (`kgents-gate rbac` prints the exact \
+                 permissions)"
+            }
             (true, _) => {
                 "Kubernetes objects, from the live cluster or --manifests (`kgents-gate rbac` prints the exact permissions)"
             }
@@ -182,6 +187,17 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
             (false, false) => "local files only",
         };
         println!("\nreads: {reads}");
+        let ids = def.probe.finding_id_facts();
+        let waive = if ids.is_empty() {
+            "[[waiver]] with match = { code = \"...\", object = \"...\" } (the finding's target; these findings carry no id)"
+                .to_string()
+        } else {
+            format!(
+                "[[waiver]] with match = {{ code = \"...\", object = \"...\", id = \"...\" }} (id: the finding's {} fact)",
+                ids.join(" or ")
+            )
+        };
+        println!("\nwaive single findings: {waive}");
     }
     Ok(exit::APPROVED)
 }

@@ -111,7 +111,7 @@ pub const CODES: &[CodeInfo] = &[
         "pdb",
         "The expected status cannot be computed offline (e.g. a custom controller's scale).",
     ),
-    g("nothing-in-scope", "pdb", "No PDB and no workload in the namespaces in scope."),
+    g("nothing-in-scope", "pdb, scan-report", "No PDB, workload or Pod in the namespaces in scope."),
     // Network isolation.
     f("isolation-denied-from-allowed-source", "netpol-isolation", "An allowed source cannot reach the destination."),
     f("isolation-allowed-from-denied-source", "netpol-isolation", "A denied source can reach the destination."),
@@ -199,6 +199,31 @@ pub const CODES: &[CodeInfo] = &[
     g("unreachable", "alert-rules", "Prometheus is unreachable."),
     g("misconfigured", "alert-rules", "The Prometheus URL, credentials or CA cannot be used."),
     g("prometheus-error", "alert-rules", "Prometheus answered an error or something unreadable."),
+    // Vulnerability scan reports.
+    f(
+        "scan-vulnerability",
+        "scan-report",
+        "A vulnerability in a scan report: an error at or above `fail_on`, a warning below it.",
+    ),
+    f(
+        "scan-severity-unknown",
+        "scan-report",
+        "A vulnerability the report gives no severity (every pip-audit finding): failing unless waived.",
+    ),
+    f("scan-report-stale", "scan-report", "The scan is older than `max_age` (report timestamp, else file time)."),
+    f("scan-not-audited", "scan-report", "Dependencies the scanner says it did not audit (pip-audit's skip reasons)."),
+    f("scan-report-empty", "scan-report", "The report shows nothing was scanned: zero findings prove nothing."),
+    f(
+        "scan-digest-mismatch",
+        "scan-report",
+        "The deployed image's digest is not the one the report scanned (same repository, other content).",
+    ),
+    g(
+        "scan-report-unreadable",
+        "scan-report",
+        "A report file is missing, unreadable or not a known report (file:line).",
+    ),
+    g("scan-report-missing", "scan-report", "No report scanned a deployed image, or a pattern matches no file."),
 ];
 
 /// The entry of `code`, if it is one.

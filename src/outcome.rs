@@ -127,7 +127,7 @@ pub struct Unverified {
 }
 
 /// What one probe run established: facts observed whatever the verdict, and the state of the
-/// check. Probes report findings and gaps; only the decision (`decide.rs`, docs/decision.md) turns
+/// check. Probes report findings and gaps; only the decision (`src/decide/`, docs/decision.md) turns
 /// them into an outcome, so the rule "an error finding fails the item even with gaps; gaps alone
 /// leave it unverified; gaps are always shown" lives in one place.
 #[derive(Debug, Clone, PartialEq, Eq)]

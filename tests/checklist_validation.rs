@@ -196,6 +196,63 @@ expires = 2027-03-31
 }
 
 #[test]
+fn finding_waiver_match_errors_point_at_the_key() {
+    let out = errors(
+        r#"
+[[item]]
+id = "docs.runbook"
+category = "docs"
+title = "Runbook"
+check = "docs.file"
+[item.with]
+path = "runbook.md"
+
+[[item]]
+id = "docs.reviewed"
+category = "docs"
+title = "Reviewed"
+kind = "manual"
+
+[[waiver]]
+item = "docs.runbook"
+match = { cod = "file-heading-missing", id = "" }
+reason = "later"
+owner = "ops-lead"
+expires = 2027-03-31
+
+[[waiver]]
+item = "docs.runbook"
+match = { code = "file-mising" }
+reason = "later"
+owner = "ops-lead"
+expires = 2027-03-31
+
+[[waiver]]
+item = "docs.runbook"
+match = { code = "unreadable" }
+reason = "later"
+owner = "ops-lead"
+expires = 2027-03-31
+
+[[waiver]]
+item = "docs.runbook"
+match = {}
+reason = "later"
+owner = "ops-lead"
+expires = 2027-03-31
+
+[[waiver]]
+item = "docs.reviewed"
+match = { code = "file-missing" }
+reason = "later"
+owner = "ops-lead"
+expires = 2027-03-31
+"#,
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
 fn waiver_without_reason_owner_or_expiry() {
     let out = errors(
         r#"

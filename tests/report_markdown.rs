@@ -17,8 +17,18 @@ fn has_decision_progress_blockers_waivers_signoffs_and_provenance() {
     assert!(md.contains(
         "| `docs.runbook-reviewed` | Runbook reviewed by on-call | … pending | ops-lead | `signoff-missing` |"
     ));
-    assert!(md.contains("| `observability.log-aggregation` | applied | ops-lead | 2026-03-31 | 45 | OPS-142 |"));
-    assert!(md.contains("| `availability.redis-persistence` | **expired** | data-lead | 2026-02-01 | -13 |"));
+    assert!(
+        md.contains("| `observability.log-aggregation` | the item | applied | ops-lead | 2026-03-31 | 45 | OPS-142 |")
+    );
+    assert!(
+        md.contains("| `availability.redis-persistence` | the item | **expired** | data-lead | 2026-02-01 | -13 |")
+    );
+    // A finding waiver says what it covers, and the waived finding is shown beside the others.
+    assert!(md.contains(
+        "| `security.image-scan` | findings `code = \"scan-vulnerability\", id = \"CVE-2024-0001\"` (1 waived) | applied |"
+    ));
+    assert!(md.contains("Waived findings (not counted):"));
+    assert!(md.contains("| error | `scan-vulnerability` | ghcr.io/kgents/billing:2.0.1 (debian 12.5) | CVE-2024-0001"));
     assert!(md.contains("| `docs.dr-drill` | valid | sre-lead | 2025-11-02 | 2026-05-02 |"));
     assert!(md.contains("Missing permission: `list prometheusrules.monitoring.coreos.com in kgents-observability`"));
     assert!(md.contains("<details><summary>Evidence for network.nats-isolated</summary>"));

@@ -101,7 +101,8 @@ impl Item {
     }
 }
 
-/// An accepted risk: a failing item that does not block until `expires`.
+/// An accepted risk: a failing item (or, with `matches`, only the findings it names) that does
+/// not block until `expires`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiver {
     pub item: String,
@@ -109,6 +110,71 @@ pub struct Waiver {
     pub owner: String,
     pub expires: Date,
     pub ticket: Option<String>,
+    /// `match = { ... }`: the waiver covers only the findings this names (docs/decision.md).
+    pub matches: Option<FindingMatch>,
+}
+
+/// Which findings of an item a waiver covers: every key given must hold. `code` is the finding
+/// code, `object` the finding's target (`*` matches any run of characters), `id` the finding's
+/// id fact (which fact carries it depends on the probe kind: `ProbeKind::finding_id_facts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct FindingMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl FindingMatch {
+    /// Whether `finding` (reported by a probe whose id facts are `id_facts`) is one this names.
+    pub fn matches(&self, finding: &crate::outcome::Finding, id_facts: &[&str]) -> bool {
+        let code_ok = self.code.as_deref().is_none_or(|c| c == finding.code);
+        let object_ok =
+            self.object.as_deref().is_none_or(|o| finding.target.as_deref().is_some_and(|t| wildcard_match(o, t)));
+        let id_ok = self.id.as_deref().is_none_or(|want| {
+            finding
+                .evidence
+                .iter()
+                .filter(|f| id_facts.contains(&f.name.as_str()))
+                .flat_map(|f| f.value.split(',').map(str::trim))
+                .any(|have| have == want)
+        });
+        code_ok && object_ok && id_ok
+    }
+}
+
+impl std::fmt::Display for FindingMatch {
+    /// `code = "scan-vulnerability", id = "CVE-2024-1234"`, as written in the checklist.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [("code", &self.code), ("object", &self.object), ("id", &self.id)]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v:?}")))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// `pattern` against `text`, where `*` matches any run of characters (also none) and every other
+/// character only itself.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The whole validated checklist plus where it came from.
@@ -143,5 +209,45 @@ impl Checklist {
     }
     pub fn category(&self, id: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Finding;
+
+    #[test]
+    fn wildcards_match_runs_of_characters() {
+        assert!(wildcard_match("a", "a") && !wildcard_match("a", "ab"));
+        assert!(wildcard_match("*", "") && wildcard_match("*", "anything"));
+        assert!(wildcard_match("Deployment kgents-triad/*", "Deployment kgents-triad/billing"));
+        assert!(wildcard_match("*billing*", "ghcr.io/kgents/billing:2.0.1 (debian 12.5)"));
+        assert!(wildcard_match("a*b*c", "a-x-b-y-c") && !wildcard_match("a*b*c", "a-c-b"));
+        assert!(!wildcard_match("ab*ba", "aba"), "the two ends must not overlap");
+    }
+
+    #[test]
+    fn every_key_given_must_hold() {
+        let f = Finding::error("scan-vulnerability", "x")
+            .target("redis:7.0.15 (debian 12.5)")
+            .fact("id", "GHSA-xxxx")
+            .fact("aliases", "CVE-2024-1, CVE-2024-2");
+        let ids = ["id", "aliases"];
+        let m = |code: Option<&str>, object: Option<&str>, id: Option<&str>| FindingMatch {
+            code: code.map(str::to_string),
+            object: object.map(str::to_string),
+            id: id.map(str::to_string),
+        };
+        assert!(m(Some("scan-vulnerability"), None, None).matches(&f, &ids));
+        assert!(m(None, None, Some("CVE-2024-2")).matches(&f, &ids), "an alias is an id");
+        assert!(!m(None, None, Some("CVE-2024-2")).matches(&f, &["id"]), "only the probe's id facts count");
+        assert!(m(None, Some("redis:*"), Some("GHSA-xxxx")).matches(&f, &ids));
+        assert!(!m(Some("scan-vulnerability"), Some("nats:*"), None).matches(&f, &ids));
+        assert!(!m(None, Some("*"), None).matches(&Finding::error("file-missing", "x"), &ids), "no target");
+        assert_eq!(
+            m(Some("scan-vulnerability"), None, Some("CVE-1")).to_string(),
+            "code = \"scan-vulnerability\", id = \"CVE-1\""
+        );
     }
 }

@@ -22,7 +22,8 @@ pub(crate) const CATEGORY_KEYS: &[&str] = &["id", "title"];
 pub(crate) const ITEM_KEYS: &[&str] =
     &["id", "category", "title", "check", "kind", "severity", "owner", "timeout", "with", "signoff"];
 pub(crate) const SIGNOFF_KEYS: &[&str] = &["by", "on", "evidence", "expires"];
-pub(crate) const WAIVER_KEYS: &[&str] = &["item", "reason", "owner", "expires", "ticket"];
+pub(crate) const WAIVER_KEYS: &[&str] = &["item", "reason", "owner", "expires", "ticket", "match"];
+pub(crate) const MATCH_KEYS: &[&str] = &["code", "object", "id"];
 pub(crate) const CATALOG_KEYS: &[&str] = &["check"];
 pub(crate) const CHECK_KEYS: &[&str] = &["id", "probe", "title", "description", "remediation", "defaults"];
 
@@ -82,6 +83,25 @@ pub(crate) struct RawWaiver {
     pub owner: Option<Sp<String>>,
     pub expires: Option<Sp<Date>>,
     pub ticket: Option<Sp<String>>,
+    /// `match = { ... }`: None when absent; Some with nothing set when it named no key (reported).
+    pub matches: Option<RawMatch>,
+}
+
+/// A waiver's `match` table, each value with its span.
+pub(crate) struct RawMatch {
+    pub span: Range<usize>,
+    pub code: Option<Sp<String>>,
+    pub object: Option<Sp<String>>,
+    pub id: Option<Sp<String>>,
+}
+
+impl RawMatch {
+    /// The match as the model holds it; None when no key was given (or none was valid).
+    pub fn to_model(&self) -> Option<super::model::FindingMatch> {
+        let get = |v: &Option<Sp<String>>| v.as_ref().map(|s| s.get_ref().clone());
+        let m = super::model::FindingMatch { code: get(&self.code), object: get(&self.object), id: get(&self.id) };
+        (m.code.is_some() || m.object.is_some() || m.id.is_some()).then_some(m)
+    }
 }
 
 pub(crate) struct RawCheck {
@@ -166,10 +186,31 @@ pub(crate) fn parse_checklist(file: &Arc<SourceFile>, d: &mut Diags) -> Option<R
                 owner: r.req_string("owner", d),
                 expires: r.req_date("expires", d),
                 ticket: r.string("ticket", d),
+                matches: parse_match(&r, d),
             }
         })
         .collect();
     Some(RawChecklist { file: file.clone(), launch, categories, items, waivers })
+}
+
+/// A waiver's `match`: unknown keys are errors (with did-you-mean), and so is a match naming no key.
+fn parse_match(r: &TableReader, d: &mut Diags) -> Option<RawMatch> {
+    let (t, span) = r.table("match", d)?;
+    let m = TableReader::new(r.file, t, span.clone(), "waiver `match`", MATCH_KEYS, d);
+    let raw = RawMatch {
+        span: span.clone(),
+        code: m.req_string_if_present("code", d),
+        object: m.req_string_if_present("object", d),
+        id: m.req_string_if_present("id", d),
+    };
+    if t.is_empty() {
+        d.push(
+            Diagnostic::error(r.file, span, "`match` names no finding")
+                .label("empty match")
+                .help("give at least one of `code`, `object`, `id`, or remove `match` to waive the whole item"),
+        );
+    }
+    Some(raw)
 }
 
 fn parse_launch(r: &TableReader, d: &mut Diags) -> RawLaunch {

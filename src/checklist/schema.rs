@@ -102,7 +102,7 @@ struct SignoffTable {
     expires: Option<TomlDate>,
 }
 
-/// An accepted risk: the item does not block the launch until `expires`.
+/// An accepted risk: the item (or, with `match`, the findings it names) does not block until `expires`.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct WaiverTable {
@@ -112,6 +112,22 @@ struct WaiverTable {
     owner: String,
     expires: TomlDate,
     ticket: Option<String>,
+    /// Waive only the findings this names; without it the waiver covers the whole item.
+    #[serde(rename = "match")]
+    matches: Option<MatchTable>,
+}
+
+/// The findings a waiver covers: every key given must hold (at least one key).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+struct MatchTable {
+    /// A finding code of the item's probe, e.g. `scan-vulnerability` (never a gap's code).
+    code: Option<String>,
+    /// The finding's target, as the report shows it; `*` matches any run of characters.
+    object: Option<String>,
+    /// The finding's id, e.g. a CVE id (scan-report: the vulnerability id or an alias).
+    id: Option<String>,
 }
 
 /// The JSON Schema (draft 2020-12) of `checklist.toml`.
@@ -198,7 +214,8 @@ mod tests {
         assert_eq!(keys(&defs["ItemTable"]), sorted(raw::ITEM_KEYS));
         assert_eq!(keys(&defs["SignoffTable"]), sorted(raw::SIGNOFF_KEYS));
         assert_eq!(keys(&defs["WaiverTable"]), sorted(raw::WAIVER_KEYS));
-        for t in ["LaunchTable", "CategoryTable", "ItemTable", "SignoffTable", "WaiverTable"] {
+        assert_eq!(keys(&defs["MatchTable"]), sorted(raw::MATCH_KEYS));
+        for t in ["LaunchTable", "CategoryTable", "ItemTable", "SignoffTable", "WaiverTable", "MatchTable"] {
             assert_eq!(defs[t]["additionalProperties"], false, "{t} must reject unknown keys");
         }
     }

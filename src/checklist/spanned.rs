@@ -152,6 +152,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
         Some(s)
     }
 
+    /// An optional string that must not be empty when given.
+    pub fn req_string_if_present(&self, key: &str, d: &mut Diags) -> Option<Sp<String>> {
+        self.value(key)?;
+        self.req_string(key, d)
+    }
+
     pub fn string_list(&self, key: &str, d: &mut Diags) -> Option<Vec<Sp<String>>> {
         let v = self.value(key)?;
         let DeValue::Array(items) = v.get_ref() else {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use jiff::civil::Date;
 
 use super::diagnostic::{Diagnostic, SourceFile, did_you_mean};
-use super::model::{Category, CheckDef, Item, ItemKind, Launch, Waiver};
-use super::raw::{RawBody, RawCheck, RawChecklist, RawItem, RawSignoff};
+use super::model::{Category, CheckDef, FindingMatch, Item, ItemKind, Launch, Waiver};
+use super::raw::{RawBody, RawCheck, RawChecklist, RawItem, RawMatch, RawSignoff};
 use super::spanned::{Diags, Params, Sp};
-use crate::probe::ProbeSpec;
+use crate::codes::CodeKind;
+use crate::probe::{ProbeKind, ProbeSpec};
 
 /// The validated parts of a checklist, before origin and digest are attached.
 pub(crate) struct Validated {
@@ -151,6 +152,56 @@ fn spans_of<'p>(p: &'p Params, e: &crate::probe::ParamError) -> Option<&'p (Rang
     e.path.as_ref().and_then(|path| p.paths.get(path)).or_else(|| e.key.as_ref().and_then(|k| p.paths.get(k)))
 }
 
+/// A finding waiver's `match` against what the item's probe reports (`probe` None: a manual
+/// item): the code must be a finding code of that probe (a gap is never waived), and `id` needs
+/// a probe whose findings carry an id.
+fn check_match(file: &Arc<SourceFile>, m: &RawMatch, probe: Option<ProbeKind>, d: &mut Diags) {
+    let Some(probe) = probe else {
+        d.push(
+            Diagnostic::error(file, m.span.clone(), "a manual item has no findings to match")
+                .label("manual item")
+                .help("remove `match` to waive the pending item as a whole"),
+        );
+        return;
+    };
+    if let Some(code) = &m.code {
+        let reported_by = |c: &crate::codes::CodeInfo| c.by.split(", ").any(|b| b == probe.as_str());
+        let own: Vec<&str> = crate::codes::CODES
+            .iter()
+            .filter(|c| c.kind == CodeKind::Finding && reported_by(c))
+            .map(|c| c.code)
+            .collect();
+        let problem = match crate::codes::info(code.get_ref()) {
+            Some(c) if c.kind == CodeKind::Finding && reported_by(c) => None,
+            Some(c) if c.kind == CodeKind::Gap => Some((
+                format!("`{}` names something that could not be checked: gaps are never waived", code.get_ref()),
+                "a gap, not a finding".to_string(),
+            )),
+            Some(c) if c.kind == CodeKind::Finding => Some((
+                format!("the `{}` probe never reports `{}`", probe.as_str(), code.get_ref()),
+                format!("reported by {}", c.by),
+            )),
+            _ => Some((format!("unknown finding code `{}`", code.get_ref()), "no such finding code".to_string())),
+        };
+        if let Some((message, label)) = problem {
+            let help = match did_you_mean(code.get_ref(), own.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the `{}` probe reports: {}", probe.as_str(), own.join(", ")),
+            };
+            d.push(Diagnostic::error(file, code.span(), message).label(label).help(help));
+        }
+    }
+    if let Some(id) = &m.id
+        && probe.finding_id_facts().is_empty()
+    {
+        d.push(
+            Diagnostic::error(file, id.span(), format!("findings of the `{}` probe carry no id", probe.as_str()))
+                .label("nothing to match")
+                .help("match them by `code` and `object` (the finding's target) instead"),
+        );
+    }
+}
+
 fn signoff_warnings(file: &Arc<SourceFile>, item_id: &str, s: &RawSignoff, today: Date, d: &mut Diags) {
     let Some(signoff) = &s.signoff else { return };
     if signoff.on > today {
@@ -233,27 +284,61 @@ pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: 
     }
     let item_ids: Vec<&str> = raw.items.iter().filter_map(|i| i.id.as_ref()).map(|i| i.get_ref().as_str()).collect();
 
+    // The probe kind of each valid item (None: a manual item), for checking finding waivers.
+    let probe_of: BTreeMap<&str, Option<ProbeKind>> = raw
+        .items
+        .iter()
+        .filter_map(|i| {
+            let id = i.id.as_ref()?.get_ref().as_str();
+            match &i.body {
+                RawBody::Manual { .. } => Some((id, None)),
+                RawBody::Check { id: check, .. } => {
+                    index.get(check.get_ref().as_str()).and_then(|(def, _)| def.as_ref()).map(|d| (id, Some(d.probe)))
+                }
+                RawBody::Invalid => None,
+            }
+        })
+        .collect();
     let mut first_waiver = FirstSeen::new("waiver for item");
+    let mut finding_waivers: Vec<(&str, FindingMatch, Range<usize>)> = Vec::new();
     let mut waivers = Vec::new();
     for w in &raw.waivers {
+        let matches = w.matches.as_ref().and_then(RawMatch::to_model);
         if let Some(item) = &w.item {
             if !item_ids.contains(&item.get_ref().as_str()) {
                 d.push(unknown_ref(file, item, "item", item_ids.iter().copied()).label("the waiver names no item"));
-            } else {
+            } else if let (Some(raw_match), Some(m)) = (&w.matches, &matches) {
+                if let Some(probe) = probe_of.get(item.get_ref().as_str()) {
+                    check_match(file, raw_match, *probe, d);
+                }
+                let same = finding_waivers.iter().find(|(i, other, _)| *i == item.get_ref().as_str() && other == m);
+                match same {
+                    Some((_, _, first)) => d.push(
+                        Diagnostic::error(
+                            file,
+                            raw_match.span.clone(),
+                            format!("a second waiver for the same findings of `{}`", item.get_ref()),
+                        )
+                        .label("the same match again")
+                        .also(file, first.clone(), "first here"),
+                    ),
+                    None => finding_waivers.push((item.get_ref().as_str(), m.clone(), raw_match.span.clone())),
+                }
+            } else if w.matches.is_none() {
                 first_waiver.insert(file, item, d);
             }
         }
         if let (Some(exp), Some(item)) = (&w.expires, &w.item)
             && *exp.get_ref() < today
         {
+            let what = match &matches {
+                Some(m) => format!("waiver for `{}` ({m})", item.get_ref()),
+                None => format!("waiver for `{}`", item.get_ref()),
+            };
             d.push(
-                Diagnostic::warning(
-                    file,
-                    exp.span(),
-                    format!("waiver for `{}` expired on {}", item.get_ref(), exp.get_ref()),
-                )
-                .label("expired")
-                .help("an expired waiver no longer covers the item; renew it or fix the item"),
+                Diagnostic::warning(file, exp.span(), format!("{what} expired on {}", exp.get_ref()))
+                    .label("expired")
+                    .help("an expired waiver no longer covers the item; renew it or fix the item"),
             );
         }
         if let (Some(item), Some(reason), Some(owner), Some(expires)) = (&w.item, &w.reason, &w.owner, &w.expires) {
@@ -263,6 +348,7 @@ pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: 
                 owner: owner.get_ref().clone(),
                 expires: *expires.get_ref(),
                 ticket: w.ticket.as_ref().map(|t| t.get_ref().clone()),
+                matches,
             });
         }
     }

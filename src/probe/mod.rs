@@ -11,6 +11,7 @@ pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
 pub mod redis;
+pub mod scan_report;
 pub mod secret_hygiene;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ pub enum ProbeKind {
     NetpolIsolation,
     Nats,
     AlertRules,
+    ScanReport,
 }
 
 impl ProbeKind {
@@ -48,6 +50,7 @@ impl ProbeKind {
         ProbeKind::NetpolIsolation,
         ProbeKind::Nats,
         ProbeKind::AlertRules,
+        ProbeKind::ScanReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl ProbeKind {
             ProbeKind::NetpolIsolation => "netpol-isolation",
             ProbeKind::Nats => "nats",
             ProbeKind::AlertRules => "alert-rules",
+            ProbeKind::ScanReport => "scan-report",
         }
     }
 
@@ -76,7 +80,35 @@ impl ProbeKind {
 
     /// Whether the probe reads Kubernetes objects (from the live cluster or manifests).
     pub fn reads_cluster(self) -> bool {
-        matches!(self, ProbeKind::Pdb | ProbeKind::SecretHygiene | ProbeKind::NetpolIsolation | ProbeKind::AlertRules)
+        matches!(
+            self,
+            ProbeKind::Pdb
+                | ProbeKind::SecretHygiene
+                | ProbeKind::NetpolIsolation
+                | ProbeKind::AlertRules
+                | ProbeKind::ScanReport
+        )
+    }
+
+    /// The evidence facts that carry a finding's id, which a finding waiver's `match.id` is
+    /// compared with (a comma-separated fact holds several ids). Empty: the probe's findings
+    /// have no id, and are matched by code and target only (docs/decision.md).
+    pub fn finding_id_facts(self) -> &'static [&'static str] {
+        match self {
+            // The vulnerability id (CVE-..., GHSA-..., PYSEC-...) and the report's aliases of it.
+            ProbeKind::ScanReport => &["id", "aliases"],
+            // The env var, ConfigMap key or Secret key the finding is about.
+            ProbeKind::SecretHygiene => &["key"],
+            // The missing heading.
+            ProbeKind::File => &["heading"],
+            ProbeKind::LoadBaseline
+            | ProbeKind::Http
+            | ProbeKind::Pdb
+            | ProbeKind::Redis
+            | ProbeKind::NetpolIsolation
+            | ProbeKind::Nats
+            | ProbeKind::AlertRules => &[],
+        }
     }
 
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
@@ -92,6 +124,8 @@ impl ProbeKind {
             ProbeKind::NetpolIsolation => false,
             // Judges its rule sources offline (manifests); asks Prometheus only when live.
             ProbeKind::AlertRules => false,
+            // Report files, tied to the images of the cluster view (live or manifests).
+            ProbeKind::ScanReport => false,
         }
     }
 }
@@ -111,6 +145,7 @@ pub enum ProbeSpec {
     Nats(Box<nats::NatsParams>),
     // Boxed: its parameters are several times the size of the other variants'.
     AlertRules(Box<crate::rules::params::AlertRulesParams>),
+    ScanReport(scan_report::ScanReportParams),
 }
 
 impl ProbeSpec {
@@ -131,6 +166,7 @@ impl ProbeSpec {
             ProbeKind::AlertRules => {
                 crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
             }
+            ProbeKind::ScanReport => scan_report::ScanReportParams::read(&mut r).map(ProbeSpec::ScanReport),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -148,6 +184,7 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
             ProbeSpec::Nats(_) => ProbeKind::Nats,
             ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
+            ProbeSpec::ScanReport(_) => ProbeKind::ScanReport,
         }
     }
 
@@ -163,6 +200,7 @@ impl ProbeSpec {
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
             ProbeSpec::AlertRules(p) => alert_rules::needs(p),
+            ProbeSpec::ScanReport(p) => scan_report::needs(p),
         }
     }
 
@@ -186,6 +224,7 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
             ProbeSpec::Nats(p) => nats::run(p, ctx).await,
             ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
+            ProbeSpec::ScanReport(p) => scan_report::run(p, ctx).await,
         }
     }
 }

@@ -161,6 +161,24 @@ fn body(item: &ItemReport) -> String {
             facts(&mut b, "    ", &f.evidence);
         }
     }
+    if !item.waived_findings.is_empty() {
+        b.push_str("\nwaived findings (not counted):\n");
+        for w in &item.waived_findings {
+            let f = &w.finding;
+            let target = f.target.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
+            let _ = writeln!(b, "  {} {}{}: {}", f.level.as_str(), f.code, target, f.message);
+            facts(&mut b, "    ", &f.evidence);
+            let ticket = w.waiver.ticket.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
+            let _ = writeln!(
+                b,
+                "    waived by {} until {} ({}): {}{ticket}",
+                w.waiver.owner,
+                w.waiver.expires,
+                text::days_left(w.waiver.days_left),
+                w.waiver.reason
+            );
+        }
+    }
     if !item.evidence.is_empty() {
         b.push_str("\nevidence:\n");
         facts(&mut b, "  ", &item.evidence);

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::outcome::{Fact, Finding, Outcome};
 use crate::report::text;
-use crate::report::{Decision, ItemReport, Report, SignoffStatus, WaiverStatus};
+use crate::report::{Decision, ItemReport, Report, SignoffStatus, WaivedFinding, WaiverStatus};
 
 /// Renders the report as Markdown.
 pub fn render_markdown(report: &Report) -> String {
@@ -96,16 +96,22 @@ fn waivers(md: &mut String, r: &Report) {
         return;
     }
     let _ = write!(md, "\n### Waivers ({})\n\n", r.waivers.len());
-    md.push_str("| Item | Status | Owner | Expires | Days left | Ticket | Reason |\n|---|---|---|---|---:|---|---|\n");
+    md.push_str(
+        "| Item | Covers | Status | Owner | Expires | Days left | Ticket | Reason |\n|---|---|---|---|---|---:|---|---|\n",
+    );
     for w in &r.waivers {
         let status = match w.status {
             WaiverStatus::Applied => "applied",
             WaiverStatus::Unused => "unused",
             WaiverStatus::Expired => "**expired**",
         };
+        let covers = match &w.matches {
+            Some(m) => format!("findings {} ({} waived)", code(&m.to_string(), true), w.waived_findings),
+            None => "the item".to_string(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {status} | {} | {} | {} | {} | {} |",
+            "| {} | {covers} | {status} | {} | {} | {} | {} | {} |",
             code(&w.item, true),
             cell(&w.owner),
             cell(&w.expires),
@@ -176,7 +182,7 @@ fn category_items<'a>(md: &mut String, items: impl Iterator<Item = &'a ItemRepor
 /// Remediation and the rest for non-pass items; the evidence (for every item) folded away.
 fn item_details(md: &mut String, i: &ItemReport) {
     let bullets = item_bullets(i);
-    let has_evidence = !i.evidence.is_empty() || !i.findings.is_empty();
+    let has_evidence = !i.evidence.is_empty() || !i.findings.is_empty() || !i.waived_findings.is_empty();
     if bullets.is_empty() && !has_evidence {
         return;
     }
@@ -204,6 +210,10 @@ fn item_details(md: &mut String, i: &ItemReport) {
             md.push_str("Findings:\n\n");
             findings_table(md, &i.findings);
         }
+        if !i.waived_findings.is_empty() {
+            md.push_str("Waived findings (not counted):\n\n");
+            waived_table(md, &i.waived_findings);
+        }
         if !i.evidence.is_empty() {
             md.push_str("Observed:\n\n");
             facts_table(md, &i.evidence);
@@ -220,6 +230,9 @@ fn item_bullets(i: &ItemReport) -> Vec<String> {
         if let Some(p) = &g.missing_permission {
             bullets.push(format!("Missing permission: {}", code(p, false)));
         }
+    }
+    if !i.waived_findings.is_empty() {
+        bullets.push(format!("Waived findings: {} (not counted; listed under the evidence)", i.waived_findings.len()));
     }
     if let Some(w) = &i.waiver {
         let mut line = format!(
@@ -276,6 +289,37 @@ fn findings_table(md: &mut String, findings: &[Finding]) {
     for f in findings.iter().filter(|f| !f.evidence.is_empty()) {
         let _ = writeln!(md, "Evidence of {}:\n", code(&f.code, false));
         facts_table(md, &f.evidence);
+    }
+}
+
+fn waived_table(md: &mut String, waived: &[WaivedFinding]) {
+    md.push_str("| Level | Code | Target | Message | Waived by |\n|---|---|---|---|---|\n");
+    for w in waived {
+        let f = &w.finding;
+        let mut by = format!(
+            "{} until {} ({}): {}",
+            w.waiver.owner,
+            w.waiver.expires,
+            text::days_left(w.waiver.days_left),
+            w.waiver.reason
+        );
+        if let Some(t) = &w.waiver.ticket {
+            let _ = write!(by, " [{t}]");
+        }
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            f.level.as_str(),
+            code(&f.code, true),
+            f.target.as_deref().map(cell).unwrap_or_else(|| "—".into()),
+            cell(&f.message),
+            cell(&by)
+        );
+    }
+    md.push('\n');
+    for w in waived.iter().filter(|w| !w.finding.evidence.is_empty()) {
+        let _ = writeln!(md, "Evidence of waived {}:\n", code(&w.finding.code, false));
+        facts_table(md, &w.finding.evidence);
     }
 }
 

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checklist::Severity;
+use crate::checklist::{FindingMatch, Severity};
 use crate::outcome::{Fact, Finding, Outcome, Unverified};
 
-/// Bumped on any incompatible change of the JSON report.
+/// Bumped on any incompatible change of the JSON report. Fields added with serde defaults (the
+/// finding waivers' `waived_findings` and `match`) keep the version: older reports read as before.
 pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -111,7 +112,11 @@ pub struct ItemReport {
     /// Stable kebab-case code: `ok` on pass, else the deciding finding's code.
     pub code: String,
     pub message: String,
+    /// The findings that count for the verdict (waived findings are in `waived_findings`).
     pub findings: Vec<Finding>,
+    /// Findings a finding waiver (`[[waiver]]` with `match`) in force covers: shown, not counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived_findings: Vec<WaivedFinding>,
     pub evidence: Vec<Fact>,
     pub remediation: Option<String>,
     /// Why the item is unverified (all its gaps in one), when it is.
@@ -135,6 +140,16 @@ pub struct WaiverRef {
     /// Negative once expired.
     pub days_left: i64,
     pub ticket: Option<String>,
+    /// The findings the waiver names; absent for a waiver of the whole item.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "match")]
+    pub matches: Option<FindingMatch>,
+}
+
+/// A finding covered by a finding waiver, with that waiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WaivedFinding {
+    pub finding: Finding,
+    pub waiver: WaiverRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -150,9 +165,9 @@ pub struct BlockingItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WaiverStatus {
-    /// Covers a failing item and is in force.
+    /// In force and covers a failing item (or, for a finding waiver, at least one finding).
     Applied,
-    /// In force, but the item did not fail: nothing to waive.
+    /// In force, but the item did not fail (or no finding matches): nothing to waive.
     Unused,
     /// Past its expiry date; does not waive anything.
     Expired,
@@ -167,6 +182,16 @@ pub struct WaiverReport {
     pub days_left: i64,
     pub ticket: Option<String>,
     pub status: WaiverStatus,
+    /// The findings the waiver names; absent for a waiver of the whole item.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "match")]
+    pub matches: Option<FindingMatch>,
+    /// How many findings it covered in this run (finding waivers).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waived_findings: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::outcome::Outcome;
 use crate::report::layout::{Out, atom, plain, seg};
 use crate::report::text::{self, width};
-use crate::report::{ItemReport, Report, SignoffReport, SignoffStatus, WaiverStatus};
+use crate::report::{ItemReport, Report, SignoffReport, SignoffStatus, WaiverRef, WaiverStatus};
 
 pub use crate::report::styles::{ColorChoice, Styles};
 
@@ -194,16 +194,23 @@ fn item_block(out: &mut Out, item: &ItemReport) {
             out.facts(DETAIL + 4, &f.evidence);
         }
     }
+    if !item.waived_findings.is_empty() {
+        out.para(DETAIL, DETAIL, &[seg("waived findings (not counted):", st.dim)]);
+        for w in &item.waived_findings {
+            let f = &w.finding;
+            let head = format!("{} {}", f.level.as_str(), f.code);
+            let target = f.target.as_deref().map(|t| format!("[{t}] ")).unwrap_or_default();
+            out.para(DETAIL + 2, DETAIL + 4, &[seg(&head, st.waived), plain(" "), plain(&target), plain(&f.message)]);
+            out.facts(DETAIL + 4, &f.evidence);
+            out.para(DETAIL + 4, DETAIL + 6, &[seg("waived:", st.waived), plain(" "), plain(&waiver_line(&w.waiver))]);
+        }
+    }
     if !item.evidence.is_empty() {
         out.para(DETAIL, DETAIL, &[seg("evidence:", st.dim)]);
         out.facts(DETAIL + 2, &item.evidence);
     }
     if let Some(w) = &item.waiver {
-        let mut line = format!("{} until {} ({}): {}", w.owner, w.expires, text::days_left(w.days_left), w.reason);
-        if let Some(t) = &w.ticket {
-            let _ = write!(line, " [{t}]");
-        }
-        out.field(DETAIL, "waiver:", KEY, &line);
+        out.field(DETAIL, "waiver:", KEY, &waiver_line(w));
     }
     if let Some(s) = &item.signoff {
         out.field(DETAIL, "sign-off:", KEY, &signoff_line(s));
@@ -211,6 +218,15 @@ fn item_block(out: &mut Out, item: &ItemReport) {
     if let Some(r) = &item.remediation {
         out.field(DETAIL, "remediation:", KEY, r);
     }
+}
+
+/// `owner until date (n days left): reason [ticket]`.
+fn waiver_line(w: &WaiverRef) -> String {
+    let mut line = format!("{} until {} ({}): {}", w.owner, w.expires, text::days_left(w.days_left), w.reason);
+    if let Some(t) = &w.ticket {
+        let _ = write!(line, " [{t}]");
+    }
+    line
 }
 
 fn signoff_status(s: &SignoffReport) -> &'static str {
@@ -244,6 +260,10 @@ fn waivers(out: &mut Out, report: &Report) {
             WaiverStatus::Expired => ("expired", st.fail),
         };
         out.para(2, 10, &[atom(&text::fit(word, 8), style), seg(&w.item, st.id)]);
+        if let Some(m) = &w.matches {
+            let covered = format!("findings matching {m} ({} waived)", w.waived_findings);
+            out.para(10, 12, &[plain(&covered)]);
+        }
         let mut line = format!("owner {} · expires {} ({})", w.owner, w.expires, text::days_left(w.days_left));
         if let Some(t) = &w.ticket {
             let _ = write!(line, " · {t}");

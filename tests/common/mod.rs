@@ -29,6 +29,7 @@ fn item(i: Item) -> ItemReport {
         code: i.code.into(),
         message: i.message.into(),
         findings: Vec::new(),
+        waived_findings: Vec::new(),
         evidence: Vec::new(),
         remediation: None,
         unverified: None,
@@ -80,6 +81,14 @@ pub fn recompute(r: &mut Report) {
             message: i.message.clone(),
         })
         .collect();
+}
+
+fn cve_match() -> kgents_gate::checklist::FindingMatch {
+    kgents_gate::checklist::FindingMatch {
+        code: Some("scan-vulnerability".into()),
+        object: None,
+        id: Some("CVE-2024-0001".into()),
+    }
 }
 
 pub fn sample() -> Report {
@@ -182,6 +191,7 @@ pub fn sample() -> Report {
         expires: "2026-03-31".into(),
         days_left: 45,
         ticket: Some("OPS-142".into()),
+        matches: None,
     });
     i.remediation = Some("Deploy Loki and point promtail at it.".into());
     items.push(i);
@@ -224,6 +234,7 @@ pub fn sample() -> Report {
         expires: "2026-02-01".into(),
         days_left: -13,
         ticket: None,
+        matches: None,
     });
     i.remediation = Some("Set `appendonly yes` (and `appendfsync everysec`) in the Redis config.".into());
     i.blocks = true;
@@ -307,6 +318,43 @@ pub fn sample() -> Report {
     i.duration_ms = 0;
     items.push(i);
 
+    let mut i = item(Item {
+        id: "security.image-scan",
+        title: "Deployed images scanned, no high or critical CVE",
+        category: "security",
+        severity: Blocking,
+        outcome: Warn,
+        code: "scan-vulnerability",
+        message: "CVE-2024-0002 (medium) in zlib 1.2.13, fixed in 1.3; 1 finding waived",
+    });
+    i.owner = Some("security".into());
+    i.check = Some("security.image-scan".into());
+    i.probe = "scan-report".into();
+    i.findings = vec![
+        Finding::warning("scan-vulnerability", "CVE-2024-0002 (medium) in zlib 1.2.13, fixed in 1.3")
+            .target("ghcr.io/kgents/billing:2.0.1 (debian 12.5)")
+            .fact("id", "CVE-2024-0002"),
+    ];
+    i.waived_findings = vec![WaivedFinding {
+        finding: Finding::error("scan-vulnerability", "CVE-2024-0001 (critical) in libssl3 3.0.11, fixed in 3.0.13")
+            .target("ghcr.io/kgents/billing:2.0.1 (debian 12.5)")
+            .fact("id", "CVE-2024-0001"),
+        waiver: WaiverRef {
+            reason: "openssl fix ships with the next base image | no TLS in this path".into(),
+            owner: "security-lead".into(),
+            expires: "2026-03-01".into(),
+            days_left: 15,
+            ticket: Some("SEC-91".into()),
+            matches: Some(cve_match()),
+        },
+    }];
+    i.evidence = vec![
+        Fact::new("scans/billing.json sha256", "4e1c0f7a2b9d8e3c6a5f4b1d0e9c8a7b6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c"),
+        Fact::new("scans/billing.json scanner", "Trivy 0.50.1 (Trivy JSON)"),
+    ];
+    i.remediation = Some("Rebuild the image on a patched base and scan it again.".into());
+    items.push(i);
+
     let signoffs = items.iter().filter_map(|i| i.signoff.clone()).collect();
     let waivers = vec![
         WaiverReport {
@@ -317,6 +365,8 @@ pub fn sample() -> Report {
             days_left: 45,
             ticket: Some("OPS-142".into()),
             status: WaiverStatus::Applied,
+            matches: None,
+            waived_findings: 0,
         },
         WaiverReport {
             item: "secrets.unused".into(),
@@ -326,6 +376,8 @@ pub fn sample() -> Report {
             days_left: 1,
             ticket: Some("SEC-77".into()),
             status: WaiverStatus::Unused,
+            matches: None,
+            waived_findings: 0,
         },
         WaiverReport {
             item: "availability.redis-persistence".into(),
@@ -335,6 +387,19 @@ pub fn sample() -> Report {
             days_left: -13,
             ticket: None,
             status: WaiverStatus::Expired,
+            matches: None,
+            waived_findings: 0,
+        },
+        WaiverReport {
+            item: "security.image-scan".into(),
+            reason: "openssl fix ships with the next base image | no TLS in this path".into(),
+            owner: "security-lead".into(),
+            expires: "2026-03-01".into(),
+            days_left: 15,
+            ticket: Some("SEC-91".into()),
+            status: WaiverStatus::Applied,
+            matches: Some(cve_match()),
+            waived_findings: 1,
         },
     ];
     let cat = |id: &str, title: &str| CategoryProgress {
@@ -362,6 +427,7 @@ pub fn sample() -> Report {
             cat("observability", "Observability"),
             cat("availability", "Availability"),
             cat("docs", "Documentation & sign-offs"),
+            cat("security", "Security review"),
         ],
         items,
         blocking: Vec::new(),

@@ -110,6 +110,40 @@ async fn write_state(pods: &Api<Pod>, pod: &Pod, state: &PodState) -> Result<Pod
         .map_err(|e| format!("patch status of pod {name}: {e}"))
 }
 
+/// `status` (from [`status_for`]) with the `imageID` a runtime reports for some containers, by
+/// container name (init or regular), e.g. `docker-pullable://redis@sha256:...` as dockershim
+/// writes it or `docker.io/library/redis@sha256:...` as containerd does.
+pub fn with_image_ids(mut status: Value, image_ids: &[(&str, &str)]) -> Value {
+    for list in ["containerStatuses", "initContainerStatuses"] {
+        if let Some(items) = status.pointer_mut(&format!("/status/{list}")).and_then(Value::as_array_mut) {
+            for c in items {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+                if let Some((_, id)) = image_ids.iter().find(|(n, _)| *n == name) {
+                    c["imageID"] = Value::String(id.to_string());
+                }
+            }
+        }
+    }
+    status
+}
+
+/// Writes `state` into the status of pod `namespace/name`, with the image IDs the runtime
+/// pulled for its containers (see [`with_image_ids`]).
+pub async fn set_pod_state_with_image_ids(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    state: PodState,
+    image_ids: &[(&str, &str)],
+) -> Pod {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pod = pods.get(name).await.unwrap_or_else(|e| panic!("get pod {namespace}/{name}: {e}"));
+    let patch = with_image_ids(status_for(&pod, &state), image_ids);
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("patch status of pod {name}: {e}"))
+}
+
 /// Whether the pod's `Ready` condition is True.
 pub fn is_ready(pod: &Pod) -> bool {
     let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());

@@ -1,14 +1,18 @@
 //! The decision: turns probe results, sign-offs and waivers into item outcomes and the launch
 //! decision, exactly as docs/decision.md defines them. Pure: same inputs, same `Report`.
+//! Waivers (of items and of findings) are applied in `waivers`.
+
+mod waivers;
 
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 
-use crate::checklist::{Checklist, Item, ItemKind, Severity, Signoff, Waiver};
+use crate::checklist::{Checklist, Item, ItemKind, Severity, Signoff};
 use crate::engine::ItemRun;
-use crate::outcome::{Level, Outcome, ProbeState, Unverified};
+use crate::outcome::{Finding, Level, Outcome, ProbeState, Unverified};
 use crate::report::*;
+use waivers::WaiverBook;
 
 /// Everything the decision needs besides the checklist and the probe results.
 #[derive(Debug, Clone)]
@@ -25,10 +29,6 @@ pub struct DecideInput<'a> {
 /// Days from `today` to `date` (negative when past).
 pub fn days_left(today: Date, date: Date) -> i64 {
     (date - today).get_days() as i64
-}
-
-fn waiver_in_force(w: &Waiver, today: Date) -> bool {
-    w.expires >= today
 }
 
 fn signoff_status(s: Option<&Signoff>, today: Date) -> SignoffStatus {
@@ -56,12 +56,9 @@ pub fn decide(input: DecideInput<'_>) -> Report {
     let DecideInput { checklist, selected, runs, today, strict, provenance } = input;
     let mut items = Vec::new();
     let mut signoffs = Vec::new();
-    let mut notes = Vec::new();
-    let mut waiver_status: BTreeMap<usize, WaiverStatus> = BTreeMap::new();
+    let mut book = WaiverBook::new(checklist, today);
 
     for item in &checklist.items {
-        let waiver_idx = checklist.waivers.iter().position(|w| w.item == item.id);
-        let waiver = waiver_idx.map(|i| &checklist.waivers[i]);
         let mut r = ItemReport {
             id: item.id.clone(),
             title: item.title.clone(),
@@ -74,6 +71,7 @@ pub fn decide(input: DecideInput<'_>) -> Report {
             code: "ok".into(),
             message: String::new(),
             findings: Vec::new(),
+            waived_findings: Vec::new(),
             evidence: Vec::new(),
             remediation: item.check().map(|c| c.remediation.clone()),
             unverified: None,
@@ -134,9 +132,12 @@ pub fn decide(input: DecideInput<'_>) -> Report {
                 r.signoff = Some(sr.clone());
                 signoffs.push(sr);
             }
-            ItemKind::Check { .. } => {
+            ItemKind::Check { def, .. } => {
                 if let Some(run) = runs.get(&item.id) {
-                    judge_run(&mut r, run, item.severity);
+                    // Findings a finding waiver in force covers do not count for the verdict.
+                    let split = book.split_findings(item, def.probe, run.report.findings());
+                    judge_run(&mut r, run, &split.in_force, item.severity);
+                    book.apply_finding_waivers(&mut r, item, split);
                 } else {
                     r.outcome = Outcome::Unverified;
                     r.code = "not-run".into();
@@ -144,32 +145,31 @@ pub fn decide(input: DecideInput<'_>) -> Report {
                 }
             }
         }
-        apply_waiver_and_block(&mut r, item, waiver, waiver_idx, today, strict, &mut notes, &mut waiver_status);
+        book.apply_item_waiver(&mut r, item);
+        r.blocks = blocks(&r, item, strict);
         items.push(r);
     }
-    finish(checklist, items, signoffs, notes, waiver_status, today, strict, provenance)
+    finish(checklist, items, signoffs, book, today, strict, provenance)
 }
 
-/// The raw verdict of a probe run, before waivers: the one verdict rule (docs/decision.md).
-/// An error finding fails the item even where parts could not be seen; gaps alone (or beside
-/// warnings, which an unseen part could outweigh) leave it unverified; every gap is reported.
-fn judge_run(r: &mut ItemReport, run: &ItemRun, severity: Severity) {
+/// The raw verdict of a probe run, before item waivers, on the findings that count (`findings`:
+/// the run's findings less those a finding waiver covers): the one verdict rule
+/// (docs/decision.md). An error finding fails the item even where parts could not be seen; gaps
+/// alone (or beside warnings, which an unseen part could outweigh) leave it unverified; every
+/// gap is reported.
+fn judge_run(r: &mut ItemReport, run: &ItemRun, findings: &[Finding], severity: Severity) {
     r.duration_ms = run.duration.as_millis() as u64;
     r.evidence = run.report.evidence.clone();
     r.gaps = run.report.gaps().to_vec();
-    let findings = match &run.report.state {
-        ProbeState::Skipped(reason) => {
-            r.outcome = Outcome::Skipped;
-            r.code = "not-applicable".into();
-            r.message = reason.clone();
-            r.remediation = None;
-            return;
-        }
-        ProbeState::Unverified(_) => &[][..],
-        ProbeState::Checked { findings, .. } => findings.as_slice(),
-    };
+    if let ProbeState::Skipped(reason) = &run.report.state {
+        r.outcome = Outcome::Skipped;
+        r.code = "not-applicable".into();
+        r.message = reason.clone();
+        r.remediation = None;
+        return;
+    }
     r.findings = findings.to_vec();
-    let worst = run.report.worst_level();
+    let worst = findings.iter().map(|f| f.level).max();
     let counted = |level: Level| findings.iter().filter(|f| f.level >= level).count();
     if worst == Some(Level::Error) {
         let f = findings.iter().find(|f| f.level == Level::Error).expect("an error finding exists");
@@ -202,58 +202,9 @@ fn judge_run(r: &mut ItemReport, run: &ItemRun, severity: Severity) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply_waiver_and_block(
-    r: &mut ItemReport,
-    item: &Item,
-    waiver: Option<&Waiver>,
-    waiver_idx: Option<usize>,
-    today: Date,
-    strict: bool,
-    notes: &mut Vec<String>,
-    waiver_status: &mut BTreeMap<usize, WaiverStatus>,
-) {
-    // Waivers: cover fail, warn and pending; never unverified (could not see is not accepted risk).
-    if let (Some(w), Some(idx)) = (waiver, waiver_idx) {
-        let needs_waiver = matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Pending);
-        let dl = days_left(today, w.expires);
-        let status = if !waiver_in_force(w, today) {
-            WaiverStatus::Expired
-        } else if needs_waiver {
-            WaiverStatus::Applied
-        } else {
-            WaiverStatus::Unused
-        };
-        match status {
-            WaiverStatus::Applied => {
-                r.outcome = Outcome::Waived;
-                r.message = format!("waived until {} by {} ({}): {}", w.expires, w.owner, w.reason, r.message);
-                r.waiver = Some(WaiverRef {
-                    reason: w.reason.clone(),
-                    owner: w.owner.clone(),
-                    expires: w.expires.to_string(),
-                    days_left: dl,
-                    ticket: w.ticket.clone(),
-                });
-            }
-            WaiverStatus::Expired if needs_waiver => {
-                r.message = format!("{} (waiver by {} expired on {})", r.message, w.owner, w.expires);
-                notes.push(format!("waiver for {} expired on {}; it no longer covers the item", item.id, w.expires));
-            }
-            WaiverStatus::Expired => {
-                notes.push(format!("waiver for {} expired on {} (the item passes without it)", item.id, w.expires));
-            }
-            WaiverStatus::Unused => {
-                notes.push(format!(
-                    "waiver for {} matches nothing: the item is {}; remove the waiver",
-                    item.id, r.outcome
-                ));
-            }
-        }
-        waiver_status.insert(idx, status);
-    }
-
-    r.blocks = match r.outcome {
+/// Whether the item keeps the launch from being approved (docs/decision.md).
+fn blocks(r: &ItemReport, item: &Item, strict: bool) -> bool {
+    match r.outcome {
         Outcome::Fail => true,
         // `--strict` raises warning-severity items to blocking, never info items: the same rule
         // for a pending sign-off and a failing check (docs/decision.md).
@@ -261,39 +212,19 @@ fn apply_waiver_and_block(
         Outcome::Unverified => item.severity == Severity::Blocking,
         Outcome::Warn => strict && item.severity != Severity::Info,
         Outcome::Pass | Outcome::Waived | Outcome::Skipped => false,
-    };
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finish(
     checklist: &Checklist,
     items: Vec<ItemReport>,
     signoffs: Vec<SignoffReport>,
-    notes: Vec<String>,
-    waiver_status: BTreeMap<usize, WaiverStatus>,
+    book: WaiverBook<'_>,
     today: Date,
     strict: bool,
     provenance: Provenance,
 ) -> Report {
-    // Waivers of items not selected this run are reported as they stand, without a verdict.
-    let waivers = checklist
-        .waivers
-        .iter()
-        .enumerate()
-        .map(|(i, w)| WaiverReport {
-            item: w.item.clone(),
-            reason: w.reason.clone(),
-            owner: w.owner.clone(),
-            expires: w.expires.to_string(),
-            days_left: days_left(today, w.expires),
-            ticket: w.ticket.clone(),
-            status: waiver_status.get(&i).copied().unwrap_or(if waiver_in_force(w, today) {
-                WaiverStatus::Unused
-            } else {
-                WaiverStatus::Expired
-            }),
-        })
-        .collect();
+    let (waivers, notes) = book.finish();
 
     let blocking: Vec<BlockingItem> = items
         .iter()
@@ -311,12 +242,23 @@ fn finish(
     let hard_blocks = blocking.iter().filter(|b| b.outcome != Outcome::Unverified).count();
     let unverified_blocks = blocking.len() - hard_blocks;
     let waived = items.iter().filter(|i| i.outcome == Outcome::Waived).count();
+    // Items that pass on the strength of waived findings without being waived as a whole (the
+    // rest still warns) rely on waivers too.
+    let partly = items.iter().filter(|i| i.outcome != Outcome::Waived && !i.waived_findings.is_empty()).count();
+    let waived_findings: usize = items.iter().map(|i| i.waived_findings.len()).sum();
     let (decision, decision_reason) = if hard_blocks > 0 {
         (Decision::Blocked, plural(hard_blocks, "item blocks", "items block") + " the launch")
     } else if unverified_blocks > 0 {
         (Decision::Incomplete, plural(unverified_blocks, "blocking item", "blocking items") + " could not be verified")
-    } else if waived > 0 {
+    } else if waived > 0 && partly == 0 {
         (Decision::ApprovedWithWaivers, plural(waived, "item is", "items are") + " waived; everything else passed")
+    } else if waived + partly > 0 {
+        let reason = format!(
+            "{} on waivers ({} waived); everything else passed",
+            plural(waived + partly, "item relies", "items rely"),
+            plural(waived_findings, "finding", "findings")
+        );
+        (Decision::ApprovedWithWaivers, reason)
     } else {
         (Decision::Approved, "every blocking item passed".to_string())
     };
@@ -383,7 +325,7 @@ fn redact_report(report: &mut Report) {
     for i in &mut report.items {
         fix(&mut i.message);
         fix_facts(&mut i.evidence);
-        for f in &mut i.findings {
+        for f in i.findings.iter_mut().chain(i.waived_findings.iter_mut().map(|w| &mut w.finding)) {
             fix(&mut f.message);
             fix_facts(&mut f.evidence);
             if let Some(t) = &mut f.target {
@@ -403,7 +345,7 @@ fn redact_report(report: &mut Report) {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
