@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+/// Allocation is a large part of reading big clusters; mimalloc does it several times faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // rustls needs one process-wide crypto provider; ring is the one every TLS client here uses.
     let _ = rustls::crypto::ring::default_provider().install_default();

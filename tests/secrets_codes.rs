@@ -342,3 +342,27 @@ fn json_shape_exit_code_and_probe_report() {
     assert_eq!(report.worst_level(), Some(Level::Error));
     assert!(report.evidence.iter().any(|e| e.name == "findings.env-plain-credential" && e.value == "2"));
 }
+
+/// A file in a ConfigMap that assigns a value to a credential's name (as detect-secrets' keyword
+/// plugin reads properties and env files) is a finding; placeholders and references are not.
+#[test]
+fn credential_assignments_inside_configmap_files() {
+    let cm = |body: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: apps}}\ndata:\n  app.properties: {}\n",
+            serde_json::to_string(body).unwrap()
+        )
+    };
+    let f = run(&cm("log.level=info\naws_secret_access_key = pLC22OlqtwDsTatqDwsj85sPOhFcjc2ZzmJ6oNxj\n"), &SecretScanOptions::default());
+    let hit = one(&f, "configmap-credential");
+    assert!(hit.message.contains("line 2 assigns a value to aws_secret_access_key"), "{}", hit.message);
+    assert!(!hit.message.contains("pLC22Olq"), "never the value: {}", hit.message);
+    for harmless in [
+        "log.level=info\naws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}\n",
+        "# password = hunter2hunter2\nmode=fast\n",
+        "db.password.file=/etc/secrets/db\n",
+        "token_ttl=short\nuser=app\n",
+    ] {
+        assert!(with_code(&run(&cm(harmless), &SecretScanOptions::default()), "configmap-credential").is_empty(), "{harmless}");
+    }
+}

@@ -15,6 +15,8 @@ enum Reason {
     Name,
     Rules(Vec<String>),
     ExtraValue,
+    /// A file's line assigns a value to a credential's name (`aws_secret_access_key = ...`).
+    Assignment { name: String, line: usize },
 }
 
 impl Reason {
@@ -27,6 +29,7 @@ impl Reason {
                 format!("the value matches credential pattern {}{more}", shown.join(", "))
             }
             Reason::ExtraValue => "the value matches a configured credential-value pattern".to_string(),
+            Reason::Assignment { name, line } => format!("line {line} assigns a value to {name}"),
         }
     }
 }
@@ -69,6 +72,37 @@ fn judge(name: &str, value: &str, key: Option<&str>, p: &Patterns, opts: &Secret
     }
     if opts.extra_credential_values.iter().any(|r| r.is_match(value)) {
         return Some(Reason::ExtraValue);
+    }
+    if !single_line {
+        return file_assignment(value, p, opts);
+    }
+    None
+}
+
+/// `name = value` / `name: value` lines in a file whose name says credential (as a key-name
+/// scanner reads a properties, ini, env or YAML file); placeholders and references are ignored.
+fn file_assignment(text: &str, p: &Patterns, opts: &SecretScanOptions) -> Option<Reason> {
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_start().trim_start_matches("export ");
+        if l.starts_with('#') || l.starts_with(';') || l.starts_with("//") {
+            continue;
+        }
+        let Some(at) = l.find(['=', ':']) else { continue };
+        let name = l[..at].trim().trim_matches(['"', '\'']);
+        let value = l[at + 1..].trim().trim_matches(['"', '\'', ',']);
+        if name.is_empty()
+            || name.contains(char::is_whitespace)
+            || value.len() < 8
+            || value.contains(char::is_whitespace)
+            || p.names.is_ignored_value(value)
+            || lower_contains_any(name, &opts.allowed_credential_names)
+            || opts.allowed_credential_values.iter().any(|r| r.is_match(value))
+        {
+            continue;
+        }
+        if p.names.is_credential_name(name) || lower_contains_any(name, &opts.extra_credential_names) {
+            return Some(Reason::Assignment { name: name.to_string(), line: i + 1 });
+        }
     }
     None
 }
