@@ -4,6 +4,7 @@
 
 pub mod alert_rules;
 pub mod file;
+pub mod hpa;
 pub mod http;
 pub mod load_baseline;
 pub mod nats;
@@ -12,6 +13,7 @@ pub mod params;
 pub mod pdb;
 pub mod redis;
 pub mod secret_hygiene;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +37,8 @@ pub enum ProbeKind {
     NetpolIsolation,
     Nats,
     AlertRules,
+    Workload,
+    Hpa,
 }
 
 impl ProbeKind {
@@ -48,6 +52,8 @@ impl ProbeKind {
         ProbeKind::NetpolIsolation,
         ProbeKind::Nats,
         ProbeKind::AlertRules,
+        ProbeKind::Workload,
+        ProbeKind::Hpa,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,8 @@ impl ProbeKind {
             ProbeKind::NetpolIsolation => "netpol-isolation",
             ProbeKind::Nats => "nats",
             ProbeKind::AlertRules => "alert-rules",
+            ProbeKind::Workload => "workload",
+            ProbeKind::Hpa => "hpa",
         }
     }
 
@@ -76,7 +84,15 @@ impl ProbeKind {
 
     /// Whether the probe reads Kubernetes objects (from the live cluster or manifests).
     pub fn reads_cluster(self) -> bool {
-        matches!(self, ProbeKind::Pdb | ProbeKind::SecretHygiene | ProbeKind::NetpolIsolation | ProbeKind::AlertRules)
+        matches!(
+            self,
+            ProbeKind::Pdb
+                | ProbeKind::SecretHygiene
+                | ProbeKind::NetpolIsolation
+                | ProbeKind::AlertRules
+                | ProbeKind::Workload
+                | ProbeKind::Hpa
+        )
     }
 
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
@@ -92,6 +108,8 @@ impl ProbeKind {
             ProbeKind::NetpolIsolation => false,
             // Judges its rule sources offline (manifests); asks Prometheus only when live.
             ProbeKind::AlertRules => false,
+            // Judge the view (manifests offline); the HPA's live status only when it has one.
+            ProbeKind::Workload | ProbeKind::Hpa => false,
         }
     }
 }
@@ -111,6 +129,8 @@ pub enum ProbeSpec {
     Nats(Box<nats::NatsParams>),
     // Boxed: its parameters are several times the size of the other variants'.
     AlertRules(Box<crate::rules::params::AlertRulesParams>),
+    Workload(workload::WorkloadParams),
+    Hpa(hpa::HpaParams),
 }
 
 impl ProbeSpec {
@@ -131,6 +151,8 @@ impl ProbeSpec {
             ProbeKind::AlertRules => {
                 crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
             }
+            ProbeKind::Workload => workload::WorkloadParams::read(&mut r).map(ProbeSpec::Workload),
+            ProbeKind::Hpa => hpa::HpaParams::read(&mut r).map(ProbeSpec::Hpa),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -148,6 +170,8 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
             ProbeSpec::Nats(_) => ProbeKind::Nats,
             ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
+            ProbeSpec::Workload(_) => ProbeKind::Workload,
+            ProbeSpec::Hpa(_) => ProbeKind::Hpa,
         }
     }
 
@@ -163,6 +187,8 @@ impl ProbeSpec {
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
             ProbeSpec::AlertRules(p) => alert_rules::needs(p),
+            ProbeSpec::Workload(p) => workload::needs(p),
+            ProbeSpec::Hpa(p) => hpa::needs(p),
         }
     }
 
@@ -186,6 +212,8 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
             ProbeSpec::Nats(p) => nats::run(p, ctx).await,
             ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
+            ProbeSpec::Workload(p) => workload::run(p, ctx).await,
+            ProbeSpec::Hpa(p) => hpa::run(p, ctx).await,
         }
     }
 }
