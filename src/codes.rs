@@ -243,6 +243,11 @@ pub fn info(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code == code)
 }
 
+/// The codes a probe kind reports itself (not those every probe may report).
+pub fn for_probe(kind: &str) -> Vec<&'static CodeInfo> {
+    CODES.iter().filter(|c| c.by.split(", ").any(|b| b == kind)).collect()
+}
+
 /// In debug builds: a code that is not in the table is a bug (the whole test suite checks it).
 #[inline]
 pub fn debug_check(code: &str) {
