@@ -133,11 +133,10 @@ async fn workload_findings_on_the_live_cluster() {
              \x20     initContainers:\n      - {{name: init, image: \"busybox:1.35\"}}\n      containers:\n      - name: main\n\
              \x20       image: nats:latest\n{PROBES}---\n"
         ),
-        format!(
-            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: agent}}\nspec:\n  selector: {{matchLabels: {{app: agent}}}}\n\
-             \x20 template:\n    metadata: {{labels: {{app: agent}}}}\n    spec:\n      containers:\n      - name: main\n\
-             \x20       image: \"agent:2\"\n        readinessProbe: {{exec: {{command: [\"true\"]}}}}\n---\n"
-        ),
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: agent}}\n\
+             \x20 template:\n    metadata: {labels: {app: agent}}\n    spec:\n      containers:\n      - name: main\n\
+             \x20       image: \"agent:2\"\n        readinessProbe: {exec: {command: [\"true\"]}}\n---\n"
+            .to_string(),
         "apiVersion: v1\nkind: Pod\nmetadata: {name: debug}\nspec:\n  containers:\n  - {name: shell, image: \"busybox:1.35\"}\n---\n".into(),
         "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: scaled}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: scaled}\n  minReplicas: 2\n  maxReplicas: 4\n---\n".into(),
         "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: floor-low}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: floor-low}\n  minReplicas: 1\n  maxReplicas: 4\n".into(),
@@ -380,13 +379,11 @@ async fn a_user_who_cannot_list_hpas_is_told_and_never_passes() {
     let ns = plane.unique_namespace("hpa-rbac").await;
     kubectl_apply(&ns, &deployment("api", Some(2), "api:1", &format!("{PROBES}{RESOURCES}")), false);
     // carol may list the workloads and LimitRanges, not the HPAs.
-    let role = format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: reader}}\nrules:\n\
+    let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader}\nrules:\n\
          - apiGroups: [\"\", \"apps\"]\n  resources: [pods, limitranges, deployments, statefulsets, daemonsets]\n  verbs: [list]\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: reader}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}}\n\
-         subjects: [{{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}}]\n"
-    );
-    plane.apply_yaml_in(&ns, &role).await;
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reader}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}\n\
+         subjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n";
+    plane.apply_yaml_in(&ns, role).await;
     let items = [
         item("wl", "workloads.readiness", &format!("namespaces = [\"{ns}\"]")),
         item("hpa", "hpa.capacity", &format!("namespaces = [\"{ns}\"]")),
