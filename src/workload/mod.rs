@@ -161,6 +161,14 @@ fn de<'v, T: Deserialize<'v>>(v: Option<&'v Value>, what: &str) -> Result<T, Str
     }
 }
 
+/// A pod spec without containers is one the API server rejects: nothing to judge, and no pass.
+fn no_containers(spec: &PodSpec, path: &str) -> Result<(), String> {
+    if spec.containers.is_empty() {
+        return Err(format!("{path}.containers is empty (the API server requires at least one container)"));
+    }
+    Ok(())
+}
+
 /// Reads a view object of `kind` as a workload. The `spec` and `metadata` are read as the
 /// current API types whatever `apiVersion` the object was written with (an old served version
 /// has the same fields).
@@ -190,6 +198,7 @@ pub fn read_workload(kind: WorkloadKind, object: &Value) -> Result<Workload<'_>,
         }
         WorkloadKind::Pod => {
             let pod_spec: PodSpec = de(spec, "spec")?;
+            no_containers(&pod_spec, "spec")?;
             return Ok(Workload {
                 kind,
                 namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
@@ -204,6 +213,7 @@ pub fn read_workload(kind: WorkloadKind, object: &Value) -> Result<Workload<'_>,
     };
     let template = template.ok_or("no spec.template")?;
     let pod_spec = template.spec.ok_or("no spec.template.spec")?;
+    no_containers(&pod_spec, "spec.template.spec")?;
     let pod_labels = template.metadata.and_then(|m| m.labels).unwrap_or_default();
     Ok(Workload {
         kind,
@@ -268,6 +278,8 @@ mod tests {
         assert!(w.is_owned_pod());
         assert_eq!(w.namespace, "default");
         assert!(read_workload(WorkloadKind::StatefulSet, &json!({"metadata": {"name": "x"}})).is_err());
+        let empty = json!({"metadata": {"name": "p"}, "spec": {"serviceAccountName": "sa"}});
+        assert!(read_workload(WorkloadKind::Pod, &empty).unwrap_err().contains("spec.containers is empty"));
         let bad = json!({"metadata": {"name": "x"}, "spec": {"replicas": "two", "selector": {}, "template": {}}});
         assert!(read_workload(WorkloadKind::Deployment, &bad).unwrap_err().contains("spec"));
     }
@@ -296,7 +308,7 @@ mod tests {
     #[test]
     fn applied_replicas_from_manifest_annotation_or_managed_fields() {
         let base = |meta: Value, spec_replicas: Option<i32>| {
-            let mut spec = json!({"selector": {}, "template": {"spec": {"containers": []}}});
+            let mut spec = json!({"selector": {}, "template": {"spec": {"containers": [{"name": "c"}]}}});
             if let Some(r) = spec_replicas {
                 spec["replicas"] = json!(r);
             }
