@@ -398,3 +398,52 @@ async fn a_user_who_cannot_list_hpas_is_told_and_never_passes() {
     assert_eq!(report["hpa"]["outcome"], "unverified");
     assert_eq!(report["hpa"]["unverified"]["missing_permission"], perm, "{:#}", report["hpa"]);
 }
+
+#[tokio::test]
+async fn the_rbac_yaml_grants_what_both_checks_read() {
+    let plane = ControlPlane::shared();
+    let ns = plane.unique_namespace("wl-rbac").await;
+    let yaml = [
+        LIMITRANGE.to_string(),
+        deployment("api", None, "api:1", &format!("{PROBES}{RESOURCES}")),
+        "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n  minReplicas: 2\n  maxReplicas: 4\n---\n".into(),
+        "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: api}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: api}}\n".into(),
+    ]
+    .concat();
+    kubectl_apply(&ns, &yaml, false);
+    wait_hpa(&ns, "api", "api ScalingActive", |s| condition(s, "ScalingActive").is_some()).await;
+    let items = [
+        item("wl", "workloads.readiness", &format!("namespaces = [\"{ns}\"]")),
+        item("hpa", "hpa.capacity", &format!("namespaces = [\"{ns}\"]")),
+    ]
+    .concat();
+    let ws = workspace(&items);
+    let role = support::unique_name("wl-rbac-role");
+    let out = Command::new(BIN)
+        .args(["rbac", "--checklist", "checklist.toml", "--name", &role, "--bind", "user:dave"])
+        .current_dir(ws.path())
+        .env("HOME", ws.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rbac = String::from_utf8(out.stdout).unwrap();
+    for resource in ["horizontalpodautoscalers", "limitranges", "poddisruptionbudgets", "daemonsets", "replicasets"] {
+        assert!(rbac.contains(&format!("\"{resource}\"")), "{resource} missing:\n{rbac}");
+    }
+    assert!(!rbac.contains("secrets"), "neither check reads Secrets:\n{rbac}");
+    plane.apply_yaml(&rbac).await;
+    // RBAC takes effect once the authorizer's cache has the binding.
+    let items = support::eventually("dave's audit without forbidden gaps", Duration::from_secs(20), || {
+        let dir = ws.path().to_path_buf();
+        async move {
+            let items = tokio::task::spawn_blocking(move || audit(&dir, "dave")).await.map_err(|e| e.to_string())?;
+            let forbidden =
+                |i: &Value| i["unverified"]["code"] == "forbidden" || gap_codes(i).iter().any(|g| g == "forbidden");
+            if items.values().any(forbidden) { Err(format!("{items:#?}")) } else { Ok(items) }
+        }
+    })
+    .await;
+    // Judged on the merits: sound objects pass; the HPA's live status (no metrics server) fails it.
+    assert_eq!(items["wl"]["outcome"], "pass", "{:#}", items["wl"]);
+    assert_eq!(targets(&items["hpa"], "hpa-unable-to-scale"), [format!("HorizontalPodAutoscaler {ns}/api")]);
+}
