@@ -197,7 +197,7 @@ pub fn judge(inputs: &Inputs<'_, '_>, scope: &Scope, report: &mut ProbeReport) -
         let kind = WorkloadKind::scale_target(h.target.api_version.as_deref(), &h.target.kind);
         let target = kind.and_then(|k| inputs.index.get(k, &h.namespace, &h.target.name));
         let target_labels = target.map(|t| [t.meta.labels.as_ref(), Some(&t.pod_labels)]);
-        let selected = scope.select.selects(&h.namespace, &h.name, [Some(&h.labels), None])
+        let selected = scope.select.selects(&h.namespace, &h.name, [Some(&h.labels), Some(&h.labels)])
             || target_labels.is_some_and(|l| scope.select.selects(&h.namespace, &h.name, l));
         if !selected {
             continue;

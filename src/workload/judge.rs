@@ -151,14 +151,17 @@ fn image_findings(w: &Workload<'_>, c: &ContainerRef<'_>, require_digest: bool, 
     }
 }
 
-/// Requests and limits; values the LimitRange or the API server supplies are noted as evidence.
+/// At most this many containers get a fact naming the defaults they take (the rest are counted).
+const MAX_DEFAULT_FACTS: usize = 20;
+
+/// Requests and limits; returns the values a LimitRange or the API server supplies, as evidence.
 fn resource_findings(
     w: &Workload<'_>,
     c: &ContainerRef<'_>,
     scope: &Scope,
     defaults: &ContainerDefaults,
     report: &mut ProbeReport,
-) {
+) -> Option<(String, String)> {
     let mut supplied = Vec::new();
     let checks = [
         ("request", "container-requests-missing", &scope.requests),
@@ -186,9 +189,7 @@ fn resource_findings(
             }
         }
     }
-    if !supplied.is_empty() {
-        report.fact(format!("defaults {} [{}]", w.target(), c.container.name), supplied.join("; "));
-    }
+    (!supplied.is_empty()).then(|| (format!("defaults {} [{}]", w.target(), c.container.name), supplied.join("; ")))
 }
 
 fn replica_findings(
@@ -228,6 +229,7 @@ pub fn judge(inputs: &Inputs<'_, '_>, scope: &Scope, report: &mut ProbeReport) -
     let mut judged_count = 0;
     let mut container_count = 0;
     let mut namespaces: BTreeSet<String> = scope.namespaces.iter().cloned().collect();
+    let mut default_facts = 0;
     for w in inputs.index.all().iter().filter(|w| judged(w)) {
         if !scope.selects(&w.namespace, &w.name, [w.meta.labels.as_ref(), Some(&w.pod_labels)]) {
             continue;
@@ -237,8 +239,13 @@ pub fn judge(inputs: &Inputs<'_, '_>, scope: &Scope, report: &mut ProbeReport) -
         let defaults = inputs.limit_ranges.and_then(|m| m.get(&w.namespace)).unwrap_or(&NO_DEFAULTS);
         for c in containers(&w.pod_spec) {
             container_count += 1;
-            if inputs.limit_ranges.is_some() {
-                resource_findings(w, &c, scope, defaults, report);
+            if inputs.limit_ranges.is_some()
+                && let Some((name, value)) = resource_findings(w, &c, scope, defaults, report)
+            {
+                default_facts += 1;
+                if default_facts <= MAX_DEFAULT_FACTS {
+                    report.fact(name, value);
+                }
             }
             if c.long_running() {
                 probe_findings(w, &c, report);
@@ -262,6 +269,15 @@ pub fn judge(inputs: &Inputs<'_, '_>, scope: &Scope, report: &mut ProbeReport) -
                 ),
             }
         }
+    }
+    if default_facts > MAX_DEFAULT_FACTS {
+        report.fact(
+            "defaults (more)",
+            format!(
+                "{} more containers take a request or limit from a LimitRange or their limit",
+                default_facts - MAX_DEFAULT_FACTS
+            ),
+        );
     }
     report.fact("workloads judged", judged_count);
     report.fact("containers judged", container_count);

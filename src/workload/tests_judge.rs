@@ -289,3 +289,16 @@ fn parameters_are_validated() {
     let p = params("requests = [\"memory\"]\nlimits = []");
     assert_eq!((p.requests, p.limits), (vec!["memory".to_string()], Vec::<String>::new()));
 }
+
+#[test]
+fn defaults_evidence_is_capped_and_counted() {
+    let bare = "      - name: app\n        image: a:1\n        readinessProbe: {exec: {command: [true]}}\n\
+        \x20       livenessProbe: {exec: {command: [true]}}\n";
+    let mut parts = vec![LIMITRANGE.to_string()];
+    parts.extend((0..25).map(|i| deployment("ns", &format!("d{i}"), "replicas: 2", bare)));
+    let r = run(&parts.join("---\n"), "");
+    assert!(r.findings().is_empty(), "{:#?}", r.findings());
+    assert_eq!(r.evidence.iter().filter(|e| e.name.starts_with("defaults Deployment")).count(), 20);
+    let more = r.evidence.iter().find(|e| e.name == "defaults (more)").unwrap();
+    assert!(more.value.starts_with("5 more containers"), "{}", more.value);
+}
