@@ -38,6 +38,11 @@ fn item(id: &str, check: &str, with: &str) -> String {
 
 /// Audits the live cluster as `user`; returns the report's items by id.
 fn audit(dir: &Path, user: &str) -> std::collections::BTreeMap<String, Value> {
+    audit_with(dir, user, &[])
+}
+
+/// Like [`audit`], with more arguments (e.g. `--manifests` laid over the live objects).
+fn audit_with(dir: &Path, user: &str, extra: &[&str]) -> std::collections::BTreeMap<String, Value> {
     let kc = if user == "admin" {
         ControlPlane::shared().admin_kubeconfig()
     } else {
@@ -46,6 +51,7 @@ fn audit(dir: &Path, user: &str) -> std::collections::BTreeMap<String, Value> {
     let out = Command::new(BIN)
         .args(["audit", "--format", "json", "--out-dir", "out", "--kubeconfig"])
         .arg(&kc)
+        .args(extra)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("HOME", dir)
@@ -371,6 +377,16 @@ async fn hpa_findings_on_the_live_cluster() {
         0
     );
     assert!(!gap_codes(r).contains(&"hpa-status-unknown".to_string()), "{:#}", r["gaps"]);
+
+    // Before the next deploy: its manifest of web, laid over the live cluster, writes replicas.
+    let next = deployment("web", Some(4), "web:2", &format!("{PROBES}{RESOURCES}"))
+        .replace("name: web,", &format!("name: web, namespace: {ns},"));
+    std::fs::write(ws.path().join("web.yaml"), next).unwrap();
+    let report = audit_with(ws.path(), "admin", &["--manifests", "web.yaml"]);
+    let f = finding(&report["hpa"], "hpa-replicas-set", &h("web"));
+    assert!(f["message"].as_str().unwrap().contains("the manifest sets spec.replicas: 4"), "{f:#}");
+    // The live status is still judged beside the manifest's spec.
+    assert!(targets(&report["hpa"], "hpa-unable-to-scale").contains(&h("web")));
 }
 
 #[tokio::test]

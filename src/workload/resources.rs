@@ -48,8 +48,10 @@ pub struct ContainerDefaults {
 }
 
 impl ContainerDefaults {
-    /// Reads the namespace's LimitRange objects; the first by name that sets a resource wins (the
-    /// LimitRanger fills only what is still missing). Unreadable objects are returned as errors.
+    /// Reads the namespace's LimitRange objects. The LimitRanger fills only what is still missing,
+    /// going through the LimitRanges in no fixed order; with several that default the same
+    /// resource, the first by name is taken (and named in the evidence). Unreadable objects are
+    /// returned as errors.
     pub fn from_objects<'v>(objects: impl IntoIterator<Item = &'v Value>) -> (Self, Vec<String>) {
         let mut errors = Vec::new();
         let mut ranges: Vec<LimitRange> = Vec::new();
