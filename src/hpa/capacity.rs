@@ -26,8 +26,8 @@ pub struct Baseline {
     pub measured_rps: f64,
 }
 
-/// Reads the measured requests per second from the summary's bytes (None: the file could not be
-/// read, with the reason). Missing, unreadable or figure-less summaries are gaps, never a pass.
+/// Reads the measured requests per second from the summary's bytes (or the reason the file could
+/// not be read). A missing, unreadable or figure-less summary is a gap, never a pass.
 pub fn baseline(params: &CapacityParams, bytes: Result<Vec<u8>, String>) -> Result<Baseline, Unverified> {
     let gap = |why: String| Unverified::new("hpa-capacity-unverified", format!("capacity not judged: {why}"));
     let bytes = bytes.map_err(|e| gap(format!("cannot read {}: {e}", params.load_summary)))?;
