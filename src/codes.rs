@@ -108,10 +108,10 @@ pub const CODES: &[CodeInfo] = &[
     g("rollout-in-progress", "pdb", "A workload is mid-rollout; its PDB status is provisional (see --settle)."),
     g(
         "pdb-status-unresolvable",
-        "pdb",
+        "pdb, hpa",
         "The expected status cannot be computed offline (e.g. a custom controller's scale).",
     ),
-    g("nothing-in-scope", "pdb, scan-report", "No PDB, workload or Pod in the namespaces in scope."),
+    g("nothing-in-scope", "pdb, workload, hpa, scan-report", "Nothing the check judges is in the namespaces and selector in scope."),
     // Network isolation.
     f("isolation-denied-from-allowed-source", "netpol-isolation", "An allowed source cannot reach the destination."),
     f("isolation-allowed-from-denied-source", "netpol-isolation", "A denied source can reach the destination."),
@@ -127,7 +127,7 @@ pub const CODES: &[CodeInfo] = &[
     g("live-unverified", "netpol-isolation", "The live part could not run (probe pods not started, no target IP)."),
     g("port-unresolved", "netpol-isolation", "A named port cannot be resolved on the destination pods."),
     g("evaluation-failed", "netpol-isolation", "The static evaluation failed on the objects given."),
-    g("invalid-object", "netpol-isolation", "An object in scope cannot be read as its kind."),
+    g("invalid-object", "netpol-isolation, workload, hpa", "An object in scope cannot be read as its kind."),
     // NATS.
     f("nats-unreachable", "nats", "The server refused the connection or could not be resolved."),
     f("nats-timeout", "nats", "The NATS handshake did not complete within the timeout."),
@@ -162,6 +162,43 @@ pub const CODES: &[CodeInfo] = &[
     f("sa-token-automounted", "secret-hygiene", "A service-account token is automounted where it is not needed."),
     f("rbac-secret-read", "secret-hygiene", "A role lets a non-system subject read Secrets."),
     g("patterns-unavailable", "secret-hygiene", "The credential pattern rules could not be loaded."),
+    // Workload readiness.
+    f(
+        "container-requests-missing",
+        "workload",
+        "A container has no request for a resource, and no LimitRange gives one.",
+    ),
+    f("container-limits-missing", "workload", "A container has no limit for a resource, and no LimitRange gives one."),
+    f("limitrange-missing", "workload", "A namespace in scope has no LimitRange (new containers get no defaults)."),
+    f(
+        "readiness-probe-missing",
+        "workload",
+        "A container has no readiness probe: it gets traffic before it can serve.",
+    ),
+    f("liveness-probe-missing", "workload", "A container has no liveness probe: a hung process is never restarted."),
+    f("replicas-below-minimum", "workload", "Fewer replicas (or HPA minReplicas) than the minimum."),
+    f("image-tag-latest", "workload", "A container runs an image tagged `latest`."),
+    f("image-untagged", "workload", "A container's image has no tag and no digest (pulled as `latest`)."),
+    f("image-not-pinned", "workload", "A container's image is not pinned by digest (`require_digest = true`)."),
+    f("image-reference-invalid", "workload", "A container has no image, or one the runtime cannot parse."),
+    // HorizontalPodAutoscalers.
+    f("hpa-target-missing", "hpa", "The HPA's scaleTargetRef names no object."),
+    f("hpa-min-replicas-low", "hpa", "minReplicas below the minimum (default 2)."),
+    f("hpa-max-not-above-min", "hpa", "maxReplicas is not above minReplicas: the HPA can never scale out."),
+    f("hpa-no-metrics", "hpa", "The HPA names no metric (the API server defaults to 80% CPU)."),
+    f(
+        "hpa-target-without-requests",
+        "hpa",
+        "A utilisation metric on a target whose containers lack that request: the HPA cannot compute it.",
+    ),
+    f("hpa-pdb-conflict", "hpa", "At minReplicas the target's PDB allows no disruption: node drains block."),
+    f("hpa-replicas-set", "hpa", "The target's applied configuration sets spec.replicas: each apply resets the scale."),
+    f("hpa-unable-to-scale", "hpa", "AbleToScale or ScalingActive is False (e.g. metrics unavailable)."),
+    f("hpa-at-max", "hpa", "currentReplicas equals maxReplicas: no headroom."),
+    f("hpa-capacity-short", "hpa", "maxReplicas at the load test's rate per replica is below the peak with headroom."),
+    g("hpa-target-unresolved", "hpa", "The HPA's target is a kind the gate does not read (a custom resource)."),
+    g("hpa-status-unknown", "hpa", "The HPA controller has not reported the HPA's conditions yet."),
+    g("hpa-capacity-unverified", "hpa", "The load-test summary is missing or unreadable: capacity not judged."),
     // Alert rules.
     f("rule-file-unparsable", "alert-rules", "A rule file does not parse or has the wrong shape."),
     f("rule-unknown-field", "alert-rules", "A field Prometheus does not know."),
@@ -229,6 +266,11 @@ pub const CODES: &[CodeInfo] = &[
 /// The entry of `code`, if it is one.
 pub fn info(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code == code)
+}
+
+/// The codes a probe kind reports itself (not those every probe may report).
+pub fn for_probe(kind: &str) -> Vec<&'static CodeInfo> {
+    CODES.iter().filter(|c| c.by.split(", ").any(|b| b == kind)).collect()
 }
 
 /// In debug builds: a code that is not in the table is a bug (the whole test suite checks it).

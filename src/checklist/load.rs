@@ -21,6 +21,7 @@ pub const BUILT_IN_CHECKLIST: &str = include_str!("../../checklist.toml");
 pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("alert-rules.toml", include_str!("../../checks/alert-rules.toml")),
     ("docs.toml", include_str!("../../checks/docs.toml")),
+    ("hpa.toml", include_str!("../../checks/hpa.toml")),
     ("http.toml", include_str!("../../checks/http.toml")),
     ("load.toml", include_str!("../../checks/load.toml")),
     ("nats.toml", include_str!("../../checks/nats.toml")),
@@ -29,6 +30,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("redis.toml", include_str!("../../checks/redis.toml")),
     ("scan.toml", include_str!("../../checks/scan.toml")),
     ("secrets.toml", include_str!("../../checks/secrets.toml")),
+    ("workloads.toml", include_str!("../../checks/workloads.toml")),
 ];
 
 /// Display name of the built-in checklist (`Checklist::origin`).

@@ -130,9 +130,83 @@ struct MatchTable {
     id: Option<String>,
 }
 
+/// A label map such as `{ "app.kubernetes.io/name" = "nats" }`.
+type Labels = std::collections::BTreeMap<String, String>;
+
+/// Parameters of `workloads.readiness` (probe `workload`).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WorkloadReadinessWith {
+    /// Namespaces to judge (default: all but kube-system, kube-public, kube-node-lease).
+    namespaces: Option<Vec<String>>,
+    /// Only workloads whose labels or pod-template labels match.
+    selector: Option<Labels>,
+    /// Workloads left out: `name` or `namespace/name`.
+    exclude: Option<Vec<String>>,
+    /// Deployments and StatefulSets need at least this many replicas (an HPA's minReplicas counts).
+    #[schemars(range(min = 1))]
+    min_replicas: Option<u32>,
+    /// Images must be pinned by digest.
+    require_digest: Option<bool>,
+    /// Resources every container must request (default cpu, memory).
+    requests: Option<Vec<String>>,
+    /// Resources every container must limit (default cpu, memory).
+    limits: Option<Vec<String>>,
+}
+
+/// Parameters of `hpa.capacity` (probe `hpa`). The capacity part takes `load_summary`,
+/// `baseline_replicas` and `target_rps` together.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct HpaCapacityWith {
+    /// Namespaces to judge (default: all but kube-system, kube-public, kube-node-lease).
+    namespaces: Option<Vec<String>>,
+    /// Only HPAs whose labels, or whose target's labels, match.
+    selector: Option<Labels>,
+    /// HPAs left out: `name` or `namespace/name`.
+    exclude: Option<Vec<String>>,
+    /// `hpa-min-replicas-low` below this.
+    #[schemars(range(min = 1))]
+    min_replicas: Option<u32>,
+    /// A k6 `--summary-export` JSON (relative to the checklist).
+    load_summary: Option<String>,
+    /// Replicas that served the load test.
+    #[schemars(range(min = 1))]
+    baseline_replicas: Option<u32>,
+    /// Expected production peak, requests per second.
+    #[schemars(range(min = 0))]
+    target_rps: Option<f64>,
+    /// Multiplier on the peak (default 1.5).
+    #[schemars(range(min = 1))]
+    headroom: Option<f64>,
+}
+
+/// Built-in checks whose `with` parameters the schema describes, with their parameter types.
+fn parameter_schemas(generator: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
+    vec![
+        ("workloads.readiness", generator.subschema_for::<WorkloadReadinessWith>()),
+        ("hpa.capacity", generator.subschema_for::<HpaCapacityWith>()),
+    ]
+}
+
 /// The JSON Schema (draft 2020-12) of `checklist.toml`.
 pub fn checklist_json_schema() -> serde_json::Value {
-    let mut schema = schemars::schema_for!(ChecklistFile).to_value();
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let checks = parameter_schemas(&mut generator);
+    let mut schema = generator.into_root_schema_for::<ChecklistFile>().to_value();
+    // An item naming one of these checks gets its parameters checked (and completed by editors).
+    let rules: Vec<serde_json::Value> = checks
+        .into_iter()
+        .map(|(id, with)| {
+            serde_json::json!({
+                "if": {"properties": {"check": {"const": id}}, "required": ["check"]},
+                "then": {"properties": {"with": with.to_value()}}
+            })
+        })
+        .collect();
+    if let Some(item) = schema.pointer_mut("/$defs/ItemTable").and_then(serde_json::Value::as_object_mut) {
+        item.insert("allOf".into(), serde_json::Value::Array(rules));
+    }
     drop_null(&mut schema);
     schema
 }
@@ -217,6 +291,35 @@ mod tests {
         assert_eq!(keys(&defs["MatchTable"]), sorted(raw::MATCH_KEYS));
         for t in ["LaunchTable", "CategoryTable", "ItemTable", "SignoffTable", "WaiverTable", "MatchTable"] {
             assert_eq!(defs[t]["additionalProperties"], false, "{t} must reject unknown keys");
+        }
+    }
+
+    /// The parameters the probe's reader takes, from its unknown-parameter message.
+    fn reader_keys(kind: crate::probe::ProbeKind) -> Vec<String> {
+        let mut t = toml::Table::new();
+        t.insert("zz_unknown".into(), toml::Value::Boolean(true));
+        let errs = crate::probe::ProbeSpec::parse(kind, &t).unwrap_err();
+        let msg = &errs.iter().find(|e| e.key.as_deref() == Some("zz_unknown")).unwrap().message;
+        let list = msg.split("this check takes: ").nth(1).unwrap().trim_end_matches(')');
+        let mut k: Vec<String> = list.split(", ").map(str::to_string).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn parameter_schemas_match_the_probes() {
+        use crate::probe::ProbeKind;
+        let s = checklist_json_schema();
+        let rules = s["$defs"]["ItemTable"]["allOf"].as_array().unwrap();
+        for (check, kind) in [("workloads.readiness", ProbeKind::Workload), ("hpa.capacity", ProbeKind::Hpa)] {
+            let rule = rules.iter().find(|r| r["if"]["properties"]["check"]["const"] == check).unwrap();
+            let with = &rule["then"]["properties"]["with"];
+            let with = match with.get("$ref").and_then(|r| r.as_str()) {
+                Some(r) => &s["$defs"][r.trim_start_matches("#/$defs/")],
+                None => with,
+            };
+            assert_eq!(with["additionalProperties"], false, "{check}");
+            assert_eq!(keys(with), reader_keys(kind), "{check}: the schema and the probe's parameters differ");
         }
     }
 }

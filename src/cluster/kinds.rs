@@ -26,6 +26,7 @@ pub enum Kind {
     RoleBinding,
     ClusterRoleBinding,
     LimitRange,
+    HorizontalPodAutoscaler,
     PrometheusRule,
 }
 
@@ -62,6 +63,7 @@ impl Kind {
         Kind::RoleBinding,
         Kind::ClusterRoleBinding,
         Kind::LimitRange,
+        Kind::HorizontalPodAutoscaler,
         Kind::PrometheusRule,
     ];
 
@@ -92,6 +94,10 @@ impl Kind {
                 k("ClusterRoleBinding", "rbac.authorization.k8s.io", &["v1"], "clusterrolebindings", false)
             }
             Kind::LimitRange => k("LimitRange", "", &["v1"], "limitranges", true),
+            // autoscaling/v2 from 1.23; 1.20 serves v2beta2 (same shape) and v1 (CPU target only).
+            Kind::HorizontalPodAutoscaler => {
+                k("HorizontalPodAutoscaler", "autoscaling", &["v2", "v2beta2", "v1"], "horizontalpodautoscalers", true)
+            }
             Kind::PrometheusRule => k("PrometheusRule", "monitoring.coreos.com", &["v1"], "prometheusrules", true),
         }
     }
@@ -204,6 +210,10 @@ mod tests {
         assert_eq!(Kind::from_type("v1", "Pod"), Some(Kind::Pod));
         assert_eq!(Kind::from_type("extensions/v1beta1", "Deployment"), Some(Kind::Deployment));
         assert_eq!(Kind::from_type("monitoring.coreos.com/v1", "PrometheusRule"), Some(Kind::PrometheusRule));
+        for v in ["v2", "v2beta2", "v2beta1", "v1"] {
+            let av = format!("autoscaling/{v}");
+            assert_eq!(Kind::from_type(&av, "HorizontalPodAutoscaler"), Some(Kind::HorizontalPodAutoscaler), "{av}");
+        }
         assert_eq!(Kind::from_type("v1", "Deployment"), None);
         assert_eq!(Kind::from_type("example.com/v1", "Widget"), None);
     }

@@ -257,7 +257,7 @@ fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&s
 /// decodes into the current type of the same shape). Kinds without a type here (CRDs) are read
 /// with the YAML 1.2 core schema.
 pub fn decode(kind: Kind, node: &Node, api_version: &str, kind_name: &str) -> Result<Value, NodeError> {
-    use k8s_openapi::api::{apps, batch, core, networking, policy, rbac};
+    use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
     fn typed<T>(node: &Node) -> Result<Value, NodeError>
     where
         T: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize,
@@ -286,6 +286,13 @@ pub fn decode(kind: Kind, node: &Node, api_version: &str, kind_name: &str) -> Re
         Kind::RoleBinding => typed::<rbac::v1::RoleBinding>(node),
         Kind::ClusterRoleBinding => typed::<rbac::v1::ClusterRoleBinding>(node),
         Kind::LimitRange => typed::<core::v1::LimitRange>(node),
+        // v2beta2 has the shape of v2; v2beta1 (metrics with targetAverageUtilization) has no
+        // type here and is read with the core schema, as CRDs are.
+        Kind::HorizontalPodAutoscaler => match api_version {
+            "autoscaling/v2" | "autoscaling/v2beta2" => typed::<autoscaling::v2::HorizontalPodAutoscaler>(node),
+            "autoscaling/v1" => typed::<autoscaling::v1::HorizontalPodAutoscaler>(node),
+            _ => Ok(node.to_json()),
+        },
         Kind::PrometheusRule => Ok(node.to_json()),
     }?;
     if let Some(o) = value.as_object_mut() {
@@ -337,6 +344,28 @@ mod tests {
         let s = parse("p.json", r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"x"}}]}"#);
         assert_eq!(s.objects.len(), 1);
         assert_eq!(s.objects[0].kind, Kind::Pod);
+    }
+
+    #[test]
+    fn hpas_of_every_version_decode() {
+        let s = parse(
+            "h.yaml",
+            "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: a}\nspec:\n  scaleTargetRef: {kind: Deployment, name: d}\n  maxReplicas: 3\n\
+             ---\napiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: b}\nspec:\n  scaleTargetRef: {kind: Deployment, name: d}\n  maxReplicas: 3\n  targetCPUUtilizationPercentage: 50\n\
+             ---\napiVersion: autoscaling/v2beta1\nkind: HorizontalPodAutoscaler\nmetadata: {name: c}\nspec:\n  maxReplicas: 3\n  metrics: [{type: Resource, resource: {name: cpu, targetAverageUtilization: 70}}]\n",
+        );
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        let versions: Vec<&str> = s.objects.iter().map(|o| o.object["apiVersion"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["autoscaling/v2beta2", "autoscaling/v1", "autoscaling/v2beta1"]);
+        assert_eq!(s.objects[1].object["spec"]["targetCPUUtilizationPercentage"], 50);
+        assert_eq!(s.objects[2].object["spec"]["metrics"][0]["resource"]["targetAverageUtilization"], 70);
+        // Typed: a string where v2 declares an integer is an error with the line.
+        let s = parse(
+            "bad.yaml",
+            "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: a}\nspec:\n  scaleTargetRef: {kind: Deployment, name: d}\n  maxReplicas: three\n",
+        );
+        assert_eq!(s.errors.len(), 1);
+        assert!(s.errors[0].to_string().starts_with("bad.yaml:6:"), "{}", s.errors[0]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod alert_rules;
 pub mod file;
+pub mod hpa;
 pub mod http;
 pub mod load_baseline;
 pub mod nats;
@@ -13,6 +14,7 @@ pub mod pdb;
 pub mod redis;
 pub mod scan_report;
 pub mod secret_hygiene;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub enum ProbeKind {
     Nats,
     AlertRules,
     ScanReport,
+    Workload,
+    Hpa,
 }
 
 impl ProbeKind {
@@ -51,6 +55,8 @@ impl ProbeKind {
         ProbeKind::Nats,
         ProbeKind::AlertRules,
         ProbeKind::ScanReport,
+        ProbeKind::Workload,
+        ProbeKind::Hpa,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +71,8 @@ impl ProbeKind {
             ProbeKind::Nats => "nats",
             ProbeKind::AlertRules => "alert-rules",
             ProbeKind::ScanReport => "scan-report",
+            ProbeKind::Workload => "workload",
+            ProbeKind::Hpa => "hpa",
         }
     }
 
@@ -87,6 +95,8 @@ impl ProbeKind {
                 | ProbeKind::NetpolIsolation
                 | ProbeKind::AlertRules
                 | ProbeKind::ScanReport
+                | ProbeKind::Workload
+                | ProbeKind::Hpa
         )
     }
 
@@ -107,7 +117,9 @@ impl ProbeKind {
             | ProbeKind::Redis
             | ProbeKind::NetpolIsolation
             | ProbeKind::Nats
-            | ProbeKind::AlertRules => &[],
+            | ProbeKind::AlertRules
+            | ProbeKind::Workload
+            | ProbeKind::Hpa => &[],
         }
     }
 
@@ -126,6 +138,8 @@ impl ProbeKind {
             ProbeKind::AlertRules => false,
             // Report files, tied to the images of the cluster view (live or manifests).
             ProbeKind::ScanReport => false,
+            // Judge the view (manifests offline); the HPA's live status only when it has one.
+            ProbeKind::Workload | ProbeKind::Hpa => false,
         }
     }
 }
@@ -146,6 +160,8 @@ pub enum ProbeSpec {
     // Boxed: its parameters are several times the size of the other variants'.
     AlertRules(Box<crate::rules::params::AlertRulesParams>),
     ScanReport(scan_report::ScanReportParams),
+    Workload(workload::WorkloadParams),
+    Hpa(hpa::HpaParams),
 }
 
 impl ProbeSpec {
@@ -167,6 +183,8 @@ impl ProbeSpec {
                 crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
             }
             ProbeKind::ScanReport => scan_report::ScanReportParams::read(&mut r).map(ProbeSpec::ScanReport),
+            ProbeKind::Workload => workload::WorkloadParams::read(&mut r).map(ProbeSpec::Workload),
+            ProbeKind::Hpa => hpa::HpaParams::read(&mut r).map(ProbeSpec::Hpa),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -185,6 +203,8 @@ impl ProbeSpec {
             ProbeSpec::Nats(_) => ProbeKind::Nats,
             ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
             ProbeSpec::ScanReport(_) => ProbeKind::ScanReport,
+            ProbeSpec::Workload(_) => ProbeKind::Workload,
+            ProbeSpec::Hpa(_) => ProbeKind::Hpa,
         }
     }
 
@@ -201,6 +221,8 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
             ProbeSpec::AlertRules(p) => alert_rules::needs(p),
             ProbeSpec::ScanReport(p) => scan_report::needs(p),
+            ProbeSpec::Workload(p) => workload::needs(p),
+            ProbeSpec::Hpa(p) => hpa::needs(p),
         }
     }
 
@@ -225,6 +247,8 @@ impl ProbeSpec {
             ProbeSpec::Nats(p) => nats::run(p, ctx).await,
             ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
             ProbeSpec::ScanReport(p) => scan_report::run(p, ctx).await,
+            ProbeSpec::Workload(p) => workload::run(p, ctx).await,
+            ProbeSpec::Hpa(p) => hpa::run(p, ctx).await,
         }
     }
 }
