@@ -111,7 +111,11 @@ pub const CODES: &[CodeInfo] = &[
         "pdb, hpa",
         "The expected status cannot be computed offline (e.g. a custom controller's scale).",
     ),
-    g("nothing-in-scope", "pdb, workload, hpa, scan-report", "Nothing the check judges is in the namespaces and selector in scope."),
+    g(
+        "nothing-in-scope",
+        "pdb, workload, hpa, scan-report",
+        "Nothing the check judges is in the namespaces and selector in scope.",
+    ),
     // Network isolation.
     f("isolation-denied-from-allowed-source", "netpol-isolation", "An allowed source cannot reach the destination."),
     f("isolation-allowed-from-denied-source", "netpol-isolation", "A denied source can reach the destination."),

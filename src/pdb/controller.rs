@@ -274,6 +274,7 @@ fn pod_name(p: &Pod) -> String {
 /// the fields a failed sync leaves untouched.
 pub fn compute_status(world: &PdbWorld, pdb: &PdbObject) -> Computation {
     let (pods, _) = world.effective_pods();
+    let pods: Vec<Pod> = pods.into_iter().map(std::borrow::Cow::into_owned).collect();
     compute_with(world, pdb, &pods)
 }
 

@@ -43,7 +43,7 @@ struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    fn new(world: &PdbWorld, pods: &'a [Pod], workloads: &'a [Workload<'_>]) -> Self {
+    fn new(world: &PdbWorld, pods: &'a [std::borrow::Cow<'_, Pod>], workloads: &'a [Workload<'_>]) -> Self {
         let mut pods_by_namespace: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
         for (i, p) in pods.iter().enumerate() {
             pods_by_namespace.entry(p.metadata.namespace.as_deref().unwrap_or_default()).or_default().push(i);
@@ -146,7 +146,7 @@ fn judge(
     entries: &[Entry<'_>],
     index: usize,
     same_namespace: &[usize],
-    pods: &[Pod],
+    pods: &[std::borrow::Cow<'_, Pod>],
     assumed: &[AssumedPods],
     covered: BTreeMap<ControllerId, i32>,
     workloads: &[Workload<'_>],
@@ -154,7 +154,7 @@ fn judge(
     let e = &entries[index];
     let p = e.pdb;
     let target = format!("{}/{}", p.namespace(), p.name());
-    let matched: Vec<&Pod> = e.matched.iter().map(|&i| &pods[i]).collect();
+    let matched: Vec<&Pod> = e.matched.iter().map(|&i| &*pods[i]).collect();
     let computed = controller::compute_for(world, p, &matched);
     let (status_source, status) = match &p.pdb.status {
         Some(s) => (

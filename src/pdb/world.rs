@@ -120,6 +120,13 @@ pub(crate) struct OwnerIndex {
     pub stateful_sets: std::collections::HashMap<(String, String), Vec<usize>>,
 }
 
+/// The PDB checks read a pod's metadata and status only: its spec is dropped as it is read (big
+/// clusters hold tens of thousands of pods).
+fn without_spec(mut pod: Pod) -> Pod {
+    pod.spec = None;
+    pod
+}
+
 fn index_of<T>(
     items: &[T],
     meta: impl Fn(&T) -> &ObjectMeta,
@@ -265,16 +272,29 @@ impl PdbWorld {
         let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let has_namespace = v.pointer("/metadata/namespace").is_some_and(Value::is_string);
         let result = match (kind, api_version) {
-            ("Pod", "v1") if has_namespace => Pod::deserialize(v).map(|o| self.pods.push(o)),
+            ("Pod", "v1") if has_namespace => Pod::deserialize(v).map(|o| self.pods.push(without_spec(o))),
             ("ReplicationController", "v1") if has_namespace => {
                 ReplicationController::deserialize(v).map(|o| self.replication_controllers.push(o))
             }
             ("Namespace", "v1") => Namespace::deserialize(v).map(|o| self.namespaces.push(o)),
-            ("Deployment", "apps/v1") if has_namespace => Deployment::deserialize(v).map(|o| self.deployments.push(o)),
-            ("ReplicaSet", "apps/v1") if has_namespace => ReplicaSet::deserialize(v).map(|o| self.replica_sets.push(o)),
-            ("StatefulSet", "apps/v1") if has_namespace => {
-                StatefulSet::deserialize(v).map(|o| self.stateful_sets.push(o))
-            }
+            ("Deployment", "apps/v1") if has_namespace => Deployment::deserialize(v).map(|mut o| {
+                if let Some(s) = o.spec.as_mut() {
+                    s.template.spec = None;
+                }
+                self.deployments.push(o)
+            }),
+            ("ReplicaSet", "apps/v1") if has_namespace => ReplicaSet::deserialize(v).map(|mut o| {
+                if let Some(t) = o.spec.as_mut().and_then(|s| s.template.as_mut()) {
+                    t.spec = None;
+                }
+                self.replica_sets.push(o)
+            }),
+            ("StatefulSet", "apps/v1") if has_namespace => StatefulSet::deserialize(v).map(|mut o| {
+                if let Some(s) = o.spec.as_mut() {
+                    s.template.spec = None;
+                }
+                self.stateful_sets.push(o)
+            }),
             _ => return self.add_value(v.clone()),
         };
         if let Err(e) = result {
@@ -306,9 +326,10 @@ impl PdbWorld {
         names
     }
 
-    /// The pods with, for manifests, the pods assumed for workloads that have none.
-    pub(crate) fn effective_pods(&self) -> (Vec<Pod>, Vec<AssumedPods>) {
-        let mut pods = self.pods.clone();
+    /// The pods with, for manifests, the pods assumed for workloads that have none (the world's
+    /// own pods borrowed, the assumed ones made).
+    pub(crate) fn effective_pods(&self) -> (Vec<std::borrow::Cow<'_, Pod>>, Vec<AssumedPods>) {
+        let mut pods: Vec<std::borrow::Cow<'_, Pod>> = self.pods.iter().map(std::borrow::Cow::Borrowed).collect();
         let mut assumed = Vec::new();
         if !self.synthesize_missing_pods {
             return (pods, assumed);
@@ -327,7 +348,7 @@ impl PdbWorld {
                 })
                 .collect();
             for name in &names {
-                pods.push(assumed_pod(&w, name));
+                pods.push(std::borrow::Cow::Owned(assumed_pod(&w, name)));
             }
             assumed.push(AssumedPods { workload: w.id.clone(), replicas: w.replicas, pod_names: names });
         }
