@@ -83,6 +83,9 @@ def namespace_docs(w, ni, pods_here):
     docs = []
     docs.append("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {team: %s, env: %s, kubernetes.io/metadata.name: %s}\n"
                 % (ns, team, "prod" if ni % 3 else "staging", ns))
+    if ni % 2 == 0:
+        docs.append("apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: %s\nspec:\n  limits:\n  - type: Container\n"
+                    "    default: {cpu: 500m, memory: 512Mi}\n    defaultRequest: {cpu: 100m, memory: 128Mi}\n" % ns)
     n_secrets = pods_here * 40 // 100
     n_cms = pods_here * 20 // 100
     secrets = ["%s-secret-%d" % (ns, i) for i in range(n_secrets)]
@@ -134,6 +137,12 @@ def namespace_docs(w, ni, pods_here):
             "spec:\n  replicas: %d\n  selector:\n    matchLabels: {app: %s, pod-template-hash: %s}\n  template:\n    metadata:\n      labels: %s\n    spec:\n%s"
             "status: {replicas: %d, readyReplicas: %d, availableReplicas: %d}\n"
             % (app, h, ns, rs_uid, app, h, app, dep_uid, replicas, app, h, labels, spec, replicas, replicas, replicas))
+        if d % 10 == 4:
+            docs.append(
+                "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n"
+                "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: %s}\n  minReplicas: %d\n  maxReplicas: %d\n"
+                "  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}\n"
+                % (app, ns, app, max(1, replicas - 1), replicas * 3))
         for p in range(replicas):
             docs.append(
                 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s-%s-%s\n  namespace: %s\n  uid: %s\n"
@@ -207,10 +216,13 @@ def checklist(w, nss):
         item("network.isolation-%d" % i, "network", "netpol.isolation",
              'namespace = "%s"\nselector = { app = "%s-app-%d" }\nport = "http"\nallow_from = ["%s"]\ndeny_from = ["%s"]\n'
              % (ns, ns, i % 3, ns, other))
+    item("resources.workloads", "resources", "workloads.readiness", "")
+    item("resources.hpa", "resources", "hpa.capacity", "")
+    item("security.dependencies", "security", "security.dependency-scan", 'reports = ["scans/*.json"]\n')
     item("docs.runbook", "docs", "docs.file", 'path = "docs/runbook.md"\nheadings = ["Rollback", "On-call"]\n')
     item("load.baseline", "load", "load.k6-baseline", 'path = "load-test-results.json"\n')
     cats = "".join('[[category]]\nid = "%s"\ntitle = "%s"\n\n' % (c, c.title())
-                   for c in ["availability", "secrets", "observability", "network", "docs", "load"])
+                   for c in ["availability", "secrets", "observability", "network", "resources", "security", "docs", "load"])
     return '[launch]\nname = "synthetic %d pods"\napprovers = ["lead"]\n\n%s%s' % (w.pods, cats, "\n".join(items))
 
 
@@ -243,6 +255,12 @@ def main():
                 (out / "configmaps" / ("%s.properties" % name)).write_text(body + "\n")
     (out / "configmaps.yaml").write_text("---\n".join(cm_docs))
     (out / "checklist.toml").write_text(checklist(w, nss))
+    (out / "scans").mkdir(exist_ok=True)
+    (out / "scans" / "requirements-audit.json").write_text(json.dumps({"dependencies": [
+        {"name": "requests", "version": "2.31.0", "vulns": []},
+        {"name": "urllib3", "version": "1.26.5", "vulns": [
+            {"id": "PYSEC-2023-192", "fix_versions": ["1.26.17"], "aliases": ["CVE-2023-43804"]}]}],
+        "fixes": []}, indent=1))
     (out / "docs" / "runbook.md").write_text("# Runbook\n\n## Rollback\n\nkubectl rollout undo.\n\n## On-call\n\nPage the platform team.\n")
     (out / "load-test-results.json").write_text(json.dumps({"metrics": {
         "http_reqs": {"count": 143400, "rate": 478.0},
