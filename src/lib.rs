@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod pdb;
 pub mod podsec;
 pub mod probe;
+pub mod prometheus;
 pub mod redact;
 pub mod report;
 pub mod rules;

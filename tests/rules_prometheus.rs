@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use kgents_gate::outcome::{Finding, Level};
 use kgents_gate::probe::ParamReader;
-use kgents_gate::rules::api::{AlertState, Auth, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, Secret};
+use kgents_gate::prometheus::api::AlertState;
+use kgents_gate::prometheus::{Auth, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, Secret};
 use kgents_gate::rules::params::{AlertRulesParams, evaluate, fetch_snapshot};
 use kgents_gate::rules::{codes, judge, lint::ExpectedAlert};
 

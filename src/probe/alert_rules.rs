@@ -63,13 +63,7 @@ fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, O
 /// Resolves credential and CA file paths against the checklist's folder.
 fn resolved(p: &AlertRulesParams, ctx: &ProbeContext) -> AlertRulesParams {
     let mut p = p.clone();
-    if let Some(prom) = p.prometheus.as_mut() {
-        for f in [&mut prom.auth.token_file, &mut prom.auth.ca_cert_file] {
-            if let Some(path) = f.as_mut() {
-                *path = ctx.resolve(path).display().to_string();
-            }
-        }
-    }
+    p.prometheus = p.prometheus.map(|prom| prom.resolved(ctx));
     p
 }
 
@@ -97,7 +91,7 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
             tokio::select! {
                 r = fetch_snapshot(prom, timeout) => Some(r),
                 _ = ctx.cancel.cancelled() => {
-                    Some(Err(crate::rules::api::PromApiError::Interrupted))
+                    Some(Err(crate::prometheus::PromApiError::Interrupted))
                 }
             }
         }

@@ -2,7 +2,6 @@
 //! PrometheusRule objects), validating them as `promtool check rules` does plus kgents' own
 //! findings, and judging what a running Prometheus has loaded and what is firing.
 
-pub mod api;
 pub mod codes;
 pub mod judge;
 pub mod lint;

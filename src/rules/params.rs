@@ -9,7 +9,8 @@ use jiff::Timestamp;
 
 use crate::outcome::ProbeReport;
 use crate::probe::ParamReader;
-use crate::rules::api::{AlertsData, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, RulesData};
+use crate::prometheus::api::{AlertsData, RulesData};
+use crate::prometheus::{PromApiError, PrometheusParams, PrometheusRead};
 use crate::rules::lint::{ExpectedAlert, judge_expected, lint_entries};
 use crate::rules::{CheckOptions, PromVersion, judge, sources};
 use crate::selector::Selector;
@@ -27,12 +28,6 @@ pub struct ConfigMapSource {
 pub struct PrometheusRuleSource {
     pub namespace: Option<String>,
     pub selector: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrometheusParams {
-    pub url: crate::redact::Endpoint,
-    pub auth: AuthSpec,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,18 +69,7 @@ impl AlertRulesParams {
             let selector = r.labels_in("prometheusrules", i, t, "selector");
             prometheusrules.push(PrometheusRuleSource { namespace, selector });
         }
-        let url = r.opt_endpoint("prometheus_url", &["http", "https"]);
-        let url_given = r.value("prometheus_url").is_some();
-        let auth = AuthSpec {
-            token_env: r.opt_env_name("token_env"),
-            token_file: r.opt_str("token_file"),
-            username_env: r.opt_env_name("username_env"),
-            password_env: r.opt_env_name("password_env"),
-            ca_cert_file: r.opt_str("ca_cert_file"),
-        };
-        if !url_given && auth != AuthSpec::default() {
-            r.error_general("Prometheus credentials are given without `prometheus_url`");
-        }
+        let prometheus = PrometheusParams::read(r, false);
         let max_eval_age = r.opt_duration("max_eval_age").unwrap_or(Duration::from_secs(300));
         let mut options = CheckOptions::default();
         if let Some(s) = r.opt_str_list("severities") {
@@ -98,21 +82,16 @@ impl AlertRulesParams {
                 r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}"))
             }
         }
-        if url_given && url.is_none() {
-            return None;
-        }
-        if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
+        let prometheus = match prometheus {
+            PrometheusRead::Given(p) => Some(p),
+            PrometheusRead::Absent => None,
+            PrometheusRead::Invalid => return None,
+        };
+        if configmaps.is_empty() && prometheusrules.is_empty() && prometheus.is_none() {
             r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");
             return None;
         }
-        Some(AlertRulesParams {
-            expected,
-            configmaps,
-            prometheusrules,
-            prometheus: url.map(|url| PrometheusParams { url, auth }),
-            max_eval_age,
-            options,
-        })
+        Some(AlertRulesParams { expected, configmaps, prometheusrules, prometheus, max_eval_age, options })
     }
 
     /// The objects of the cluster view that these parameters name as rule sources.
@@ -157,8 +136,7 @@ pub struct PrometheusSnapshot {
 
 /// Asks Prometheus for its rules and alerts, with `timeout` for each request.
 pub async fn fetch_snapshot(p: &PrometheusParams, timeout: Duration) -> Result<PrometheusSnapshot, PromApiError> {
-    let (auth, ca_cert_pem) = p.auth.resolve()?;
-    let client = PrometheusClient::new(&PrometheusEndpoint { url: p.url.clone(), auth, ca_cert_pem, timeout })?;
+    let client = p.client(timeout)?;
     let (rules, alerts) = tokio::join!(client.rules(), client.alerts());
     Ok(PrometheusSnapshot { rules: rules?, alerts: alerts? })
 }
