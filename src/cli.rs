@@ -180,4 +180,8 @@ pub struct AuditArgs {
     /// reporting them unverified, e.g. 2m. Bounded by the item timeout.
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub settle: Option<Duration>,
+    /// An earlier JSON report whose recorded values the SLO objectives with `max_regression` are
+    /// compared with (replaces an item's own `baseline`).
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
 }

@@ -196,9 +196,52 @@ pub const CODES: &[CodeInfo] = &[
     f("rule-evaluation-stale", "alert-rules", "A loaded rule has not been evaluated recently."),
     f("alert-firing-critical", "alert-rules", "A critical alert is firing now: the launch is blocked."),
     f("alert-firing-warning", "alert-rules", "A warning alert is firing now."),
-    g("unreachable", "alert-rules", "Prometheus is unreachable."),
-    g("misconfigured", "alert-rules", "The Prometheus URL, credentials or CA cannot be used."),
+    g("unreachable", "alert-rules, prometheus-slo", "Prometheus is unreachable."),
+    g("misconfigured", "alert-rules, prometheus-slo", "The Prometheus URL, credentials or CA cannot be used."),
     g("prometheus-error", "alert-rules", "Prometheus answered an error or something unreadable."),
+    // SLOs.
+    f("slo-met", "prometheus-slo", "An objective holds (info: its query, value, threshold, time and series)."),
+    f("slo-warning", "prometheus-slo", "An objective's value is past its warning threshold, still within its bound."),
+    f(
+        "slo-violated",
+        "prometheus-slo",
+        "An objective's value is outside its bound: an error for a key objective, a warning otherwise.",
+    ),
+    f(
+        "slo-regressed",
+        "prometheus-slo",
+        "An objective's value is worse than the baseline report's by more than `max_regression`.",
+    ),
+    f(
+        "slo-score-failed",
+        "prometheus-slo",
+        "The total score (met counts the weight, warning half) is below `total_score.warn`.",
+    ),
+    f(
+        "slo-score-warning",
+        "prometheus-slo",
+        "The total score is below `total_score.pass`, at or above `total_score.warn`.",
+    ),
+    g(
+        "slo-no-data",
+        "prometheus-slo",
+        "The query returned no series, NaN or an infinite value (no traffic, a metric that does not exist).",
+    ),
+    g(
+        "slo-query-error",
+        "prometheus-slo",
+        "Prometheus could not run the query (invalid PromQL, an execution error), or its answer is not a number.",
+    ),
+    g(
+        "slo-ambiguous-result",
+        "prometheus-slo",
+        "The query returned several series and no `aggregate` says how to combine them.",
+    ),
+    g(
+        "slo-baseline-missing",
+        "prometheus-slo",
+        "An objective with `max_regression` has no baseline value to compare with (none given, or not recorded).",
+    ),
 ];
 
 /// The entry of `code`, if it is one.

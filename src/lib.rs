@@ -25,4 +25,5 @@ pub mod rules;
 pub mod scan;
 pub mod secrets;
 pub mod selector;
+pub mod slo;
 pub mod sources;

@@ -112,6 +112,8 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
         "prom-url-userinfo",
         "prom-token-env",
         "prom-password-env",
+        "slo-url-userinfo",
+        "slo-token-env",
         "redis-url-password",
         "redis-password-env",
     ];
@@ -163,6 +165,17 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
             "prometheus_url = \"http://prom.example:9090\"\nusername_env = \"PROM_USER\"\npassword_env = \"{}\"",
             v("prom-password-env")
         ),
+    );
+    let objective = "objectives = [{ name = \"up\", query = \"up\", min = 1 }]";
+    text += &item(
+        "slo.a",
+        "slo.objectives",
+        &format!("prometheus_url = \"http://ops:{}@prom.example:9090\"\n{objective}", v("slo-url-userinfo")),
+    );
+    text += &item(
+        "slo.b",
+        "slo.objectives",
+        &format!("prometheus_url = \"http://prom.example:9090\"\ntoken_env = \"{}\"\n{objective}", v("slo-token-env")),
     );
     text += &item(
         "redis.a",
@@ -234,6 +247,7 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         "prom-query-token",
         "prom-token-env",
         "prom-token-file",
+        "slo-query-token",
         "redis-password-env",
         "redis-password-file",
     ];
@@ -296,6 +310,21 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         "observability.alert-rules",
         &format!("prometheus_url = \"{}\"\ntoken_file = \"prom-token\"", prom.url()),
     );
+    let objective = "objectives = [{ name = \"one\", query = \"vector(1)\", max = 2 }]";
+    text += &item(
+        "slo.env",
+        "slo.objectives",
+        &format!(
+            "prometheus_url = \"{}/?token={}\"\ntoken_env = \"PROM_TOKEN\"\n{objective}",
+            prom.url(),
+            v("slo-query-token")
+        ),
+    );
+    text += &item(
+        "slo.file",
+        "slo.objectives",
+        &format!("prometheus_url = \"{}\"\ntoken_file = \"prom-token\"\n{objective}", prom.url()),
+    );
     text += &item(
         "redis.env",
         "redis.idempotency-store",
@@ -353,9 +382,10 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         assert!(codes("redis.file").contains(&"redis-auth-failed".to_string()), "{what}");
         assert_ne!(item_of(&report, "nats.creds")["outcome"], "pass", "{what}");
         // Prometheus has no auth: a bearer token is sent and ignored, the rules are judged.
-        for id in ["prom.env", "prom.file"] {
+        for id in ["prom.env", "prom.file", "slo.env", "slo.file"] {
             assert!(item_of(&report, id)["gaps"].as_array().unwrap().is_empty(), "{what}: {:#}", item_of(&report, id));
         }
+        assert_eq!(item_of(&report, "slo.env")["outcome"], "pass", "{what}");
         // The URLs are shown, with the query values masked.
         let json = report.to_string();
         assert!(json.contains("health?token=****&zone=eu"), "{what}: the URL is shown masked");

@@ -28,6 +28,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
     ("redis.toml", include_str!("../../checks/redis.toml")),
     ("secrets.toml", include_str!("../../checks/secrets.toml")),
+    ("slo.toml", include_str!("../../checks/slo.toml")),
 ];
 
 /// Display name of the built-in checklist (`Checklist::origin`).

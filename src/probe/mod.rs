@@ -10,6 +10,7 @@ pub mod nats;
 pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
+pub mod prometheus_slo;
 pub mod redis;
 pub mod secret_hygiene;
 
@@ -35,6 +36,7 @@ pub enum ProbeKind {
     NetpolIsolation,
     Nats,
     AlertRules,
+    PrometheusSlo,
 }
 
 impl ProbeKind {
@@ -48,6 +50,7 @@ impl ProbeKind {
         ProbeKind::NetpolIsolation,
         ProbeKind::Nats,
         ProbeKind::AlertRules,
+        ProbeKind::PrometheusSlo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl ProbeKind {
             ProbeKind::NetpolIsolation => "netpol-isolation",
             ProbeKind::Nats => "nats",
             ProbeKind::AlertRules => "alert-rules",
+            ProbeKind::PrometheusSlo => "prometheus-slo",
         }
     }
 
@@ -84,7 +88,7 @@ impl ProbeKind {
     pub fn needs_live(self) -> bool {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
-            ProbeKind::Http | ProbeKind::Redis | ProbeKind::Nats => true,
+            ProbeKind::Http | ProbeKind::Redis | ProbeKind::Nats | ProbeKind::PrometheusSlo => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
             ProbeKind::SecretHygiene => false,
@@ -111,6 +115,8 @@ pub enum ProbeSpec {
     Nats(Box<nats::NatsParams>),
     // Boxed: its parameters are several times the size of the other variants'.
     AlertRules(Box<crate::rules::params::AlertRulesParams>),
+    // Boxed: a list of objectives beside an endpoint.
+    PrometheusSlo(Box<crate::slo::SloParams>),
 }
 
 impl ProbeSpec {
@@ -131,6 +137,9 @@ impl ProbeSpec {
             ProbeKind::AlertRules => {
                 crate::rules::params::AlertRulesParams::read(&mut r).map(|p| ProbeSpec::AlertRules(Box::new(p)))
             }
+            ProbeKind::PrometheusSlo => {
+                crate::slo::SloParams::read(&mut r).map(|p| ProbeSpec::PrometheusSlo(Box::new(p)))
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -148,6 +157,7 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(_) => ProbeKind::NetpolIsolation,
             ProbeSpec::Nats(_) => ProbeKind::Nats,
             ProbeSpec::AlertRules(_) => ProbeKind::AlertRules,
+            ProbeSpec::PrometheusSlo(_) => ProbeKind::PrometheusSlo,
         }
     }
 
@@ -158,7 +168,8 @@ impl ProbeSpec {
             | ProbeSpec::LoadBaseline(_)
             | ProbeSpec::Http(_)
             | ProbeSpec::Redis(_)
-            | ProbeSpec::Nats(_) => Vec::new(),
+            | ProbeSpec::Nats(_)
+            | ProbeSpec::PrometheusSlo(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
@@ -186,6 +197,7 @@ impl ProbeSpec {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::run(p, ctx).await,
             ProbeSpec::Nats(p) => nats::run(p, ctx).await,
             ProbeSpec::AlertRules(p) => alert_rules::run(p, ctx).await,
+            ProbeSpec::PrometheusSlo(p) => prometheus_slo::run(p, ctx).await,
         }
     }
 }
@@ -216,6 +228,10 @@ pub struct ProbeContext {
     pub live: Option<crate::cluster::live::Live>,
     /// `--settle`: how long a check may wait for a rollout in progress to settle.
     pub settle: Option<Duration>,
+    /// The id of the item being run (set per item by the engine; empty outside an audit).
+    pub item_id: String,
+    /// `--baseline`: the earlier report that regressions are judged against.
+    pub baseline: Option<std::sync::Arc<crate::slo::Baseline>>,
 }
 
 impl ProbeContext {
@@ -232,6 +248,8 @@ impl ProbeContext {
             view: None,
             live: None,
             settle: None,
+            item_id: String::new(),
+            baseline: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod params;
+pub mod promql;
 
 pub use auth::{Auth, AuthSpec, Secret};
 pub use client::{PromApiError, PrometheusClient, PrometheusEndpoint};

@@ -17,8 +17,8 @@ pub struct PrometheusParams {
 /// What reading the parameters found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrometheusRead {
-    /// `prometheus_url` and no credentials without it.
-    Given(PrometheusParams),
+    /// `prometheus_url` and its credentials (boxed: much larger than the other variants).
+    Given(Box<PrometheusParams>),
     /// No `prometheus_url` and no credentials.
     Absent,
     /// Something was wrong; the error is recorded in the reader.
@@ -51,7 +51,7 @@ impl PrometheusParams {
             return PrometheusRead::Invalid;
         }
         match url {
-            Some(url) => PrometheusRead::Given(PrometheusParams { url, auth }),
+            Some(url) => PrometheusRead::Given(Box::new(PrometheusParams { url, auth })),
             None if url_given || required => PrometheusRead::Invalid,
             None => PrometheusRead::Absent,
         }

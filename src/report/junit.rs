@@ -161,6 +161,12 @@ fn body(item: &ItemReport) -> String {
             facts(&mut b, "    ", &f.evidence);
         }
     }
+    if !item.measurements.is_empty() {
+        b.push_str("\nmeasured:\n");
+        for m in &item.measurements {
+            let _ = writeln!(b, "  {}", text::measurement_line(m));
+        }
+    }
     if !item.evidence.is_empty() {
         b.push_str("\nevidence:\n");
         facts(&mut b, "  ", &item.evidence);

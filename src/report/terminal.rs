@@ -161,6 +161,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
         if !item.message.is_empty() {
             out.para(4, 4, &[seg(&format!("{}: {}", item.code, item.message), st.dim)]);
         }
+        measurements(out, item);
         return;
     }
     let mut tags = vec![item.outcome.to_string(), item.severity.as_str().to_string()];
@@ -194,6 +195,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
             out.facts(DETAIL + 4, &f.evidence);
         }
     }
+    measurements(out, item);
     if !item.evidence.is_empty() {
         out.para(DETAIL, DETAIL, &[seg("evidence:", st.dim)]);
         out.facts(DETAIL + 2, &item.evidence);
@@ -210,6 +212,18 @@ fn item_block(out: &mut Out, item: &ItemReport) {
     }
     if let Some(r) = &item.remediation {
         out.field(DETAIL, "remediation:", KEY, r);
+    }
+}
+
+/// The values measured, shown for every outcome: they are what the next run compares with.
+fn measurements(out: &mut Out, item: &ItemReport) {
+    if item.measurements.is_empty() {
+        return;
+    }
+    let st = out.styles;
+    out.para(DETAIL, DETAIL, &[seg("measured:", st.dim)]);
+    for m in &item.measurements {
+        out.para(DETAIL + 2, DETAIL + 4, &[plain(&text::measurement_line(m))]);
     }
 }
 

@@ -83,7 +83,7 @@ impl AlertRulesParams {
             }
         }
         let prometheus = match prometheus {
-            PrometheusRead::Given(p) => Some(p),
+            PrometheusRead::Given(p) => Some(*p),
             PrometheusRead::Absent => None,
             PrometheusRead::Invalid => return None,
         };
