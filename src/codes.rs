@@ -196,6 +196,41 @@ pub const CODES: &[CodeInfo] = &[
     f("rule-evaluation-stale", "alert-rules", "A loaded rule has not been evaluated recently."),
     f("alert-firing-critical", "alert-rules", "A critical alert is firing now: the launch is blocked."),
     f("alert-firing-warning", "alert-rules", "A warning alert is firing now."),
+    f(
+        "alert-series-missing",
+        "alert-rules",
+        "An alert reads series that do not exist: none within the lookback (an error: it can never fire), or none now (a warning, with when they were last seen).",
+    ),
+    f(
+        "rule-metric-not-exported",
+        "alert-rules",
+        "An alert reads a metric none of the named exporters exposes (the closest exported name is given).",
+    ),
+    f(
+        "rule-rate-window-short",
+        "alert-rules",
+        "A rate/irate/increase window is shorter than twice the scrape interval: it often holds one sample and returns nothing.",
+    ),
+    f(
+        "rule-range-beyond-retention",
+        "alert-rules",
+        "A range (with its offset) reaches further back than Prometheus keeps data.",
+    ),
+    f(
+        "alert-for-shorter-than-scrape",
+        "alert-rules",
+        "An alert's `for` is shorter than the scrape interval of what it reads: one sample fires it.",
+    ),
+    g(
+        "exporter-unreadable",
+        "alert-rules",
+        "An exporter named in `exporters` could not be read (unreachable, an HTTP error, a missing file).",
+    ),
+    g(
+        "scrape-config-unreadable",
+        "alert-rules",
+        "The scrape configuration named in `scrape_config` is missing or does not parse.",
+    ),
     g("unreachable", "alert-rules, prometheus-slo", "Prometheus is unreachable."),
     g("misconfigured", "alert-rules, prometheus-slo", "The Prometheus URL, credentials or CA cannot be used."),
     g("prometheus-error", "alert-rules", "Prometheus answered an error or something unreadable."),

@@ -114,6 +114,7 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
         "prom-password-env",
         "slo-url-userinfo",
         "slo-token-env",
+        "exporter-url-userinfo",
         "redis-url-password",
         "redis-password-env",
     ];
@@ -176,6 +177,14 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
         "slo.b",
         "slo.objectives",
         &format!("prometheus_url = \"http://prom.example:9090\"\ntoken_env = \"{}\"\n{objective}", v("slo-token-env")),
+    );
+    text += &item(
+        "prom.d",
+        "observability.alert-rules",
+        &format!(
+            "prometheus_url = \"http://prom.example:9090\"\nexporters = [{{ url = \"http://e:{}@nats.example:7777/metrics\" }}]",
+            v("exporter-url-userinfo")
+        ),
     );
     text += &item(
         "redis.a",
@@ -248,6 +257,7 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         "prom-token-env",
         "prom-token-file",
         "slo-query-token",
+        "exporter-query-token",
         "redis-password-env",
         "redis-password-file",
     ];
@@ -309,6 +319,15 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         "prom.file",
         "observability.alert-rules",
         &format!("prometheus_url = \"{}\"\ntoken_file = \"prom-token\"", prom.url()),
+    );
+    text += &item(
+        "prom.exporter",
+        "observability.alert-rules",
+        &format!(
+            "prometheus_url = \"{}\"\ncan_fire = \"all\"\nexporters = [{{ url = \"http://127.0.0.1:{http_port}/metrics?token={}\" }}]",
+            prom.url(),
+            v("exporter-query-token")
+        ),
     );
     let objective = "objectives = [{ name = \"one\", query = \"vector(1)\", max = 2 }]";
     text += &item(
@@ -386,6 +405,9 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
             assert!(item_of(&report, id)["gaps"].as_array().unwrap().is_empty(), "{what}: {:#}", item_of(&report, id));
         }
         assert_eq!(item_of(&report, "slo.env")["outcome"], "pass", "{what}");
+        let exporter = item_of(&report, "prom.exporter");
+        assert_eq!(exporter["gaps"][0]["code"], "exporter-unreadable", "{what}: {exporter:#}");
+        assert!(exporter["gaps"][0]["reason"].as_str().unwrap().contains("metrics?token=****"), "{what}: {exporter:#}");
         // The URLs are shown, with the query values masked.
         let json = report.to_string();
         assert!(json.contains("health?token=****&zone=eu"), "{what}: the URL is shown masked");

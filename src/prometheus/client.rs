@@ -202,6 +202,11 @@ impl PrometheusClient {
         self.get("api/v1/targets", &[("state", "active".to_string())]).await
     }
 
+    /// `GET /api/v1/status/runtimeinfo`: among others `storageRetention` (e.g. `15d`).
+    pub async fn runtime_info(&self) -> Result<BTreeMap<String, serde_json::Value>, PromApiError> {
+        self.get("api/v1/status/runtimeinfo", &[]).await
+    }
+
     /// `GET /api/v1/status/config`: the loaded configuration (scrape intervals of the jobs).
     pub async fn config(&self) -> Result<ConfigData, PromApiError> {
         self.get("api/v1/status/config", &[]).await

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod exposition;
 pub mod params;
 pub mod promql;
+pub mod scrape;
 
 pub use auth::{Auth, AuthSpec, Secret};
 pub use client::{PromApiError, PrometheusClient, PrometheusEndpoint};

@@ -31,6 +31,8 @@ pub struct SelectorUse {
     pub offset: Option<Duration>,
     /// The function the range vector is passed to directly (`rate`, `increase`, ...).
     pub function: Option<String>,
+    /// Inside `absent()` or `absent_over_time()`: the expression fires when it matches nothing.
+    pub in_absent: bool,
 }
 
 impl SelectorUse {
@@ -78,7 +80,7 @@ fn is_legacy_metric_name(s: &str) -> bool {
 /// Every vector selector of `expr`, in the order written. Err: the parser's message.
 pub fn selectors(expr: &str) -> Result<Vec<SelectorUse>, String> {
     let ast = promql_parser::parser::parse(expr)?;
-    let mut v = Collect { found: Vec::new(), subquery_ranges: Vec::new() };
+    let mut v = Collect { found: Vec::new(), subquery_ranges: Vec::new(), absent_depth: 0 };
     v.walk(&ast);
     Ok(v.found)
 }
@@ -87,6 +89,8 @@ struct Collect {
     found: Vec<SelectorUse>,
     /// Ranges of the subqueries the walk is inside (innermost last), popped on the way out.
     subquery_ranges: Vec<Duration>,
+    /// How many `absent()` calls the walk is inside.
+    absent_depth: usize,
 }
 
 impl Collect {
@@ -119,7 +123,14 @@ impl Collect {
         };
         // A plain selector inside a subquery reads as far back as the subquery's range.
         let range = range.or_else(|| self.subquery_ranges.iter().copied().max());
-        self.found.push(SelectorUse { metric, matchers, range, offset, function: function.map(str::to_string) });
+        self.found.push(SelectorUse {
+            metric,
+            matchers,
+            range,
+            offset,
+            function: function.map(str::to_string),
+            in_absent: self.absent_depth > 0,
+        });
     }
 }
 
@@ -131,12 +142,15 @@ impl Collect {
             Expr::VectorSelector(vs) => self.add(vs, None, None),
             Expr::MatrixSelector(ms) => self.add(&ms.vs, Some(ms.range), None),
             Expr::Call(call) => {
+                let absent = matches!(call.func.name, "absent" | "absent_over_time");
+                self.absent_depth += usize::from(absent);
                 for arg in &call.args.args {
                     match arg.as_ref() {
                         Expr::MatrixSelector(ms) => self.add(&ms.vs, Some(ms.range), Some(call.func.name)),
                         other => self.walk(other),
                     }
                 }
+                self.absent_depth -= usize::from(absent);
             }
             Expr::Subquery(sq) => {
                 self.subquery_ranges.push(sq.range);
@@ -191,6 +205,8 @@ mod tests {
         let s = selectors("max_over_time(x[30m:1m])").unwrap();
         assert_eq!(s[0].range, Some(Duration::from_secs(1800)));
         assert_eq!(selectors("vector(1)").unwrap(), vec![]);
+        let s = selectors(r#"absent(up{job="nats"}) or absent_over_time(x[5m]) or y"#).unwrap();
+        assert_eq!(s.iter().map(|s| s.in_absent).collect::<Vec<_>>(), [true, true, false]);
         assert!(selectors("sum(").is_err());
         assert_eq!(selector_text(Some("a.b"), &[]), r#"{__name__="a.b"}"#);
     }

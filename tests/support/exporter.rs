@@ -41,6 +41,8 @@ struct Family {
 #[derive(Default)]
 struct State {
     families: BTreeMap<String, Family>,
+    /// Exposition text served as it is, after the families (e.g. a saved scrape).
+    raw: String,
 }
 
 /// The exporter; it stops serving when dropped.
@@ -166,6 +168,11 @@ impl Exporter {
         }
     }
 
+    /// Serves `text` (exposition format, e.g. a scrape saved to a file) after the series above.
+    pub fn raw(&self, text: &str) {
+        self.state.lock().expect("exporter state").raw = text.to_string();
+    }
+
     /// Stops exporting every series of the metric family `name`.
     pub fn remove(&self, name: &str) {
         self.state.lock().expect("exporter state").families.remove(name);
@@ -198,6 +205,7 @@ fn render(st: &State) -> String {
             out.push_str(&format!("{key} {}\n", value.now()));
         }
     }
+    out.push_str(&st.raw);
     out
 }
 
