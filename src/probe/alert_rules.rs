@@ -23,6 +23,12 @@ pub fn needs(p: &AlertRulesParams) -> Vec<Need> {
         ns.dedup();
         out.push(Need::namespaced(Kind::ConfigMap, &ns));
     }
+    if !p.fire.pods.is_empty() {
+        let mut ns: Vec<String> = p.fire.pods.iter().map(|s| s.namespace.clone()).collect();
+        ns.sort();
+        ns.dedup();
+        out.push(Need::namespaced(Kind::Pod, &ns));
+    }
     if !p.prometheusrules.is_empty() {
         let mut ns: Vec<String> = p.prometheusrules.iter().filter_map(|s| s.namespace.clone()).collect();
         if ns.len() < p.prometheusrules.len() {
@@ -31,6 +37,23 @@ pub fn needs(p: &AlertRulesParams) -> Vec<Need> {
         ns.sort();
         ns.dedup();
         out.push(Need::namespaced(Kind::PrometheusRule, &ns));
+    }
+    out
+}
+
+/// Reading the pods' metrics ports goes through the API server's pod proxy.
+pub fn grants(p: &AlertRulesParams) -> Vec<crate::cluster::rbac::Grant> {
+    let mut out: Vec<crate::cluster::rbac::Grant> = Vec::new();
+    for s in &p.fire.pods {
+        let g = crate::cluster::rbac::Grant {
+            group: String::new(),
+            resource: "pods/proxy".into(),
+            verbs: vec!["get".into()],
+            namespace: Some(s.namespace.clone()),
+        };
+        if !out.contains(&g) {
+            out.push(g);
+        }
     }
     out
 }
@@ -99,11 +122,8 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
             }
         }
     };
-    let exporters = if p.fire.scope == crate::rules::fire::CanFire::None {
-        Vec::new()
-    } else {
-        read_exporters(&p.fire.exporters, ctx).await
-    };
+    let exporters =
+        if p.fire.scope == crate::rules::fire::CanFire::None { Vec::new() } else { read_exporters(&p.fire, ctx).await };
     let mut report = evaluate_with(&p, &objects, prometheus, &exporters, jiff::Timestamp::now());
     if let Some(reason) = crd_skipped {
         report.fact("prometheusrules", reason);

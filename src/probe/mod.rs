@@ -181,6 +181,7 @@ impl ProbeSpec {
     pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
         match self {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::grants(p),
+            ProbeSpec::AlertRules(p) => alert_rules::grants(p),
             _ => Vec::new(),
         }
     }

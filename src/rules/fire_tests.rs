@@ -194,3 +194,55 @@ fn windows_and_for_against_the_scrape_interval_and_ranges_against_the_retention(
         [("rule-rate-window-short", Level::Error), ("alert-for-shorter-than-scrape", Level::Warning)]
     );
 }
+
+#[test]
+fn the_can_fire_parameters_are_read_and_checked() {
+    use crate::probe::params::read_for_test;
+    use crate::rules::fire_params::{ExporterAt, PodPort};
+    use crate::rules::params::AlertRulesParams;
+    let p = read_for_test(
+        r#"prometheus_url = "http://p:9090"
+can_fire = "all"
+series_lookback = "6h"
+exporters = [{ url = "http://nats:7777/metrics", job = "nats" }, { file = "scrapes/api.prom" }]
+exporter_pods = [{ namespace = "a", selector = { app = "nats" }, port = "prom-metrics" }, { namespace = "b", selector = { app = "x" }, port = 9102, path = "/m" }]
+scrape_config = { namespace = "obs", name = "prometheus-config" }"#,
+        AlertRulesParams::read,
+    )
+    .unwrap();
+    let f = &p.fire;
+    assert_eq!((f.scope, f.lookback), (crate::rules::fire::CanFire::All, Duration::from_secs(6 * 3600)));
+    assert!(matches!(&f.exporters[0].at, ExporterAt::Url(u) if u.to_string().contains("nats:7777")));
+    assert_eq!(f.exporters[1].at, ExporterAt::File("scrapes/api.prom".into()));
+    assert_eq!((&f.pods[0].port, f.pods[0].path.as_str()), (&PodPort::Name("prom-metrics".into()), "/metrics"));
+    assert_eq!((&f.pods[1].port, f.pods[1].path.as_str()), (&PodPort::Number(9102), "/m"));
+    assert_eq!(f.scrape_config.as_ref().map(|c| c.key.as_str()), Some("prometheus.yml"));
+
+    let errs = read_for_test(
+        r#"prometheus_url = "http://p:9090"
+can_fire = "some"
+exporters = [{ url = "http://n/metrics", file = "x" }, { url = "ftp://n" }, { job = "a" }]
+exporter_pods = [{ namespace = "a", selector = { app = "n" } }, { namespace = "a", port = 0, path = "m" }]
+scrape_config = { name = "p", keys = "x" }"#,
+        AlertRulesParams::read,
+    )
+    .unwrap_err();
+    let got: Vec<String> = errs
+        .iter()
+        .map(|e| format!("{}: {}", e.path.clone().or(e.key.clone()).unwrap_or_default(), e.message))
+        .collect();
+    let text = got.join("\n");
+    for want in [
+        "can_fire: `can_fire` must be \"expected\", \"all\" or \"none\", found \"some\"",
+        "exporters[0]: `exporters[0]` needs exactly one of `url` or `file`",
+        "exporters[1].url: `exporters[1].url`",
+        "exporters[2]: `exporters[2]` needs exactly one of `url` or `file`",
+        "exporter_pods[0].port: `exporter_pods[0]` needs `port`",
+        "exporter_pods[1]: `exporter_pods[1]` needs `selector`",
+        "exporter_pods[1].path: `exporter_pods[1].path` must start with `/`",
+        "scrape_config.namespace: `scrape_config` needs `namespace`",
+        "scrape_config.keys: unknown key `keys` in `scrape_config`",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
