@@ -121,24 +121,21 @@ pub fn judge_fire(input: FireInput<'_>) -> (Vec<Finding>, Vec<Unverified>) {
         let mut longest_interval: Option<Duration> = None;
         for sel in checked_selectors(&rule.expr) {
             let text = sel.selector();
-            let seen = input.live.filter(|_| rule.loaded).and_then(|l| l.series.get(&text));
+            let asked = input.live.filter(|_| rule.loaded).and_then(|l| Some((l, l.series.get(&text)?)));
             let metric = sel.metric.as_deref();
             let produced = metric.is_some_and(|m| SYNTHETIC.contains(&m) || input.recorded.contains(m));
             if let Some(m) = metric.filter(|_| !produced && !input.exposed.is_empty()) {
                 findings.extend(not_exported(rule, m, input.exposed));
             }
-            match seen {
-                Some(Ok(seen)) => {
-                    let live = input.live.expect("series come from the live part");
-                    findings.extend(series_missing(rule, &sel, seen, live));
-                }
-                Some(Err(e)) => gaps.push(Unverified::new(
+            match asked {
+                Some((live, Ok(seen))) => findings.extend(series_missing(rule, &sel, seen, live)),
+                Some((_, Err(e))) => gaps.push(Unverified::new(
                     e.unverified_code(),
                     format!("alert {}: whether series of `{text}` exist was not checked: {e}", rule.alert),
                 )),
                 None => {}
             }
-            let jobs = jobs_of(&sel, seen.and_then(|s| s.as_ref().ok()), input.exposed);
+            let jobs = jobs_of(&sel, asked.and_then(|(_, s)| s.as_ref().ok()), input.exposed);
             let interval = input.intervals.and_then(|i| i.for_jobs(jobs.iter().map(String::as_str)));
             if let Some(i) = interval {
                 longest_interval = Some(longest_interval.map_or(i, |l| l.max(i)));
