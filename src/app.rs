@@ -304,6 +304,10 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from(".")),
     };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => Some(Arc::new(crate::slo::Baseline::read(path).map_err(Failure::usage)?)),
+    };
     let context = ProbeContext {
         today,
         base_dir,
@@ -315,6 +319,8 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         view: None,
         live: None,
         settle: args.settle,
+        item_id: String::new(),
+        baseline,
     };
     let mut opts = EngineOptions { global_timeout, deadline, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
@@ -486,7 +492,30 @@ fn rbac_cmd(args: &ChecklistArgs, only: &[String], name: &str, bind: Option<&str
             crate::checklist::ItemKind::Manual { .. } => Vec::new(),
         })
         .collect();
-    print!("{}", rbac::least_privilege_yaml(name, &needs, &grants));
+    let yaml = rbac::least_privilege_yaml(name, &needs, &grants);
+    // Checks that read no Kubernetes object still belong in the answer: say so, so nobody looks
+    // for a missing permission when they are unverified.
+    let direct: Vec<String> = checklist
+        .items
+        .iter()
+        .filter(|i| selected.contains(&i.id))
+        .filter_map(|i| match &i.kind {
+            crate::checklist::ItemKind::Check { spec, .. }
+                if spec.needs().is_empty() && spec.grants().is_empty() && spec.kind().needs_live() =>
+            {
+                Some(format!(
+                    "# {} ({}) needs no Kubernetes permission: it asks its endpoint directly.\n",
+                    i.id,
+                    spec.kind().as_str()
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    match yaml.split_once("---\n") {
+        Some((header, rest)) if !direct.is_empty() => print!("{header}{}---\n{rest}", direct.concat()),
+        _ => print!("{yaml}"),
+    }
     if let Some(b) = bind {
         let subject = rbac::Subject::parse(b).map_err(Failure::usage)?;
         print!("{}", rbac::bindings_yaml(name, &needs, &grants, &subject));

@@ -213,4 +213,8 @@ pub struct AuditArgs {
     /// The environment variable holding the passphrase of an encrypted signing key (never prompted).
     #[arg(long, value_name = "VAR")]
     pub sign_passphrase_env: Option<String>,
+    /// An earlier JSON report whose recorded values the SLO objectives with `max_regression` are
+    /// compared with (replaces an item's own `baseline`).
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
 }

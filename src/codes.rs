@@ -237,8 +237,43 @@ pub const CODES: &[CodeInfo] = &[
     f("rule-evaluation-stale", "alert-rules", "A loaded rule has not been evaluated recently."),
     f("alert-firing-critical", "alert-rules", "A critical alert is firing now: the launch is blocked."),
     f("alert-firing-warning", "alert-rules", "A warning alert is firing now."),
-    g("unreachable", "alert-rules", "Prometheus is unreachable."),
-    g("misconfigured", "alert-rules", "The Prometheus URL, credentials or CA cannot be used."),
+    f(
+        "alert-series-missing",
+        "alert-rules",
+        "An alert reads series that do not exist: none within the lookback (an error: it can never fire), or none now (a warning, with when they were last seen).",
+    ),
+    f(
+        "rule-metric-not-exported",
+        "alert-rules",
+        "An alert reads a metric none of the named exporters exposes (the closest exported name is given).",
+    ),
+    f(
+        "rule-rate-window-short",
+        "alert-rules",
+        "A rate/irate/increase window is shorter than twice the scrape interval: it often holds one sample and returns nothing.",
+    ),
+    f(
+        "rule-range-beyond-retention",
+        "alert-rules",
+        "A range (with its offset) reaches further back than Prometheus keeps data.",
+    ),
+    f(
+        "alert-for-shorter-than-scrape",
+        "alert-rules",
+        "An alert's `for` is shorter than the scrape interval of what it reads: one sample fires it.",
+    ),
+    g(
+        "exporter-unreadable",
+        "alert-rules",
+        "An exporter named in `exporters` could not be read (unreachable, an HTTP error, a missing file).",
+    ),
+    g(
+        "scrape-config-unreadable",
+        "alert-rules",
+        "The scrape configuration named in `scrape_config` is missing or does not parse.",
+    ),
+    g("unreachable", "alert-rules, prometheus-slo", "Prometheus is unreachable."),
+    g("misconfigured", "alert-rules, prometheus-slo", "The Prometheus URL, credentials or CA cannot be used."),
     g("prometheus-error", "alert-rules", "Prometheus answered an error or something unreadable."),
     // Vulnerability scan reports.
     f(
@@ -265,6 +300,49 @@ pub const CODES: &[CodeInfo] = &[
         "A report file is missing, unreadable or not a known report (file:line).",
     ),
     g("scan-report-missing", "scan-report", "No report scanned a deployed image, or a pattern matches no file."),
+    // SLOs.
+    f("slo-met", "prometheus-slo", "An objective holds (info: its query, value, threshold, time and series)."),
+    f("slo-warning", "prometheus-slo", "An objective's value is past its warning threshold, still within its bound."),
+    f(
+        "slo-violated",
+        "prometheus-slo",
+        "An objective's value is outside its bound: an error for a key objective, a warning otherwise.",
+    ),
+    f(
+        "slo-regressed",
+        "prometheus-slo",
+        "An objective's value is worse than the baseline report's by more than `max_regression`.",
+    ),
+    f(
+        "slo-score-failed",
+        "prometheus-slo",
+        "The total score (met counts the weight, warning half) is below `total_score.warn`.",
+    ),
+    f(
+        "slo-score-warning",
+        "prometheus-slo",
+        "The total score is below `total_score.pass`, at or above `total_score.warn`.",
+    ),
+    g(
+        "slo-no-data",
+        "prometheus-slo",
+        "The query returned no series, NaN or an infinite value (no traffic, a metric that does not exist).",
+    ),
+    g(
+        "slo-query-error",
+        "prometheus-slo",
+        "Prometheus could not run the query (invalid PromQL, an execution error), or its answer is not a number.",
+    ),
+    g(
+        "slo-ambiguous-result",
+        "prometheus-slo",
+        "The query returned several series and no `aggregate` says how to combine them.",
+    ),
+    g(
+        "slo-baseline-missing",
+        "prometheus-slo",
+        "An objective with `max_regression` has no baseline value to compare with (none given, or not recorded).",
+    ),
 ];
 
 /// The entry of `code`, if it is one.

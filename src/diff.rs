@@ -1,11 +1,12 @@
 //! `kgents-gate diff OLD.json NEW.json`: what changed between two reports, item by item (matched
-//! by id), and whether the new one has a blocking failure the old one did not (exit 1).
+//! by id), each measured value (SLO objectives, matched by item and name), and whether the new
+//! report has a blocking failure the old one did not (exit 1).
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::outcome::Outcome;
+use crate::outcome::{Measurement, MeasurementStatus, Outcome};
 use crate::report::{Decision, ItemReport, Report};
 
 /// The state of one item in one report.
@@ -69,7 +70,41 @@ pub struct ItemOnlyIn {
     pub state: ItemState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One measured value in one report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasuredValue {
+    pub value: f64,
+    pub status: MeasurementStatus,
+    pub threshold: String,
+}
+
+impl MeasuredValue {
+    fn of(m: &Measurement) -> Self {
+        MeasuredValue { value: m.value, status: m.status, threshold: m.threshold.clone() }
+    }
+}
+
+/// A measurement of an item whose value or status differs between the reports, or that only
+/// one of them has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasurementChange {
+    pub item: String,
+    pub name: String,
+    pub old: Option<MeasuredValue>,
+    pub new: Option<MeasuredValue>,
+}
+
+impl MeasurementChange {
+    /// `+4.2%`, when both reports have the value.
+    pub fn change(&self) -> Option<String> {
+        match (&self.old, &self.new) {
+            (Some(o), Some(n)) => Some(crate::report::text::change(o.value, n.value)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportDiff {
     pub old_decision: Decision,
     pub new_decision: Decision,
@@ -79,6 +114,8 @@ pub struct ReportDiff {
     pub changes: Vec<ItemChange>,
     pub added: Vec<ItemOnlyIn>,
     pub removed: Vec<ItemOnlyIn>,
+    /// Per measured value of items present in both reports, in the new report's order.
+    pub measurements: Vec<MeasurementChange>,
 }
 
 impl ReportDiff {
@@ -99,6 +136,7 @@ impl ReportDiff {
             && self.changes.is_empty()
             && self.added.is_empty()
             && self.removed.is_empty()
+            && self.measurements.is_empty()
     }
 }
 
@@ -106,8 +144,12 @@ impl ReportDiff {
 pub fn diff(old: &Report, new: &Report) -> ReportDiff {
     let mut changes = Vec::new();
     let mut added = Vec::new();
+    let mut measurements = Vec::new();
     for item in &new.items {
         let now = ItemState::of(item);
+        if let Some(o) = old.items.iter().find(|o| o.id == item.id) {
+            measurements.extend(measurement_changes(o, item));
+        }
         let Some(before) = old.items.iter().find(|o| o.id == item.id).map(ItemState::of) else {
             added.push(ItemOnlyIn { id: item.id.clone(), title: item.title.clone(), state: now });
             continue;
@@ -139,7 +181,29 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
         changes,
         added,
         removed,
+        measurements,
     }
+}
+
+/// The measurements of one item that changed value or status, appeared or went away.
+fn measurement_changes(old: &ItemReport, new: &ItemReport) -> Vec<MeasurementChange> {
+    let mut out = Vec::new();
+    let change = |name: &str, o: Option<&Measurement>, n: Option<&Measurement>| MeasurementChange {
+        item: new.id.clone(),
+        name: name.to_string(),
+        old: o.map(MeasuredValue::of),
+        new: n.map(MeasuredValue::of),
+    };
+    for n in &new.measurements {
+        let o = old.measurements.iter().find(|o| o.name == n.name);
+        if o.is_none_or(|o| o.value != n.value || o.status != n.status) {
+            out.push(change(&n.name, o, Some(n)));
+        }
+    }
+    for o in old.measurements.iter().filter(|o| !new.measurements.iter().any(|n| n.name == o.name)) {
+        out.push(change(&o.name, Some(o), None));
+    }
+    out
 }
 
 /// Plain text, one block per kind of change.
@@ -175,6 +239,26 @@ pub fn render_diff(d: &ReportDiff) -> String {
             if c.new.outcome != Outcome::Pass {
                 let _ = writeln!(out, "    {}: {}", c.new.code, one_line(&c.new.message));
             }
+        }
+    }
+    if !d.measurements.is_empty() {
+        let _ = writeln!(out, "\nMeasurements ({})", d.measurements.len());
+        for m in &d.measurements {
+            let shown = |v: &Option<MeasuredValue>| match v {
+                Some(v) => format!("{} {}", crate::report::text::number(v.value), v.status.as_str()),
+                None => "none".to_string(),
+            };
+            let change = m.change().map(|c| format!(" ({c})")).unwrap_or_default();
+            let threshold = m.new.as_ref().or(m.old.as_ref()).map(|v| v.threshold.as_str()).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}  {}: {} -> {}{change}  [{}]",
+                m.item,
+                one_line(&m.name),
+                shown(&m.old),
+                shown(&m.new),
+                one_line(threshold)
+            );
         }
     }
     for (list, title, sign) in [(&d.added, "Added items", '+'), (&d.removed, "Removed items", '-')] {

@@ -101,6 +101,7 @@ pub async fn run(
         }
         let mut ctx = opts.context.clone();
         ctx.timeout = timeout;
+        ctx.item_id = id.clone();
         let spec = spec.clone();
         pending.insert(id.clone(), Instant::now());
         let cleans_up = spec.kind().cleans_up();

@@ -126,6 +126,58 @@ pub struct Unverified {
     pub missing_permission: Option<String>,
 }
 
+/// How a measured value compares with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MeasurementStatus {
+    /// Within the threshold.
+    Met,
+    /// Within the threshold, past its warning threshold.
+    Warning,
+    /// Outside the threshold.
+    Violated,
+}
+
+impl MeasurementStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeasurementStatus::Met => "met",
+            MeasurementStatus::Warning => "warning",
+            MeasurementStatus::Violated => "violated",
+        }
+    }
+}
+
+/// A value a check measured (an SLO objective's), recorded in the report so that a later run
+/// can compare with it (`--baseline`) and `diff` can show the change. Only finite values are
+/// recorded: a measurement that gave no number is a gap, not a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Measurement {
+    /// What was measured (the objective's name), unique within the item.
+    pub name: String,
+    /// The deciding value: the worst of the samples.
+    pub value: f64,
+    /// e.g. `<= 0.5`, `>= 100`, `in [0.9, 1]`, with the warning threshold when there is one.
+    pub threshold: String,
+    pub status: MeasurementStatus,
+    /// What produced the value (the PromQL query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// RFC 3339 time the deciding value was evaluated at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Every sample's value, in the order taken, when there were several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
+    /// The value recorded for the same measurement in the baseline report, when compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+}
+
+// Values are finite by construction (NaN is never recorded, and JSON cannot hold one), so
+// equality is total.
+impl Eq for Measurement {}
+
 /// What one probe run established: facts observed whatever the verdict, and the state of the
 /// check. Probes report findings and gaps; only the decision (`src/decide/`, docs/decision.md) turns
 /// them into an outcome, so the rule "an error finding fails the item even with gaps; gaps alone
@@ -135,6 +187,8 @@ pub struct ProbeReport {
     /// Facts observed whatever the verdict (status numbers, versions, latencies).
     pub evidence: Vec<Fact>,
     pub state: ProbeState,
+    /// Values recorded for comparison with later runs.
+    pub measurements: Vec<Measurement>,
 }
 
 /// What a probe could establish. The three cases exclude each other by construction: a skipped
@@ -152,7 +206,11 @@ pub enum ProbeState {
 
 impl Default for ProbeReport {
     fn default() -> Self {
-        ProbeReport { evidence: Vec::new(), state: ProbeState::Checked { findings: Vec::new(), gaps: Vec::new() } }
+        ProbeReport {
+            evidence: Vec::new(),
+            state: ProbeState::Checked { findings: Vec::new(), gaps: Vec::new() },
+            measurements: Vec::new(),
+        }
     }
 }
 
@@ -181,17 +239,17 @@ impl Unverified {
 impl ProbeReport {
     /// Nothing could be checked.
     pub fn unverified(code: impl Into<String>, reason: impl Into<String>) -> Self {
-        ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(Unverified::new(code, reason)) }
+        ProbeReport { state: ProbeState::Unverified(Unverified::new(code, reason)), ..Default::default() }
     }
     /// Nothing could be checked because RBAC refused a read.
     pub fn forbidden(reason: impl Into<String>, missing_permission: impl Into<String>) -> Self {
         ProbeReport {
-            evidence: Vec::new(),
             state: ProbeState::Unverified(Unverified::forbidden(reason, missing_permission)),
+            ..Default::default()
         }
     }
     pub fn skipped(reason: impl Into<String>) -> Self {
-        ProbeReport { evidence: Vec::new(), state: ProbeState::Skipped(reason.into()) }
+        ProbeReport { state: ProbeState::Skipped(reason.into()), ..Default::default() }
     }
     pub fn fact(&mut self, name: impl Into<String>, value: impl std::fmt::Display) {
         self.evidence.push(Fact::new(name, value));
@@ -233,6 +291,7 @@ impl ProbeReport {
     /// Takes in another probe report's state and evidence (a sub-check of the same item).
     pub fn absorb(&mut self, other: ProbeReport) {
         self.evidence.extend(other.evidence);
+        self.measurements.extend(other.measurements);
         match other.state {
             ProbeState::Checked { findings, gaps } => {
                 let (f, g) = self.checked();

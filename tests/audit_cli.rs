@@ -263,6 +263,19 @@ fn list_explain_schema_and_the_built_in_checklist() {
     assert_eq!(e.status.code(), Some(0));
     assert!(text(&e).0.contains("remediation"));
     assert_eq!(gate(empty.path(), &["explain", "no.such.check"]).status.code(), Some(2));
+    let e = gate(empty.path(), &["explain", "slo.objectives"]);
+    assert_eq!(e.status.code(), Some(0));
+    assert!(
+        text(&e).0.contains("probe kind: prometheus-slo") && text(&e).0.contains("max_regression"),
+        "{:?}",
+        text(&e)
+    );
+    let r = gate(empty.path(), &["rbac", "--only", "observability"]);
+    assert!(
+        text(&r).0.contains("# observability.api-slo (prometheus-slo) needs no Kubernetes permission"),
+        "{:?}",
+        text(&r)
+    );
     let s = gate(empty.path(), &["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
     assert!(schema.get("properties").is_some() || schema.get("$defs").is_some());

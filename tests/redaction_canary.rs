@@ -112,6 +112,9 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
         "prom-url-userinfo",
         "prom-token-env",
         "prom-password-env",
+        "slo-url-userinfo",
+        "slo-token-env",
+        "exporter-url-userinfo",
         "redis-url-password",
         "redis-password-env",
     ];
@@ -162,6 +165,25 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
         &format!(
             "prometheus_url = \"http://prom.example:9090\"\nusername_env = \"PROM_USER\"\npassword_env = \"{}\"",
             v("prom-password-env")
+        ),
+    );
+    let objective = "objectives = [{ name = \"up\", query = \"up\", min = 1 }]";
+    text += &item(
+        "slo.a",
+        "slo.objectives",
+        &format!("prometheus_url = \"http://ops:{}@prom.example:9090\"\n{objective}", v("slo-url-userinfo")),
+    );
+    text += &item(
+        "slo.b",
+        "slo.objectives",
+        &format!("prometheus_url = \"http://prom.example:9090\"\ntoken_env = \"{}\"\n{objective}", v("slo-token-env")),
+    );
+    text += &item(
+        "prom.d",
+        "observability.alert-rules",
+        &format!(
+            "prometheus_url = \"http://prom.example:9090\"\nexporters = [{{ url = \"http://e:{}@nats.example:7777/metrics\" }}]",
+            v("exporter-url-userinfo")
         ),
     );
     text += &item(
@@ -234,6 +256,8 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         "prom-query-token",
         "prom-token-env",
         "prom-token-file",
+        "slo-query-token",
+        "exporter-query-token",
         "redis-password-env",
         "redis-password-file",
     ];
@@ -297,6 +321,30 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         &format!("prometheus_url = \"{}\"\ntoken_file = \"prom-token\"", prom.url()),
     );
     text += &item(
+        "prom.exporter",
+        "observability.alert-rules",
+        &format!(
+            "prometheus_url = \"{}\"\ncan_fire = \"all\"\nexporters = [{{ url = \"http://127.0.0.1:{http_port}/metrics?token={}\" }}]",
+            prom.url(),
+            v("exporter-query-token")
+        ),
+    );
+    let objective = "objectives = [{ name = \"one\", query = \"vector(1)\", max = 2 }]";
+    text += &item(
+        "slo.env",
+        "slo.objectives",
+        &format!(
+            "prometheus_url = \"{}/?token={}\"\ntoken_env = \"PROM_TOKEN\"\n{objective}",
+            prom.url(),
+            v("slo-query-token")
+        ),
+    );
+    text += &item(
+        "slo.file",
+        "slo.objectives",
+        &format!("prometheus_url = \"{}\"\ntoken_file = \"prom-token\"\n{objective}", prom.url()),
+    );
+    text += &item(
         "redis.env",
         "redis.idempotency-store",
         &format!("url = \"redis://127.0.0.1:{}\"\npassword_env = \"REDIS_PASSWORD\"", redis.port()),
@@ -353,9 +401,13 @@ async fn credentials_used_by_live_checks_never_reach_an_output() {
         assert!(codes("redis.file").contains(&"redis-auth-failed".to_string()), "{what}");
         assert_ne!(item_of(&report, "nats.creds")["outcome"], "pass", "{what}");
         // Prometheus has no auth: a bearer token is sent and ignored, the rules are judged.
-        for id in ["prom.env", "prom.file"] {
+        for id in ["prom.env", "prom.file", "slo.env", "slo.file"] {
             assert!(item_of(&report, id)["gaps"].as_array().unwrap().is_empty(), "{what}: {:#}", item_of(&report, id));
         }
+        assert_eq!(item_of(&report, "slo.env")["outcome"], "pass", "{what}");
+        let exporter = item_of(&report, "prom.exporter");
+        assert_eq!(exporter["gaps"][0]["code"], "exporter-unreadable", "{what}: {exporter:#}");
+        assert!(exporter["gaps"][0]["reason"].as_str().unwrap().contains("metrics?token=****"), "{what}: {exporter:#}");
         // The URLs are shown, with the query values masked.
         let json = report.to_string();
         assert!(json.contains("health?token=****&zone=eu"), "{what}: the URL is shown masked");

@@ -100,3 +100,39 @@ fn added_and_removed_items() {
     assert!(text.contains("Added items (1)\n  + network.redis-isolated  fail (blocking)"), "{text}");
     assert!(text.contains("Removed items (1)\n  - docs.dr-drill  pass"), "{text}");
 }
+
+#[test]
+fn measured_values_are_compared_per_objective() {
+    let old = common::sample();
+    let mut new = old.clone();
+    let slo = new.items.iter_mut().find(|i| i.id == "observability.api-slo").unwrap();
+    slo.measurements[0].value = 0.55;
+    slo.measurements[0].status = kgents_gate::outcome::MeasurementStatus::Violated;
+    slo.measurements.remove(1);
+    let mut added = slo.measurements[0].clone();
+    added.name = "rps".into();
+    added.value = 478.0;
+    added.status = kgents_gate::outcome::MeasurementStatus::Met;
+    slo.measurements.push(added);
+    let d = diff(&old, &new);
+    assert!(!d.is_unchanged());
+    assert!(!d.has_new_blocking_failure(), "a value is not an outcome: the audit judges regressions");
+    let names: Vec<(&str, bool, bool)> =
+        d.measurements.iter().map(|m| (m.name.as_str(), m.old.is_some(), m.new.is_some())).collect();
+    assert_eq!(names, [("p95", true, true), ("rps", false, true), ("error_rate", true, false)]);
+    assert_eq!(d.measurements[0].change().as_deref(), Some("+25.71%"));
+    let text = render_diff(&d);
+    assert!(text.contains("Measurements (3)"), "{text}");
+    assert!(
+        text.contains(
+            "observability.api-slo  p95: 0.4375 warning -> 0.55 violated (+25.71%)  [<= 0.5; warn above 0.4]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("observability.api-slo  rps: none -> 478 met"), "{text}");
+    assert!(text.contains("observability.api-slo  error_rate: 0.0042 met -> none"), "{text}");
+    // The same through JSON, as `diff --format json` prints it.
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["measurements"][0]["new"]["status"], "violated");
+    assert_eq!(json["measurements"][0]["old"]["value"], 0.4375);
+}

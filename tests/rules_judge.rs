@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use kgents_gate::outcome::Level;
 use kgents_gate::probe::ParamReader;
-use kgents_gate::rules::api::{AlertState, AlertsData, AuthSpec, LoadedRule, RuleHealth, RulesData};
+use kgents_gate::prometheus::AuthSpec;
+use kgents_gate::prometheus::api::{AlertState, AlertsData, LoadedRule, RuleHealth, RulesData};
 use kgents_gate::rules::lint::ExpectedAlert;
 use kgents_gate::rules::params::AlertRulesParams;
 use kgents_gate::rules::{CheckOptions, codes, judge, sources};
@@ -197,6 +198,6 @@ fn credentials_come_from_named_variables_and_never_show() {
     std::fs::write(&file, "file-token\n").unwrap();
     let spec = AuthSpec { token_file: Some(file.display().to_string()), ..Default::default() };
     assert!(
-        matches!(spec.resolve_with(env).unwrap().0, kgents_gate::rules::api::Auth::Bearer(t) if t.expose() == "file-token")
+        matches!(spec.resolve_with(env).unwrap().0, kgents_gate::prometheus::Auth::Bearer(t) if t.expose() == "file-token")
     );
 }

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use kgents_gate::outcome::{Finding, Level};
 use kgents_gate::probe::ParamReader;
-use kgents_gate::rules::api::{AlertState, Auth, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, Secret};
-use kgents_gate::rules::params::{AlertRulesParams, evaluate, fetch_snapshot};
+use kgents_gate::prometheus::api::AlertState;
+use kgents_gate::prometheus::{Auth, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, Secret};
+use kgents_gate::rules::evaluate::{evaluate, fetch_snapshot};
+use kgents_gate::rules::params::AlertRulesParams;
 use kgents_gate::rules::{codes, judge, lint::ExpectedAlert};
 
 const RULES: &str = r#"
@@ -170,7 +172,7 @@ async fn loaded_healthy_failing_and_firing_rules_are_judged() {
         "#,
         prom.url
     ));
-    let snapshot = fetch_snapshot(p.prometheus.as_ref().unwrap(), Duration::from_secs(5)).await.unwrap();
+    let snapshot = fetch_snapshot(&p, p.prometheus.as_ref().unwrap(), Duration::from_secs(5)).await.unwrap();
     let now = jiff::Timestamp::now();
     let report = evaluate(&p, &objects, Some(Ok(snapshot.clone())), now);
     let f = &report.findings();
@@ -314,7 +316,7 @@ async fn prometheus_down_or_hanging_is_an_error_within_the_timeout() {
     let objects =
         [serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rules", "namespace": "ns"},
         "data": {"a.rules": "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"}})];
-    let result = fetch_snapshot(p.prometheus.as_ref().unwrap(), Duration::from_secs(2)).await;
+    let result = fetch_snapshot(&p, p.prometheus.as_ref().unwrap(), Duration::from_secs(2)).await;
     let report = evaluate(&p, &objects, Some(result), jiff::Timestamp::now());
     let unverified = report.first_gap().expect("unverified");
     assert_eq!(unverified.code, "unreachable");

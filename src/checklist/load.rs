@@ -30,6 +30,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("redis.toml", include_str!("../../checks/redis.toml")),
     ("scan.toml", include_str!("../../checks/scan.toml")),
     ("secrets.toml", include_str!("../../checks/secrets.toml")),
+    ("slo.toml", include_str!("../../checks/slo.toml")),
     ("workloads.toml", include_str!("../../checks/workloads.toml")),
 ];
 

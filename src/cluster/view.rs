@@ -53,7 +53,7 @@ impl Gap {
     /// The result a check needing this kind reports.
     pub fn to_report(&self, kind: Kind) -> ProbeReport {
         match self.to_unverified(kind) {
-            Ok(u) => ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(u) },
+            Ok(u) => ProbeReport { state: ProbeState::Unverified(u), ..Default::default() },
             Err(reason) => ProbeReport::skipped(reason),
         }
     }

@@ -76,6 +76,7 @@ pub fn decide(input: DecideInput<'_>) -> Report {
             remediation: item.check().map(|c| c.remediation.clone()),
             unverified: None,
             gaps: Vec::new(),
+            measurements: Vec::new(),
             waiver: None,
             signoff: None,
             blocks: false,
@@ -161,6 +162,7 @@ fn judge_run(r: &mut ItemReport, run: &ItemRun, findings: &[Finding], severity: 
     r.duration_ms = run.duration.as_millis() as u64;
     r.evidence = run.report.evidence.clone();
     r.gaps = run.report.gaps().to_vec();
+    r.measurements = run.report.measurements.clone();
     if let ProbeState::Skipped(reason) = &run.report.state {
         r.outcome = Outcome::Skipped;
         r.code = "not-applicable".into();
@@ -334,6 +336,13 @@ fn redact_report(report: &mut Report) {
         }
         for g in i.gaps.iter_mut().chain(i.unverified.as_mut()) {
             fix(&mut g.reason);
+        }
+        for m in &mut i.measurements {
+            fix(&mut m.name);
+            fix(&mut m.threshold);
+            if let Some(q) = &mut m.query {
+                fix(q);
+            }
         }
     }
     for b in &mut report.blocking {

@@ -8,17 +8,26 @@ use serde_json::Value;
 use crate::cluster::{ClusterView, Gap, Kind, Need};
 use crate::outcome::{ProbeReport, Unverified};
 use crate::probe::ProbeContext;
-use crate::rules::params::{AlertRulesParams, PrometheusSnapshot, evaluate, fetch_snapshot};
+use crate::rules::evaluate::{PrometheusSnapshot, evaluate_with, fetch_snapshot};
+use crate::rules::fire_params::read_exporters;
+use crate::rules::params::AlertRulesParams;
 
 /// The kinds the check reads: ConfigMaps and PrometheusRules, each only when a source names it,
 /// in the namespaces the sources name (all namespaces when a PrometheusRule source names none).
 pub fn needs(p: &AlertRulesParams) -> Vec<Need> {
     let mut out = Vec::new();
-    if !p.configmaps.is_empty() {
+    if !p.configmaps.is_empty() || p.fire.scrape_config.is_some() {
         let mut ns: Vec<String> = p.configmaps.iter().map(|c| c.namespace.clone()).collect();
+        ns.extend(p.fire.scrape_config.iter().map(|c| c.namespace.clone()));
         ns.sort();
         ns.dedup();
         out.push(Need::namespaced(Kind::ConfigMap, &ns));
+    }
+    if !p.fire.pods.is_empty() {
+        let mut ns: Vec<String> = p.fire.pods.iter().map(|s| s.namespace.clone()).collect();
+        ns.sort();
+        ns.dedup();
+        out.push(Need::namespaced(Kind::Pod, &ns));
     }
     if !p.prometheusrules.is_empty() {
         let mut ns: Vec<String> = p.prometheusrules.iter().filter_map(|s| s.namespace.clone()).collect();
@@ -32,13 +41,30 @@ pub fn needs(p: &AlertRulesParams) -> Vec<Need> {
     out
 }
 
+/// Reading the pods' metrics ports goes through the API server's pod proxy.
+pub fn grants(p: &AlertRulesParams) -> Vec<crate::cluster::rbac::Grant> {
+    let mut out: Vec<crate::cluster::rbac::Grant> = Vec::new();
+    for s in &p.fire.pods {
+        let g = crate::cluster::rbac::Grant {
+            group: String::new(),
+            resource: "pods/proxy".into(),
+            verbs: vec!["get".into()],
+            namespace: Some(s.namespace.clone()),
+        };
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
 /// The rule objects of the view, or the report to return instead. A missing PrometheusRule CRD
 /// drops that part with its reason (the second value); the check is skipped only when nothing
 /// else is left to check.
 fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, Option<String>), Box<ProbeReport>> {
     let mut objects = Vec::new();
     let mut crd_skipped = None;
-    if !p.configmaps.is_empty() {
+    if !p.configmaps.is_empty() || p.fire.scrape_config.is_some() {
         match view.objects(Kind::ConfigMap) {
             Ok(v) => objects.extend(v.iter().cloned()),
             Err(g) => return Err(Box::new(g.to_report(Kind::ConfigMap))),
@@ -63,19 +89,13 @@ fn objects_of(view: &ClusterView, p: &AlertRulesParams) -> Result<(Vec<Value>, O
 /// Resolves credential and CA file paths against the checklist's folder.
 fn resolved(p: &AlertRulesParams, ctx: &ProbeContext) -> AlertRulesParams {
     let mut p = p.clone();
-    if let Some(prom) = p.prometheus.as_mut() {
-        for f in [&mut prom.auth.token_file, &mut prom.auth.ca_cert_file] {
-            if let Some(path) = f.as_mut() {
-                *path = ctx.resolve(path).display().to_string();
-            }
-        }
-    }
+    p.prometheus = p.prometheus.map(|prom| prom.resolved(ctx));
     p
 }
 
 pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
     let p = resolved(p, ctx);
-    let has_sources = !p.configmaps.is_empty() || !p.prometheusrules.is_empty();
+    let has_sources = !p.configmaps.is_empty() || !p.prometheusrules.is_empty() || p.fire.scrape_config.is_some();
     let (objects, crd_skipped) = if has_sources {
         let Some(view) = ctx.view.clone() else {
             return ProbeReport::unverified("no-cluster", "no cluster view was loaded for this audit");
@@ -95,14 +115,16 @@ pub async fn run(p: &AlertRulesParams, ctx: &ProbeContext) -> ProbeReport {
             // Leave a second of the item budget for judging and reporting.
             let timeout = ctx.timeout.saturating_sub(Duration::from_secs(1)).max(Duration::from_millis(500));
             tokio::select! {
-                r = fetch_snapshot(prom, timeout) => Some(r),
+                r = fetch_snapshot(&p, prom, timeout) => Some(r),
                 _ = ctx.cancel.cancelled() => {
-                    Some(Err(crate::rules::api::PromApiError::Interrupted))
+                    Some(Err(crate::prometheus::PromApiError::Interrupted))
                 }
             }
         }
     };
-    let mut report = evaluate(&p, &objects, prometheus, jiff::Timestamp::now());
+    let exporters =
+        if p.fire.scope == crate::rules::fire::CanFire::None { Vec::new() } else { read_exporters(&p.fire, ctx).await };
+    let mut report = evaluate_with(&p, &objects, prometheus, &exporters, jiff::Timestamp::now());
     if let Some(reason) = crd_skipped {
         report.fact("prometheusrules", reason);
     }
@@ -126,6 +148,7 @@ mod tests {
     use crate::cluster::KindData;
     use crate::probe::ParamReader;
     use crate::probe::params::ParamError;
+    use crate::rules::evaluate::evaluate;
 
     fn params(toml_text: &str) -> AlertRulesParams {
         let t: toml::Table = toml::from_str(toml_text).unwrap();
@@ -192,12 +215,14 @@ mod tests {
     fn expected_alerts_without_sources_are_judged_in_prometheus_only() {
         let p = params("prometheus_url = \"http://p\"\nexpected = [{name = \"Down\", severity = \"critical\"}]");
         let now: jiff::Timestamp = "2025-01-01T12:00:00Z".parse().unwrap();
-        let snapshot = |name: &str| PrometheusSnapshot {
-            rules: serde_json::from_value(serde_json::json!({"groups": [{"name": "g", "file": "a.yml", "interval": 30,
+        let snapshot = |name: &str| {
+            PrometheusSnapshot::new(
+                serde_json::from_value(serde_json::json!({"groups": [{"name": "g", "file": "a.yml", "interval": 30,
                 "rules": [{"type": "alerting", "name": name, "query": "up == 0", "labels": {"severity": "critical"},
                 "health": "ok", "lastEvaluation": "2025-01-01T11:59:50Z"}]}]}))
-            .unwrap(),
-            alerts: serde_json::from_value(serde_json::json!({"alerts": []})).unwrap(),
+                .unwrap(),
+                serde_json::from_value(serde_json::json!({"alerts": []})).unwrap(),
+            )
         };
         let r = evaluate(&p, &[], Some(Ok(snapshot("Down"))), now);
         assert!(r.findings().is_empty(), "{r:?}");

@@ -11,6 +11,7 @@ pub mod nats;
 pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
+pub mod prometheus_slo;
 pub mod redis;
 pub mod scan_report;
 pub mod secret_hygiene;
@@ -41,6 +42,7 @@ pub enum ProbeKind {
     ScanReport,
     Workload,
     Hpa,
+    PrometheusSlo,
 }
 
 impl ProbeKind {
@@ -57,6 +59,7 @@ impl ProbeKind {
         ProbeKind::ScanReport,
         ProbeKind::Workload,
         ProbeKind::Hpa,
+        ProbeKind::PrometheusSlo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +76,7 @@ impl ProbeKind {
             ProbeKind::ScanReport => "scan-report",
             ProbeKind::Workload => "workload",
             ProbeKind::Hpa => "hpa",
+            ProbeKind::PrometheusSlo => "prometheus-slo",
         }
     }
 
@@ -119,7 +123,8 @@ impl ProbeKind {
             | ProbeKind::Nats
             | ProbeKind::AlertRules
             | ProbeKind::Workload
-            | ProbeKind::Hpa => &[],
+            | ProbeKind::Hpa
+            | ProbeKind::PrometheusSlo => &[],
         }
     }
 
@@ -128,7 +133,7 @@ impl ProbeKind {
     pub fn needs_live(self) -> bool {
         match self {
             ProbeKind::File | ProbeKind::LoadBaseline => false,
-            ProbeKind::Http | ProbeKind::Redis | ProbeKind::Nats => true,
+            ProbeKind::Http | ProbeKind::Redis | ProbeKind::Nats | ProbeKind::PrometheusSlo => true,
             // Reads the cluster view, which is offline-capable (manifests).
             ProbeKind::Pdb => false,
             ProbeKind::SecretHygiene => false,
@@ -162,6 +167,8 @@ pub enum ProbeSpec {
     ScanReport(scan_report::ScanReportParams),
     Workload(workload::WorkloadParams),
     Hpa(hpa::HpaParams),
+    // Boxed: a list of objectives beside an endpoint.
+    PrometheusSlo(Box<crate::slo::SloParams>),
 }
 
 impl ProbeSpec {
@@ -185,6 +192,9 @@ impl ProbeSpec {
             ProbeKind::ScanReport => scan_report::ScanReportParams::read(&mut r).map(ProbeSpec::ScanReport),
             ProbeKind::Workload => workload::WorkloadParams::read(&mut r).map(ProbeSpec::Workload),
             ProbeKind::Hpa => hpa::HpaParams::read(&mut r).map(ProbeSpec::Hpa),
+            ProbeKind::PrometheusSlo => {
+                crate::slo::SloParams::read(&mut r).map(|p| ProbeSpec::PrometheusSlo(Box::new(p)))
+            }
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -205,6 +215,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(_) => ProbeKind::ScanReport,
             ProbeSpec::Workload(_) => ProbeKind::Workload,
             ProbeSpec::Hpa(_) => ProbeKind::Hpa,
+            ProbeSpec::PrometheusSlo(_) => ProbeKind::PrometheusSlo,
         }
     }
 
@@ -215,7 +226,8 @@ impl ProbeSpec {
             | ProbeSpec::LoadBaseline(_)
             | ProbeSpec::Http(_)
             | ProbeSpec::Redis(_)
-            | ProbeSpec::Nats(_) => Vec::new(),
+            | ProbeSpec::Nats(_)
+            | ProbeSpec::PrometheusSlo(_) => Vec::new(),
             ProbeSpec::Pdb(p) => pdb::needs(p),
             ProbeSpec::SecretHygiene(p) => secret_hygiene::needs(p),
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::needs(p),
@@ -230,6 +242,7 @@ impl ProbeSpec {
     pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
         match self {
             ProbeSpec::NetpolIsolation(p) => netpol_isolation::grants(p),
+            ProbeSpec::AlertRules(p) => alert_rules::grants(p),
             _ => Vec::new(),
         }
     }
@@ -249,6 +262,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(p) => scan_report::run(p, ctx).await,
             ProbeSpec::Workload(p) => workload::run(p, ctx).await,
             ProbeSpec::Hpa(p) => hpa::run(p, ctx).await,
+            ProbeSpec::PrometheusSlo(p) => prometheus_slo::run(p, ctx).await,
         }
     }
 }
@@ -279,6 +293,10 @@ pub struct ProbeContext {
     pub live: Option<crate::cluster::live::Live>,
     /// `--settle`: how long a check may wait for a rollout in progress to settle.
     pub settle: Option<Duration>,
+    /// The id of the item being run (set per item by the engine; empty outside an audit).
+    pub item_id: String,
+    /// `--baseline`: the earlier report that regressions are judged against.
+    pub baseline: Option<std::sync::Arc<crate::slo::Baseline>>,
 }
 
 impl ProbeContext {
@@ -295,6 +313,8 @@ impl ProbeContext {
             view: None,
             live: None,
             settle: None,
+            item_id: String::new(),
+            baseline: None,
         }
     }
 

@@ -85,6 +85,71 @@ impl<'a> ParamReader<'a> {
         }
     }
 
+    /// A number field (integer or float, finite) of one entry of a table list.
+    pub fn f64_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<f64> {
+        let path = format!("{key}[{i}].{field}");
+        match t.get(field)? {
+            toml::Value::Integer(n) => Some(*n as f64),
+            toml::Value::Float(f) if f.is_finite() => Some(*f),
+            other => {
+                self.error_at(&path, format!("`{path}` must be a finite number, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    /// A true/false field of one entry of a table list.
+    pub fn bool_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<bool> {
+        let path = format!("{key}[{i}].{field}");
+        match t.get(field)? {
+            toml::Value::Boolean(b) => Some(*b),
+            other => {
+                self.error_at(&path, format!("`{path}` must be true or false, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    /// A non-negative whole number field of one entry of a table list.
+    pub fn u64_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<u64> {
+        let path = format!("{key}[{i}].{field}");
+        match t.get(field)? {
+            toml::Value::Integer(n) if *n >= 0 => Some(*n as u64),
+            other => {
+                self.error_at(&path, format!("`{path}` must be a whole number of 0 or more, found {other}"));
+                None
+            }
+        }
+    }
+
+    /// A duration field (`"5m"`) of one entry of a table list.
+    pub fn duration_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<Duration> {
+        let path = format!("{key}[{i}].{field}");
+        let parsed = match t.get(field)? {
+            toml::Value::String(s) => parse_duration(s),
+            other => Err(format!("must be a duration string such as \"5m\", found {}", other.type_str())),
+        };
+        match parsed {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error_at(&path, format!("`{path}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A percentage field (`"10%"`) of one entry of a table list, as a fraction (0.1).
+    pub fn percent_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<f64> {
+        let path = format!("{key}[{i}].{field}");
+        match parse_percent(t.get(field)?) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.error_at(&path, format!("`{path}` {e}"));
+                None
+            }
+        }
+    }
+
     /// A table of string labels in one entry of a table list.
     pub fn labels_in(&mut self, key: &str, i: usize, t: &toml::Table, field: &str) -> Option<BTreeMap<String, String>> {
         let v = t.get(field)?;
@@ -367,6 +432,18 @@ pub fn read_for_test<T>(src: &str, read: impl FnOnce(&mut ParamReader) -> Option
 #[cfg(test)]
 pub fn error_keys(errs: &[ParamError]) -> Vec<String> {
     errs.iter().map(|e| e.key.clone().unwrap_or_default()).collect()
+}
+
+/// `"10%"` as 0.1: a string of a non-negative number and a percent sign.
+pub fn parse_percent(v: &toml::Value) -> Result<f64, String> {
+    let toml::Value::String(s) = v else {
+        return Err(format!("must be a percentage such as \"10%\", found {}", v.type_str()));
+    };
+    let number = s.trim().strip_suffix('%').map(str::trim);
+    match number.and_then(|n| n.parse::<f64>().ok()) {
+        Some(p) if p.is_finite() && p >= 0.0 => Ok(p / 100.0),
+        _ => Err(format!("must be a percentage such as \"10%\", found {s:?}")),
+    }
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h30m`, `7d` (days are 24 h). No negative or empty durations.

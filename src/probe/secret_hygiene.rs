@@ -65,7 +65,7 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<&Value>, Box<ProbeRep
     if !permissions.is_empty() {
         first.missing_permission = Some(permissions.join("; "));
     }
-    let report = ProbeReport { evidence: Vec::new(), state: ProbeState::Unverified(first) };
+    let report = ProbeReport { state: ProbeState::Unverified(first), ..Default::default() };
     Err(Box::new(report))
 }
 

@@ -179,6 +179,12 @@ fn body(item: &ItemReport) -> String {
             );
         }
     }
+    if !item.measurements.is_empty() {
+        b.push_str("\nmeasured:\n");
+        for m in &item.measurements {
+            let _ = writeln!(b, "  {}", text::measurement_line(m));
+        }
+    }
     if !item.evidence.is_empty() {
         b.push_str("\nevidence:\n");
         facts(&mut b, "  ", &item.evidence);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::outcome::{Fact, Finding, Outcome};
+use crate::outcome::{Fact, Finding, Measurement, Outcome};
 use crate::report::text;
 use crate::report::{Decision, ItemReport, Report, SignoffStatus, WaivedFinding, WaiverStatus};
 
@@ -182,7 +182,8 @@ fn category_items<'a>(md: &mut String, items: impl Iterator<Item = &'a ItemRepor
 /// Remediation and the rest for non-pass items; the evidence (for every item) folded away.
 fn item_details(md: &mut String, i: &ItemReport) {
     let bullets = item_bullets(i);
-    let has_evidence = !i.evidence.is_empty() || !i.findings.is_empty() || !i.waived_findings.is_empty();
+    let has_evidence =
+        !i.evidence.is_empty() || !i.findings.is_empty() || !i.waived_findings.is_empty() || !i.measurements.is_empty();
     if bullets.is_empty() && !has_evidence {
         return;
     }
@@ -206,6 +207,10 @@ fn item_details(md: &mut String, i: &ItemReport) {
     }
     if has_evidence {
         let _ = write!(md, "\n<details><summary>Evidence for {}</summary>\n\n", esc(&i.id));
+        if !i.measurements.is_empty() {
+            md.push_str("Measured:\n\n");
+            measurements_table(md, &i.measurements);
+        }
         if !i.findings.is_empty() {
             md.push_str("Findings:\n\n");
             findings_table(md, &i.findings);
@@ -321,6 +326,35 @@ fn waived_table(md: &mut String, waived: &[WaivedFinding]) {
         let _ = writeln!(md, "Evidence of waived {}:\n", code(&w.finding.code, false));
         facts_table(md, &w.finding.evidence);
     }
+}
+
+fn measurements_table(md: &mut String, list: &[Measurement]) {
+    md.push_str(
+        "| Objective | Value | Threshold | Status | Baseline | Samples | At |\n|---|---:|---|---|---|---|---|\n",
+    );
+    for m in list {
+        let baseline = m
+            .baseline
+            .map(|b| format!("{} ({})", text::number(b), text::change(b, m.value)))
+            .unwrap_or_else(|| "—".into());
+        let samples = if m.samples.len() > 1 {
+            m.samples.iter().map(|v| text::number(*v)).collect::<Vec<_>>().join(", ")
+        } else {
+            "—".into()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            cell(&m.name),
+            text::number(m.value),
+            cell(&m.threshold),
+            m.status.as_str(),
+            cell(&baseline),
+            cell(&samples),
+            m.at.as_deref().map(cell).unwrap_or_else(|| "—".into())
+        );
+    }
+    md.push('\n');
 }
 
 fn facts_table(md: &mut String, facts: &[Fact]) {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checklist::{FindingMatch, Severity};
-use crate::outcome::{Fact, Finding, Outcome, Unverified};
+use crate::outcome::{Fact, Finding, Measurement, Outcome, Unverified};
 
 /// Bumped on any incompatible change of the JSON report. Fields added with serde defaults (the
 /// finding waivers' `waived_findings` and `match`) keep the version: older reports read as before.
@@ -124,6 +124,9 @@ pub struct ItemReport {
     /// Every part the probe could not see, whatever the outcome (a failing item keeps its gaps).
     #[serde(default)]
     pub gaps: Vec<Unverified>,
+    /// Values measured (SLO objectives), for comparison by a later run and by `diff`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
     pub waiver: Option<WaiverRef>,
     pub signoff: Option<SignoffReport>,
     /// True when this item keeps the launch from being approved.

@@ -161,6 +161,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
         if !item.message.is_empty() {
             out.para(4, 4, &[seg(&format!("{}: {}", item.code, item.message), st.dim)]);
         }
+        measurements(out, item);
         return;
     }
     let mut tags = vec![item.outcome.to_string(), item.severity.as_str().to_string()];
@@ -205,6 +206,7 @@ fn item_block(out: &mut Out, item: &ItemReport) {
             out.para(DETAIL + 4, DETAIL + 6, &[seg("waived:", st.waived), plain(" "), plain(&waiver_line(&w.waiver))]);
         }
     }
+    measurements(out, item);
     if !item.evidence.is_empty() {
         out.para(DETAIL, DETAIL, &[seg("evidence:", st.dim)]);
         out.facts(DETAIL + 2, &item.evidence);
@@ -227,6 +229,18 @@ fn waiver_line(w: &WaiverRef) -> String {
         let _ = write!(line, " [{t}]");
     }
     line
+}
+
+/// The values measured, shown for every outcome: they are what the next run compares with.
+fn measurements(out: &mut Out, item: &ItemReport) {
+    if item.measurements.is_empty() {
+        return;
+    }
+    let st = out.styles;
+    out.para(DETAIL, DETAIL, &[seg("measured:", st.dim)]);
+    for m in &item.measurements {
+        out.para(DETAIL + 2, DETAIL + 4, &[plain(&text::measurement_line(m))]);
+    }
 }
 
 fn signoff_status(s: &SignoffReport) -> &'static str {

@@ -1,9 +1,9 @@
 //! Small text helpers shared by the renderers: word wrapping by display width, durations,
-//! "days left" phrases, short digests, and outcome labels.
+//! "days left" phrases, short digests, outcome labels, and measured values.
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::outcome::Outcome;
+use crate::outcome::{Measurement, Outcome};
 
 /// Columns a string takes in a terminal (wide characters count two).
 pub(crate) fn width(s: &str) -> usize {
@@ -119,6 +119,49 @@ pub(crate) fn non_pass_counts(summary: &crate::report::Summary) -> String {
         .join(", ")
 }
 
+/// A measured value for people: four significant digits, no trailing zeros (`0.375`, `478`,
+/// `0.00012`). The JSON report keeps the full value.
+pub fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (3 - magnitude).clamp(0, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// The change from `old` to `new` in percent of `old`: `+4.2%`, `-10%`, or `from 0`.
+pub fn change(old: f64, new: f64) -> String {
+    if old == 0.0 {
+        return if new == 0.0 { "±0%".into() } else { "from 0".into() };
+    }
+    let pct = (new - old) / old.abs() * 100.0;
+    let sign = if pct > 0.0 { "+" } else { "" };
+    format!("{sign}{}%", number(pct))
+}
+
+/// One line per measurement: `p95_latency 0.375 (<= 0.5) met`, with the baseline and the
+/// samples when there are several.
+pub fn measurement_line(m: &Measurement) -> String {
+    let mut line = format!("{} {} ({}) {}", m.name, number(m.value), m.threshold, m.status.as_str());
+    if let Some(b) = m.baseline {
+        line.push_str(&format!("; baseline {} ({})", number(b), change(b, m.value)));
+    }
+    if m.samples.len() > 1 {
+        let samples: Vec<String> = m.samples.iter().map(|v| number(*v)).collect();
+        line.push_str(&format!("; samples {}", samples.join(", ")));
+    }
+    if let Some(at) = &m.at {
+        line.push_str(&format!("; at {at}"));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +184,13 @@ mod tests {
         assert_eq!(short_sha("abc"), "abc");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(number(0.37500000000000006), "0.375");
+        assert_eq!(number(478.0), "478");
+        assert_eq!(number(0.00012), "0.00012");
+        assert_eq!(number(123456.7), "123457");
+        assert_eq!(number(-0.0), "0");
+        assert_eq!(change(0.36, 0.375), "+4.167%");
+        assert_eq!(change(100.0, 90.0), "-10%");
+        assert_eq!(change(0.0, 0.1), "from 0");
     }
 }

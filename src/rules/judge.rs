@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::outcome::Finding;
-use crate::rules::api::{AlertState, AlertsData, LoadedRule, RuleHealth, RulesData};
+use crate::prometheus::api::{AlertState, AlertsData, LoadedRule, RuleHealth, RulesData};
 use crate::rules::lint::ExpectedAlert;
 use crate::rules::{RuleEntry, codes};
 

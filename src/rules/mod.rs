@@ -2,8 +2,13 @@
 //! PrometheusRule objects), validating them as `promtool check rules` does plus kgents' own
 //! findings, and judging what a running Prometheus has loaded and what is firing.
 
-pub mod api;
 pub mod codes;
+pub mod evaluate;
+pub mod fire;
+pub mod fire_fetch;
+pub mod fire_params;
+#[cfg(test)]
+mod fire_tests;
 pub mod judge;
 pub mod lint;
 pub mod names;

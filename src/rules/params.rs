@@ -1,17 +1,14 @@
-//! The alert-rules check: its typed parameters (expected alerts, rule sources, Prometheus
-//! endpoint and auth), the choice of objects from the cluster view, and the whole judgement
-//! from already-fetched objects and Prometheus answers to a `ProbeReport`.
+//! The alert-rules check's typed parameters (expected alerts, rule sources, the Prometheus
+//! endpoint and auth, the "can it fire" checks) and the choice of objects from the cluster view.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jiff::Timestamp;
-
-use crate::outcome::ProbeReport;
 use crate::probe::ParamReader;
-use crate::rules::api::{AlertsData, AuthSpec, PromApiError, PrometheusClient, PrometheusEndpoint, RulesData};
-use crate::rules::lint::{ExpectedAlert, judge_expected, lint_entries};
-use crate::rules::{CheckOptions, PromVersion, judge, sources};
+use crate::prometheus::{PrometheusParams, PrometheusRead};
+use crate::rules::fire_params::FireParams;
+use crate::rules::lint::ExpectedAlert;
+use crate::rules::{CheckOptions, PromVersion};
 use crate::selector::Selector;
 
 /// ConfigMaps holding rule files: one by name, or those matching labels, in a namespace.
@@ -30,12 +27,6 @@ pub struct PrometheusRuleSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrometheusParams {
-    pub url: crate::redact::Endpoint,
-    pub auth: AuthSpec,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRulesParams {
     pub expected: Vec<ExpectedAlert>,
     pub configmaps: Vec<ConfigMapSource>,
@@ -43,6 +34,8 @@ pub struct AlertRulesParams {
     pub prometheus: Option<PrometheusParams>,
     pub max_eval_age: Duration,
     pub options: CheckOptions,
+    /// Whether the alerts can fire: series, exporters, windows, `for`.
+    pub fire: FireParams,
 }
 
 /// Reads a list of tables with the given keys, reporting unknown keys and wrong types.
@@ -74,18 +67,7 @@ impl AlertRulesParams {
             let selector = r.labels_in("prometheusrules", i, t, "selector");
             prometheusrules.push(PrometheusRuleSource { namespace, selector });
         }
-        let url = r.opt_endpoint("prometheus_url", &["http", "https"]);
-        let url_given = r.value("prometheus_url").is_some();
-        let auth = AuthSpec {
-            token_env: r.opt_env_name("token_env"),
-            token_file: r.opt_str("token_file"),
-            username_env: r.opt_env_name("username_env"),
-            password_env: r.opt_env_name("password_env"),
-            ca_cert_file: r.opt_str("ca_cert_file"),
-        };
-        if !url_given && auth != AuthSpec::default() {
-            r.error_general("Prometheus credentials are given without `prometheus_url`");
-        }
+        let prometheus = PrometheusParams::read(r, false);
         let max_eval_age = r.opt_duration("max_eval_age").unwrap_or(Duration::from_secs(300));
         let mut options = CheckOptions::default();
         if let Some(s) = r.opt_str_list("severities") {
@@ -98,20 +80,26 @@ impl AlertRulesParams {
                 r.error("prometheus_version", format!("`prometheus_version` must be \"2\" or \"3\", found {other:?}"))
             }
         }
-        if url_given && url.is_none() {
-            return None;
-        }
-        if configmaps.is_empty() && prometheusrules.is_empty() && url.is_none() {
+        let fire = FireParams::read(r);
+        let prometheus = match prometheus {
+            PrometheusRead::Given(p) => Some(*p),
+            PrometheusRead::Absent => None,
+            PrometheusRead::Invalid => return None,
+        };
+        if configmaps.is_empty() && prometheusrules.is_empty() && prometheus.is_none() {
             r.error_general("give at least one rule source (`configmaps`, `prometheusrules`) or `prometheus_url`");
             return None;
         }
-        Some(AlertRulesParams {
-            expected,
-            configmaps,
-            prometheusrules,
-            prometheus: url.map(|url| PrometheusParams { url, auth }),
-            max_eval_age,
-            options,
+        Some(AlertRulesParams { expected, configmaps, prometheusrules, prometheus, max_eval_age, options, fire })
+    }
+
+    /// The ConfigMap holding the scrape configuration, among `objects`.
+    pub fn scrape_config<'a>(&self, objects: &'a [serde_json::Value]) -> Option<&'a serde_json::Value> {
+        let c = self.fire.scrape_config.as_ref()?;
+        objects.iter().find(|o| {
+            o.get("kind").and_then(|v| v.as_str()) == Some("ConfigMap")
+                && o.pointer("/metadata/namespace").and_then(|v| v.as_str()) == Some(c.namespace.as_str())
+                && o.pointer("/metadata/name").and_then(|v| v.as_str()) == Some(c.name.as_str())
         })
     }
 
@@ -146,67 +134,4 @@ impl AlertRulesParams {
             _ => false,
         }
     }
-}
-
-/// What Prometheus answered, fetched together.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PrometheusSnapshot {
-    pub rules: RulesData,
-    pub alerts: AlertsData,
-}
-
-/// Asks Prometheus for its rules and alerts, with `timeout` for each request.
-pub async fn fetch_snapshot(p: &PrometheusParams, timeout: Duration) -> Result<PrometheusSnapshot, PromApiError> {
-    let (auth, ca_cert_pem) = p.auth.resolve()?;
-    let client = PrometheusClient::new(&PrometheusEndpoint { url: p.url.clone(), auth, ca_cert_pem, timeout })?;
-    let (rules, alerts) = tokio::join!(client.rules(), client.alerts());
-    Ok(PrometheusSnapshot { rules: rules?, alerts: alerts? })
-}
-
-/// The whole check from already-fetched inputs: the cluster objects (ConfigMaps and
-/// PrometheusRules as JSON; `None` when the PrometheusRule CRD is absent is the caller's
-/// `skipped`), and Prometheus' answer (None when no URL is configured).
-pub fn evaluate(
-    params: &AlertRulesParams,
-    objects: &[serde_json::Value],
-    prometheus: Option<Result<PrometheusSnapshot, PromApiError>>,
-    now: Timestamp,
-) -> ProbeReport {
-    let mut report = ProbeReport::default();
-    let selected: Vec<serde_json::Value> = params.select(objects).into_iter().cloned().collect();
-    let mut entries = sources::entries_from_objects(&selected, &params.options);
-    lint_entries(&mut entries, &params.options);
-    report.fact("rule_sources", selected.len());
-    report.fact("alerts_in_sources", entries.iter().filter(|e| e.alert.is_some()).count());
-    for e in &entries {
-        report.extend_findings(e.to_findings());
-    }
-    // Without rule sources there is nothing to find the expected alerts in; Prometheus' part
-    // still checks that they are loaded.
-    if !params.configmaps.is_empty() || !params.prometheusrules.is_empty() {
-        report.extend_findings(judge_expected(&entries, &params.expected));
-    }
-    match prometheus {
-        None => {}
-        Some(Ok(snap)) => {
-            let loaded: usize = snap.rules.groups.iter().map(|g| g.rules.len()).sum();
-            report.fact("rules_loaded", loaded);
-            report.fact("alerts_active", snap.alerts.alerts.len());
-            report.extend_findings(judge::judge_rules(
-                &snap.rules,
-                &params.expected,
-                &entries,
-                now,
-                params.max_eval_age,
-            ));
-            report.extend_findings(judge::judge_alerts(&snap.alerts));
-        }
-        Some(Err(e)) => {
-            report.gap(crate::outcome::Unverified::new(
-                e.unverified_code(),
-                format!("the running Prometheus was not checked: {e}"),
-            ));
-        }
-    }
-    report
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use kgents_gate::checklist::Severity;
-use kgents_gate::outcome::{Fact, Finding, Outcome};
+use kgents_gate::outcome::{Fact, Finding, Measurement, MeasurementStatus, Outcome};
 use kgents_gate::report::*;
 
 pub struct Item {
@@ -34,6 +34,7 @@ fn item(i: Item) -> ItemReport {
         remediation: None,
         unverified: None,
         gaps: Vec::new(),
+        measurements: Vec::new(),
         waiver: None,
         signoff: None,
         blocks: false,
@@ -215,6 +216,48 @@ pub fn sample() -> Report {
     i.gaps = i.unverified.clone().into_iter().collect();
     i.remediation = Some("Grant the audit's service account the Role printed by `kgents-gate rbac`.".into());
     i.blocks = true;
+    items.push(i);
+
+    let mut i = item(Item {
+        id: "observability.api-slo",
+        title: "API objectives hold: p95 < 500 ms, errors < 1%",
+        category: "observability",
+        severity: Warning,
+        outcome: Warn,
+        code: "slo-warning",
+        message: "`p95` is 0.4375, above its warning threshold 0.4 (maximum 0.5)",
+    });
+    i.owner = Some("performance".into());
+    i.probe = "prometheus-slo".into();
+    i.findings = vec![
+        Finding::warning("slo-warning", "`p95` is 0.4375, above its warning threshold 0.4 (maximum 0.5)")
+            .target("objective p95")
+            .fact("query", "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service=\"kgents-api\"}[5m])))")
+            .fact("value", "0.4375"),
+    ];
+    i.measurements = vec![
+        Measurement {
+            name: "p95".into(),
+            value: 0.4375,
+            threshold: "<= 0.5; warn above 0.4".into(),
+            status: MeasurementStatus::Warning,
+            query: Some("histogram_quantile(0.95, ...)".into()),
+            at: Some("2026-02-14T09:30:01Z".into()),
+            samples: vec![0.41, 0.4375, 0.42],
+            baseline: Some(0.375),
+        },
+        Measurement {
+            name: "error_rate".into(),
+            value: 0.0042,
+            threshold: "<= 0.01".into(),
+            status: MeasurementStatus::Met,
+            query: None,
+            at: Some("2026-02-14T09:30:01Z".into()),
+            samples: Vec::new(),
+            baseline: None,
+        },
+    ];
+    i.remediation = Some("Find what made the objective worse and fix it.".into());
     items.push(i);
 
     let mut i = item(Item {

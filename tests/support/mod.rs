@@ -1,11 +1,12 @@
 //! Real servers on 127.0.0.1 for integration tests: a Kubernetes control plane (and, opt-in, a
-//! real node), NATS, Redis and Prometheus, plus the waiting and HTTP helpers they share. Use with
-//! `mod support;`.
+//! real node), NATS, Redis, Prometheus and an exporter for it to scrape, plus the waiting and
+//! HTTP helpers they share. Use with `mod support;`.
 //! See tests/support/README.md for the API.
 #![allow(dead_code, unused_imports)]
 
 pub mod apply;
 pub mod control_plane;
+pub mod exporter;
 pub mod kubelet;
 pub mod metrics;
 pub mod nats;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use control_plane::{ControlPlane, USERS};
+pub use exporter::Exporter;
 pub use kubelet::{PodState, PodStatePlayer};
 pub use metrics::RequestCounts;
 pub use nats::{NATS_NEWEST, NATS_PRODUCTION, NatsAuth, NatsCluster, NatsOptions};

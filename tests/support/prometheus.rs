@@ -56,6 +56,34 @@ impl Prometheus {
         &self.url
     }
 
+    /// Stops Prometheus now (SIGTERM, SIGKILL after 5 s): its URL refuses connections after.
+    pub fn stop(&mut self) {
+        self.process.terminate(Duration::from_secs(5));
+    }
+
+    /// `/api/v1/query?query=EXPR` -> `data.result` (a list of series, for vector results).
+    pub async fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        let url = reqwest::Url::parse_with_params(&format!("{}/api/v1/query", self.url), &[("query", expr)])
+            .map_err(|e| e.to_string())?;
+        let body = http_get_json(url.as_str()).await?;
+        Ok(body.pointer("/data/result").and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+
+    /// Waits until `expr` returns one series whose value satisfies `ok`, and returns the value.
+    pub async fn wait_for_value(&self, expr: &str, timeout: Duration, ok: impl Fn(f64) -> bool) -> f64 {
+        eventually(&format!("`{expr}` to have a value"), timeout, || async {
+            let result = self.query(expr).await?;
+            let value = result
+                .first()
+                .and_then(|s| s.pointer("/value/1"))
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| ok(*v));
+            value.ok_or(format!("result now: {result:?}"))
+        })
+        .await
+    }
+
     /// `/api/v1/alerts` -> `data.alerts`.
     pub async fn alerts(&self) -> Vec<Value> {
         let body = http_get_json(&format!("{}/api/v1/alerts", self.url)).await.expect("GET /api/v1/alerts");
