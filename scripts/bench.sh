@@ -81,6 +81,20 @@ if echo "$SIZES" | grep -q M; then
   python3 scripts/bench_compare.py secrets "$TMP/ours.json" "$TMP/theirs.json" "$d/configmaps" >&2
 fi
 
+echo "==> workload readiness beside checkov" >&2
+CHECKOV="$CACHE/checkov"
+[ -d "$CHECKOV/checkov" ] || bash scripts/setup-test-env.sh >&2
+CHECKOV_SIZES=${BENCH_CHECKOV_SIZES:-S M}
+for s in $SIZES; do
+  d=$(snap "$s")
+  measure "workloads-$s" "$BIN" audit --checklist "$d/checklist.toml" --manifests "$d/manifests" --offline \
+    --only resources.workloads --format json --out-dir "$TMP/wl-$s" --timeout 1h --item-timeout 1h
+  if echo "$CHECKOV_SIZES" | grep -qw "$s"; then
+    measure "checkov-$s" env PYTHONPATH="$CHECKOV" python3 -m checkov.main -d "$d/manifests" --framework kubernetes \
+      --quiet --compact -o json --check CKV_K8S_8,CKV_K8S_9,CKV_K8S_10,CKV_K8S_11,CKV_K8S_12,CKV_K8S_13,CKV_K8S_14,CKV_K8S_43
+  fi
+done
+
 echo "==> NetworkPolicy connectivity of the np-guard corpora" >&2
 CORPUS=tests/corpora/netpol/np-guard-netpol-analyzer
 mkdir -p "$TMP/matrix-ours" "$TMP/matrix-nca"

@@ -104,6 +104,8 @@ def table(path):
             print("%s: %.1fx faster than %s" % (a, rows[b][0] / rows[a][0], b))
     ratio("netpol-matrix-38", "nca-connectivity-38", "")
     ratio("secrets-scan-M", "detect-secrets-M", "")
+    for size in "SML":
+        ratio("workloads-" + size, "checkov-" + size, "")
     if "audit-M" in rows and "audit-L" in rows:
         print("audit-L / audit-M: %.1fx the time" % (rows["audit-L"][0] / rows["audit-M"][0]))
 
