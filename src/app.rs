@@ -30,8 +30,14 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Validate(args) => validate(&args, &styles),
         Command::List(args) => list(&args),
         Command::Explain { id, checklist } => explain(&id, &checklist),
-        Command::Schema { report } => {
-            let schema = if report { report::json::report_json_schema() } else { checklist::checklist_json_schema() };
+        Command::Schema { report, fleet } => {
+            let schema = if report {
+                report::json::report_json_schema()
+            } else if fleet {
+                crate::fleet::fleet_json_schema()
+            } else {
+                checklist::checklist_json_schema()
+            };
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             Ok(exit::APPROVED)
         }
@@ -39,6 +45,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             diff(&old, &new, format, require_signed.then_some(&signers))
         }
         Command::Verify(args) => crate::commands::verify::run(&args),
+        Command::Merge(args) => crate::commands::merge::run(&args, &styles),
         Command::Rbac { checklist, only, name, bind } => rbac_cmd(&checklist, &only, &name, bind.as_deref()),
         Command::Pdb(args) => crate::commands::pdb::run(&args),
         Command::Secrets(args) => crate::commands::secrets::run(&args),
@@ -274,7 +281,96 @@ impl Progress for TtyProgress {
     }
 }
 
+/// What every cluster of an audit shares: the checklist and the options, never a client, a
+/// discovery cache or a view (docs/fleet.md).
+pub(crate) struct AuditPlan {
+    pub checklist: crate::checklist::Checklist,
+    pub selected: Vec<String>,
+    pub needs: Vec<crate::cluster::Need>,
+    pub today: Date,
+    pub today_overridden: bool,
+    pub strict: bool,
+    pub global_timeout: Duration,
+    pub item_timeout: Duration,
+    /// The one deadline of the audit (docs/decision.md): connecting, listing and the checks of
+    /// every cluster run against it.
+    pub deadline: tokio::time::Instant,
+    pub context: ProbeContext,
+    pub formats: Vec<Format>,
+    pub signing_key: Option<SigningKey>,
+}
+
+/// One cluster's audit, decided.
+pub(crate) struct ClusterAudit {
+    pub report: report::Report,
+    pub view: Option<Arc<crate::cluster::ClusterView>>,
+}
+
 fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
+    let t0 = Instant::now();
+    let plan = plan(&args, styles, t0)?;
+    if args.all_contexts || args.source.context.len() > 1 {
+        return crate::fleet::run::audit_fleet(&args, plan, styles);
+    }
+    let source_opts = crate::commands::source_options(&args.source, args.offline, plan.item_timeout)?;
+    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
+        Arc::new(TtyProgress {
+            total: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            out: Mutex::new(std::io::stderr()),
+        })
+    } else {
+        Arc::new(Silent)
+    };
+
+    let runtime = crate::commands::runtime()?;
+    let result = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let stop_on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: stopping probes, cleaning up, writing what is known...");
+                stop_on_signal.cancel();
+            }
+        });
+        audit_cluster(&plan, &source_opts, stop, progress, false).await
+    });
+    // Do not wait for blocking tasks that may still hang on a dead endpoint.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let audited = match result {
+        Ok(r) => r,
+        Err(error) => {
+            for line in error.details() {
+                eprintln!("error: {}", crate::redact::redact_text(&line));
+            }
+            return Err(Failure::Source(error.summary()));
+        }
+    };
+    let report = audited.report;
+
+    // Files first: whatever happens to the terminal afterwards, the reports exist.
+    let (written, signed) = write_outputs(&report, &plan.formats, &args.out_dir, plan.signing_key.as_ref())?;
+    if plan.formats.contains(&Format::Terminal) {
+        let width = terminal_width();
+        let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());
+    }
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(line) = signed {
+        eprintln!("{line}");
+    }
+    // The process ends here: freeing a large view and report object by object is wasted time.
+    let code = report.exit_code;
+    std::mem::forget(report);
+    std::mem::forget(audited.view);
+    std::mem::forget(plan);
+    Ok(code)
+}
+
+/// Everything decided before any cluster is read: formats, the signing key, the checklist, the
+/// selection, the deadline. Bad input ends the audit here (exit 2), before anything is checked.
+fn plan(args: &AuditArgs, styles: &Styles, t0: Instant) -> Result<AuditPlan, Failure> {
     let mut formats = Vec::new();
     for f in &args.format {
         if !formats.contains(f) {
@@ -282,10 +378,8 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         }
     }
     // A key that cannot be used ends the audit before anything is checked (exit 2).
-    let signing_key = signing_key(&args, &formats)?;
+    let signing_key = signing_key(args, &formats)?;
     let (global_timeout, item_timeout) = (args.timeout, args.item_timeout);
-    let started_at = jiff::Timestamp::now();
-    let t0 = Instant::now();
     // The one deadline of the audit (docs/decision.md): connecting, listing and the checks all
     // run against it.
     let deadline = tokio::time::Instant::from_std(t0 + global_timeout);
@@ -293,7 +387,6 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     let checklist = loaded.checklist;
 
     let selected = select(&checklist, &args.only)?;
-    let source_opts = crate::commands::source_options(&args.source, args.offline, item_timeout)?;
     let needs = checklist.needs(&selected);
 
     let base_dir = match &checklist.origin {
@@ -322,88 +415,105 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         item_id: String::new(),
         baseline,
     };
-    let mut opts = EngineOptions { global_timeout, deadline, item_timeout, context };
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(TtyProgress {
-            total: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-            out: Mutex::new(std::io::stderr()),
-        })
-    } else {
-        Arc::new(Silent)
-    };
+    Ok(AuditPlan {
+        checklist,
+        selected,
+        needs,
+        today,
+        today_overridden: args.checklist.today.is_some(),
+        strict: args.strict,
+        global_timeout,
+        item_timeout,
+        deadline,
+        context,
+        formats,
+        signing_key,
+    })
+}
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))?;
-    let mut notes = Vec::new();
-    let result = runtime.block_on(async {
-        let loaded =
-            load_view(&needs, &source_opts, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
-        let loaded = match loaded {
-            Ok(l) => l,
-            Err(errors) => return Err(errors),
-        };
-        notes = loaded.notes;
-        opts.context.view = Some(loaded.view);
-        opts.context.live = loaded.live;
-        let stop = CancellationToken::new();
-        let stop_on_signal = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: stopping probes, cleaning up, writing what is known...");
-                stop_on_signal.cancel();
-            }
-        });
-        Ok(engine::run(&checklist, &selected, &opts, stop, progress).await)
-    });
-    let result = match result {
-        Ok(r) => r,
-        Err(error) => {
-            for line in error.details() {
-                eprintln!("error: {}", crate::redact::redact_text(&line));
-            }
-            return Err(Failure::Source(error.summary()));
-        }
+/// Reads one cluster (its own client, discovery and view) and runs the checks against it.
+/// `stop` is cancelled on Ctrl-C. Each call gets a fresh run id and cancellation token, so
+/// probe pods and scratch keys of one cluster are never mistaken for another's.
+pub(crate) async fn audit_cluster(
+    plan: &AuditPlan,
+    source_opts: &crate::sources::SourceOptions,
+    stop: CancellationToken,
+    progress: Arc<dyn Progress>,
+    fleet: bool,
+) -> Result<ClusterAudit, crate::sources::SourceError> {
+    let started_at = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let budget = plan.deadline.saturating_duration_since(tokio::time::Instant::now());
+    let loaded = match load_view(&plan.needs, source_opts, budget).await {
+        Ok(l) => l,
+        // In a fleet, one context that cannot be used is that cluster unseen (INCOMPLETE), never
+        // a reason to drop the others (docs/fleet.md).
+        Err(crate::sources::SourceError::Kubeconfig(reason)) if fleet => crate::sources::LoadedView {
+            view: Arc::new(crate::sources::gap_view(
+                &plan.needs,
+                &format!("the kubeconfig cannot be used for this context: {reason}"),
+            )),
+            notes: Vec::new(),
+            live: None,
+        },
+        Err(e) => return Err(e),
     };
+    let mut context = plan.context.clone();
+    context.run_id = new_run_id();
+    context.cancel = CancellationToken::new();
+    context.view = Some(loaded.view);
+    context.live = loaded.live;
+    let opts = EngineOptions {
+        global_timeout: plan.global_timeout,
+        deadline: plan.deadline,
+        item_timeout: plan.item_timeout,
+        context,
+    };
+    let result = engine::run(&plan.checklist, &plan.selected, &opts, stop, progress).await;
     let view = opts.context.view.clone();
-    // Do not wait for blocking tasks that may still hang on a dead endpoint.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-
     let provenance = Provenance {
-        checklist: checklist.origin.clone(),
-        checklist_sha256: checklist.sha256.clone(),
+        checklist: plan.checklist.origin.clone(),
+        checklist_sha256: plan.checklist.sha256.clone(),
         started_at: started_at.to_string(),
         duration_ms: t0.elapsed().as_millis() as u64,
-        today: today.to_string(),
-        today_overridden: args.checklist.today.is_some(),
+        today: plan.today.to_string(),
+        today_overridden: plan.today_overridden,
         cluster: view.as_ref().and_then(|v| v.cluster.clone()),
         manifests: view.as_ref().map(|v| v.manifest_files.clone()).unwrap_or_default(),
         interrupted: result.interrupted.is_some(),
         images: view.as_deref().map(crate::cluster::images::images_judged).unwrap_or_default(),
     };
     let mut report = decide(DecideInput {
-        checklist: &checklist,
-        selected: &selected,
+        checklist: &plan.checklist,
+        selected: &plan.selected,
         runs: &result.items,
-        today,
-        strict: args.strict,
+        today: plan.today,
+        strict: plan.strict,
         provenance,
     });
-    report.notes.splice(0..0, notes);
+    report.notes.splice(0..0, loaded.notes);
+    std::mem::forget(opts);
+    Ok(ClusterAudit { report, view })
+}
 
-    // Files first: whatever happens to the terminal afterwards, the reports exist.
-    let mut written = report::write_reports(&report, &formats, &args.out_dir)
-        .map_err(|e| Failure::Io(format!("cannot write reports to {}: {e}", args.out_dir.display())))?;
+/// Writes the report files of `formats` to `out_dir` and, with a key, signs the JSON report.
+/// Returns the paths written and the line saying what was signed.
+pub(crate) fn write_outputs(
+    report: &report::Report,
+    formats: &[Format],
+    out_dir: &std::path::Path,
+    signing_key: Option<&SigningKey>,
+) -> Result<(Vec<PathBuf>, Option<String>), Failure> {
+    let mut written = report::write_reports(report, formats, out_dir)
+        .map_err(|e| Failure::Io(format!("cannot write reports to {}: {e}", out_dir.display())))?;
     let mut signed = None;
     if let Some(name) = formats.contains(&Format::Json).then_some(Format::Json.file_name()).flatten() {
-        let json_path = args.out_dir.join(name);
-        match &signing_key {
+        let json_path = out_dir.join(name);
+        match signing_key {
             // render_json is deterministic: these are the bytes just written.
             Some(key) => {
-                let bytes = report::render_json(&report);
-                written.extend(crate::sign::sign_report(key, &report, bytes.as_bytes(), &json_path)?);
+                let bytes = report::render_json(report);
+                written.extend(crate::sign::sign_report(key, report, bytes.as_bytes(), &json_path)?);
                 signed = Some(format!(
                     "signed {} with {} key {}",
                     json_path.display(),
@@ -418,22 +528,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
             }
         }
     }
-    if formats.contains(&Format::Terminal) {
-        let width = terminal_width();
-        let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());
-    }
-    for path in written {
-        eprintln!("wrote {}", path.display());
-    }
-    if let Some(line) = signed {
-        eprintln!("{line}");
-    }
-    // The process ends here: freeing a large view and report object by object is wasted time.
-    let code = report.exit_code;
-    std::mem::forget(report);
-    std::mem::forget(view);
-    std::mem::forget(opts);
-    Ok(code)
+    Ok((written, signed))
 }
 
 /// The key of `--sign KEY` / `--sign-env VAR`, loaded and decrypted; None when not signing.
@@ -453,7 +548,7 @@ fn signing_key(args: &AuditArgs, formats: &[Format]) -> Result<Option<SigningKey
 }
 
 /// Terminal width from COLUMNS, else 80 (the layout is designed for 80 columns).
-fn terminal_width() -> usize {
+pub(crate) fn terminal_width() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w: &usize| *w >= 40).unwrap_or(80)
 }
 

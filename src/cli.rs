@@ -29,7 +29,8 @@ pub fn format_arg(s: &str) -> Result<Format, String> {
     long_about = "Runs a launch checklist stored as data against a cluster and its services, and ends in a \
 go/no-go report (terminal, Markdown, JSON, JUnit XML).\n\nExit codes: 0 approved (with or without waivers), \
 1 blocked, 2 usage or checklist error, 3 incomplete (a blocking item could not be verified), 4 the gate \
-itself failed.\n\nSigned approvals: `audit --sign KEY` writes an SSH signature of the JSON report and an \
+itself failed. A fleet audit (`audit --context A --context B`, `--all-contexts`) and `merge` exit with \
+the worst cluster's code (docs/fleet.md).\n\nSigned approvals: `audit --sign KEY` writes an SSH signature of the JSON report and an \
 in-toto attestation beside it; `verify` checks both (docs/signing.md)."
 )]
 pub struct Cli {
@@ -65,11 +66,14 @@ pub enum Command {
         #[command(flatten)]
         checklist: ChecklistArgs,
     },
-    /// Print a JSON Schema: of the checklist (default) or of the JSON report.
+    /// Print a JSON Schema: of the checklist (default), of the JSON report, or of the fleet report.
     Schema {
         /// The JSON report's schema instead of the checklist's.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "fleet")]
         report: bool,
+        /// The fleet report's schema (kgents-gate-fleet.json).
+        #[arg(long)]
+        fleet: bool,
     },
     /// The observed (live) or computed (manifests) status of each PodDisruptionBudget, with findings.
     Pdb(crate::commands::pdb::PdbArgs),
@@ -107,6 +111,9 @@ pub enum Command {
         #[command(flatten)]
         signers: SignersArgs,
     },
+    /// Build the fleet report from cluster reports written elsewhere (one audit per cluster),
+    /// checking their signatures; exits with the worst cluster's code.
+    Merge(crate::commands::merge::MergeArgs),
     /// Check a signed report and its attestation; exit 0 only when both verify and the decision
     /// is APPROVED or APPROVED WITH WAIVERS.
     Verify(crate::commands::verify::VerifyArgs),
@@ -150,9 +157,10 @@ pub struct SourceArgs {
     /// then the in-cluster service account).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use instead of the current one.
+    /// Kubeconfig context to use instead of the current one. `audit` takes it more than once: a
+    /// fleet audit, one audit per context (docs/fleet.md).
     #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
     /// Manifest files or directories (YAML/JSON, multi-document, List kinds). Repeatable.
     /// Alone with --offline: a pre-deploy audit; with a cluster: overlaid on the live view.
     #[arg(long, value_name = "PATH")]
@@ -190,6 +198,9 @@ pub struct AuditArgs {
     /// Timeout of each check unless the checklist sets one, e.g. 30s; always within --timeout.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_arg)]
     pub item_timeout: Duration,
+    /// A fleet audit of every context of the kubeconfig (docs/fleet.md).
+    #[arg(long, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// Treat warnings as blocking failures.
     #[arg(long)]
     pub strict: bool,

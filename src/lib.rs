@@ -13,6 +13,7 @@ pub mod decide;
 pub mod diff;
 pub mod engine;
 pub mod exit;
+pub mod fleet;
 pub mod hpa;
 pub mod netpol;
 pub mod outcome;

@@ -129,7 +129,8 @@ pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -
     Ok(LoadedView { view: Arc::new(view), notes, live: Some(live) })
 }
 
-fn gap_view(needs: &[Need], reason: &str) -> ClusterView {
+/// A view in which every needed kind is unseen, for `reason` (an unreachable cluster).
+pub fn gap_view(needs: &[Need], reason: &str) -> ClusterView {
     let mut view = ClusterView::new(false);
     for n in needs {
         let gap = Gap::NoSource { reason: reason.to_string() };

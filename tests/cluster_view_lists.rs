@@ -19,8 +19,12 @@ fn counts() -> RequestCounts {
     support::run_blocking(async { ControlPlane::shared().request_counts().await })
 }
 
+/// The tests count the server's LISTs: they take turns, so one never counts the other's.
+static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn one_list_per_kind_per_namespace() {
+    let _turn = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let plane = ControlPlane::shared();
     let (a, b) = support::run_blocking(async {
         let plane = ControlPlane::shared();
@@ -63,6 +67,7 @@ fn one_list_per_kind_per_namespace() {
 /// BENCHMARKS.md (measured there, not asserted here).
 #[test]
 fn the_kgents_example_lists_each_needed_kind_once_per_namespace() {
+    let _turn = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     use kgents_gate::cluster::Scope;
     let plane = ControlPlane::shared();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -71,10 +76,12 @@ fn the_kgents_example_lists_each_needed_kind_once_per_namespace() {
         for f in std::fs::read_dir(root.join("examples/kgents/manifests")).unwrap() {
             let p = f.unwrap().path();
             if p.extension().is_some_and(|e| e == "yaml") {
-                // 1.20 serves PodDisruptionBudgets as policy/v1beta1 only.
+                // 1.20 serves PodDisruptionBudgets as policy/v1beta1 only, HPAs as autoscaling/v2beta2
+                // (the same schema as v2).
                 let text = std::fs::read_to_string(&p)
                     .unwrap()
-                    .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+                    .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n")
+                    .replace("apiVersion: autoscaling/v2\n", "apiVersion: autoscaling/v2beta2\n");
                 plane.apply_yaml(&text).await;
             }
         }

@@ -76,28 +76,40 @@ fn kubeconfig_error(e: &KubeconfigError) -> String {
     }
 }
 
+/// The kubeconfig kubectl would read: `--kubeconfig`, else `KUBECONFIG` (several files merged),
+/// else `~/.kube/config`; None when there is none.
+pub fn read_kubeconfig(path: Option<&std::path::Path>) -> Result<Option<Kubeconfig>, ConnectError> {
+    match path {
+        Some(p) => Ok(Some(Kubeconfig::read_from(p).map_err(|e| {
+            ConnectError::BadConfig(format!("--kubeconfig {}: {}", p.display(), kubeconfig_error(&e)))
+        })?)),
+        None => match Kubeconfig::from_env() {
+            Ok(Some(k)) => Ok(Some(k)),
+            Ok(None) => match default_kubeconfig_path().filter(|p| p.exists()) {
+                // A ~/.kube/config that exists but cannot be read is an error, not "no cluster".
+                Some(p) => Ok(Some(
+                    Kubeconfig::read_from(&p)
+                        .map_err(|e| ConnectError::BadConfig(format!("{}: {}", p.display(), kubeconfig_error(&e))))?,
+                )),
+                None => Ok(None),
+            },
+            Err(e) => Err(ConnectError::BadConfig(format!("KUBECONFIG: {}", kubeconfig_error(&e)))),
+        },
+    }
+}
+
+/// The context names of that kubeconfig, in file order, and its current context.
+pub fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<(Vec<String>, Option<String>), ConnectError> {
+    match read_kubeconfig(path)? {
+        Some(kc) => Ok((kc.contexts.iter().map(|c| c.name.clone()).collect(), kc.current_context.clone())),
+        None => Err(ConnectError::NoConfig),
+    }
+}
+
 /// Builds the client configuration the way kubectl picks it.
 async fn config(opts: &LiveOptions) -> Result<(Config, Option<String>), ConnectError> {
     let kco = KubeConfigOptions { context: opts.context.clone(), cluster: None, user: None };
-    let kubeconfig = match &opts.kubeconfig {
-        Some(p) => {
-            Some(Kubeconfig::read_from(p).map_err(|e| {
-                ConnectError::BadConfig(format!("--kubeconfig {}: {}", p.display(), kubeconfig_error(&e)))
-            })?)
-        }
-        None => match Kubeconfig::from_env() {
-            Ok(Some(k)) => Some(k),
-            Ok(None) => match default_kubeconfig_path().filter(|p| p.exists()) {
-                // A ~/.kube/config that exists but cannot be read is an error, not "no cluster".
-                Some(p) => Some(
-                    Kubeconfig::read_from(&p)
-                        .map_err(|e| ConnectError::BadConfig(format!("{}: {}", p.display(), kubeconfig_error(&e))))?,
-                ),
-                None => None,
-            },
-            Err(e) => return Err(ConnectError::BadConfig(format!("KUBECONFIG: {}", kubeconfig_error(&e)))),
-        },
-    };
+    let kubeconfig = read_kubeconfig(opts.kubeconfig.as_deref())?;
     let (mut config, context) = match kubeconfig {
         Some(kc) => {
             let context = opts.context.clone().or_else(|| kc.current_context.clone());

@@ -1,6 +1,7 @@
 //! The single-purpose commands beside `audit` (`pdb`, ...): each parses its own arguments,
 //! reads its sources, prints, and returns an exit code.
 
+pub mod merge;
 pub mod netpol;
 pub mod pdb;
 pub mod rules;
@@ -70,7 +71,7 @@ pub fn read_view(
 ) -> Result<crate::sources::LoadedView, Failure> {
     // Manifests alone: a pre-deploy look, no cluster contacted. A cluster named beside them would
     // be silently unread, so the mix is refused.
-    if !source.manifests.is_empty() && (source.kubeconfig.is_some() || source.context.is_some()) {
+    if !source.manifests.is_empty() && (source.kubeconfig.is_some() || !source.context.is_empty()) {
         return Err(Failure::usage(
             "--manifests reads files only; drop --kubeconfig/--context, or drop --manifests to read the cluster",
         ));
@@ -95,13 +96,19 @@ pub fn source_options(
     read_timeout: std::time::Duration,
 ) -> Result<crate::sources::SourceOptions, Failure> {
     let connect_timeout = source.connect_timeout;
+    if source.context.len() > 1 {
+        return Err(Failure::usage(format!(
+            "--context is given {} times; only `audit` reads several contexts (a fleet audit, docs/fleet.md)",
+            source.context.len()
+        )));
+    }
     if source.page_size == 0 {
         return Err(Failure::usage("--page-size must be at least 1"));
     }
     Ok(crate::sources::SourceOptions {
         live: crate::cluster::live::LiveOptions {
             kubeconfig: source.kubeconfig.clone(),
-            context: source.context.clone(),
+            context: source.context.first().cloned(),
             connect_timeout,
             read_timeout,
             page_size: source.page_size,

@@ -61,7 +61,7 @@ pub fn render_junit(report: &Report) -> Result<String, SerializeError> {
     Ok(junit.to_string()?.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}"))
 }
 
-fn test_case(item: &ItemReport, started: Option<chrono::DateTime<chrono::FixedOffset>>) -> TestCase {
+pub(crate) fn test_case(item: &ItemReport, started: Option<chrono::DateTime<chrono::FixedOffset>>) -> TestCase {
     let status = match item.outcome {
         Outcome::Pass => TestCaseStatus::success(),
         Outcome::Warn if !item.blocks => TestCaseStatus::success(),

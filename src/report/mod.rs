@@ -3,7 +3,7 @@
 
 pub mod json;
 pub mod junit;
-mod layout;
+pub(crate) mod layout;
 pub mod markdown;
 pub mod model;
 mod styles;
