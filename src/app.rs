@@ -354,6 +354,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         let width = terminal_width();
         let _ = std::io::stdout().lock().write_all(report::render_terminal(&report, styles, width).as_bytes());
     }
+    if args.log_json {
+        print_json_line(&report);
+    }
     for path in written {
         eprintln!("wrote {}", path.display());
     }
@@ -366,6 +369,15 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     std::mem::forget(audited.view);
     std::mem::forget(plan);
     Ok(code)
+}
+
+/// The report as one JSON line on stdout (`--log-json`): the same value as the JSON file.
+pub(crate) fn print_json_line(report: &report::Report) {
+    if let Ok(line) = serde_json::to_string(report) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
 }
 
 /// Everything decided before any cluster is read: formats, the signing key, the checklist, the

@@ -191,6 +191,10 @@ pub struct AuditArgs {
     /// Where report files are written.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out_dir: PathBuf,
+    /// Also print the JSON report on stdout as one line, after the terminal report, for log
+    /// collectors (a fleet audit prints one line per cluster). Secrets are redacted as in the file.
+    #[arg(long)]
+    pub log_json: bool,
     /// Wall time of the whole audit (connecting, listing and every check), e.g. 5m. Checks still
     /// running then are cut off (unverified) and get 10 s to clean up their probe pods and keys.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_arg)]

@@ -23,20 +23,22 @@ fn rule(group: &str, resources: &[String], verbs: &[String]) -> String {
     )
 }
 
-type Rules = BTreeMap<(String, Vec<String>), Vec<String>>; // (group, verbs) -> resources
+/// (group, resource) -> verbs: every verb a resource needs is merged into one set first, so a
+/// resource appears in exactly one rule of a role.
+type Rules = BTreeMap<(String, String), std::collections::BTreeSet<String>>;
 
 fn add(rules: &mut Rules, group: &str, resource: &str, verbs: &[&str]) {
-    let mut verbs: Vec<String> = verbs.iter().map(|v| v.to_string()).collect();
-    verbs.sort();
-    let e = rules.entry((group.to_string(), verbs)).or_default();
-    if !e.iter().any(|r| r == resource) {
-        e.push(resource.to_string());
-        e.sort();
-    }
+    let e = rules.entry((group.to_string(), resource.to_string())).or_default();
+    e.extend(verbs.iter().map(|v| v.to_string()));
 }
 
+/// One rule per (group, verb set), listing its resources: the shortest equivalent rule list.
 fn render_rules(rules: &Rules) -> String {
-    rules.iter().map(|((g, verbs), res)| rule(g, res, verbs)).collect()
+    let mut grouped: BTreeMap<(String, Vec<String>), Vec<String>> = BTreeMap::new();
+    for ((group, resource), verbs) in rules {
+        grouped.entry((group.clone(), verbs.iter().cloned().collect())).or_default().push(resource.clone());
+    }
+    grouped.iter().map(|((g, verbs), res)| rule(g, res, verbs)).collect()
 }
 
 /// YAML (several documents) granting `needs` and `grants` to a role named `name`.

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{FLEET_JSON, FLEET_JUNIT, FLEET_MARKDOWN, FleetReport, Member, SignatureState, build, dir_name, render};
 use crate::app::{AuditPlan, Failure, audit_cluster, terminal_width, write_outputs};
+
 use crate::cli::AuditArgs;
 use crate::cluster::live::{ConnectError, kubeconfig_contexts};
 use crate::engine::Silent;
@@ -141,6 +142,11 @@ pub(crate) fn audit_fleet(args: &AuditArgs, plan: AuditPlan, styles: &Styles) ->
     if plan.formats.contains(&Format::Terminal) {
         let text = render::render_terminal(&fleet, styles, terminal_width());
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+    if args.log_json {
+        for m in &members {
+            crate::app::print_json_line(&m.report);
+        }
     }
     for path in written_all {
         eprintln!("wrote {}", path.display());

@@ -250,6 +250,12 @@ impl RealNode {
         .await
     }
 
+    /// Imports an image archive (OCI or docker-archive) into the node's containerd, as the setup
+    /// imports its own images: pods then run it with `imagePullPolicy: Never`.
+    pub fn import_image(&self, archive: &Path) -> Result<String, String> {
+        ctr(&["images", "import", &archive.display().to_string()])
+    }
+
     /// What the runtime holds: tasks, sandboxes and containers for `namespace` (or all), veths
     /// and pod IPs node-wide.
     pub fn leftovers(&self, namespace: Option<&str>) -> NodeLeftovers {
