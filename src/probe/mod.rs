@@ -11,6 +11,7 @@ pub mod nats;
 pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
+pub mod pod_security;
 pub mod redis;
 pub mod scan_report;
 pub mod secret_hygiene;
@@ -41,6 +42,7 @@ pub enum ProbeKind {
     ScanReport,
     Workload,
     Hpa,
+    PodSecurity,
 }
 
 impl ProbeKind {
@@ -57,6 +59,7 @@ impl ProbeKind {
         ProbeKind::ScanReport,
         ProbeKind::Workload,
         ProbeKind::Hpa,
+        ProbeKind::PodSecurity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +76,7 @@ impl ProbeKind {
             ProbeKind::ScanReport => "scan-report",
             ProbeKind::Workload => "workload",
             ProbeKind::Hpa => "hpa",
+            ProbeKind::PodSecurity => "pod-security",
         }
     }
 
@@ -97,6 +101,7 @@ impl ProbeKind {
                 | ProbeKind::ScanReport
                 | ProbeKind::Workload
                 | ProbeKind::Hpa
+                | ProbeKind::PodSecurity
         )
     }
 
@@ -111,6 +116,8 @@ impl ProbeKind {
             ProbeKind::SecretHygiene => &["key"],
             // The missing heading.
             ProbeKind::File => &["heading"],
+            // The standard's check id (`runAsNonRoot`, `hostNamespaces`, ...).
+            ProbeKind::PodSecurity => &["check"],
             ProbeKind::LoadBaseline
             | ProbeKind::Http
             | ProbeKind::Pdb
@@ -140,6 +147,8 @@ impl ProbeKind {
             ProbeKind::ScanReport => false,
             // Judge the view (manifests offline); the HPA's live status only when it has one.
             ProbeKind::Workload | ProbeKind::Hpa => false,
+            // Judges Pods and templates of the view, manifests offline.
+            ProbeKind::PodSecurity => false,
         }
     }
 }
@@ -162,6 +171,7 @@ pub enum ProbeSpec {
     ScanReport(scan_report::ScanReportParams),
     Workload(workload::WorkloadParams),
     Hpa(hpa::HpaParams),
+    PodSecurity(pod_security::PodSecurityParams),
 }
 
 impl ProbeSpec {
@@ -185,6 +195,7 @@ impl ProbeSpec {
             ProbeKind::ScanReport => scan_report::ScanReportParams::read(&mut r).map(ProbeSpec::ScanReport),
             ProbeKind::Workload => workload::WorkloadParams::read(&mut r).map(ProbeSpec::Workload),
             ProbeKind::Hpa => hpa::HpaParams::read(&mut r).map(ProbeSpec::Hpa),
+            ProbeKind::PodSecurity => pod_security::PodSecurityParams::read(&mut r).map(ProbeSpec::PodSecurity),
         };
         r.finish()?;
         // `read` returns None only after recording an error, so finish() has returned Err above.
@@ -205,6 +216,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(_) => ProbeKind::ScanReport,
             ProbeSpec::Workload(_) => ProbeKind::Workload,
             ProbeSpec::Hpa(_) => ProbeKind::Hpa,
+            ProbeSpec::PodSecurity(_) => ProbeKind::PodSecurity,
         }
     }
 
@@ -223,6 +235,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(p) => scan_report::needs(p),
             ProbeSpec::Workload(p) => workload::needs(p),
             ProbeSpec::Hpa(p) => hpa::needs(p),
+            ProbeSpec::PodSecurity(p) => pod_security::needs(p),
         }
     }
 
@@ -249,6 +262,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(p) => scan_report::run(p, ctx).await,
             ProbeSpec::Workload(p) => workload::run(p, ctx).await,
             ProbeSpec::Hpa(p) => hpa::run(p, ctx).await,
+            ProbeSpec::PodSecurity(p) => pod_security::run(p, ctx).await,
         }
     }
 }
