@@ -130,6 +130,15 @@ impl ProbeKind {
         }
     }
 
+    /// The closed set of ids the probe's findings carry, where there is one: a waiver naming
+    /// another id would match nothing, so it is a checklist error.
+    pub fn known_finding_ids(self) -> Option<Vec<&'static str>> {
+        match self {
+            ProbeKind::PodSecurity => Some(crate::podsec::CHECKS.iter().map(|c| c.id).collect()),
+            _ => None,
+        }
+    }
+
     /// Whether the probe needs something outside the machine (a cluster, an endpoint):
     /// such probes are `unverified` (offline) when the audit runs offline.
     pub fn needs_live(self) -> bool {

@@ -228,16 +228,18 @@ fn namespaces_judged(view: &ClusterView, p: &PodSecurityParams, selected: &[PodC
 pub fn report_for(view: &ClusterView, p: &PodSecurityParams) -> ProbeReport {
     let mut report = ProbeReport::default();
     let (selected, excluded) = select(view, p, &mut report);
+    // Read first (the versions they pin may be needed), reported after the pods' findings.
+    let mut namespace_report = ProbeReport::default();
     let versions = if p.reads_namespaces() {
         let names = namespaces_judged(view, p, &selected);
-        namespaces::judge_namespaces(view, &names, p.level, p.require_namespace_enforcement, &mut report)
+        namespaces::judge_namespaces(view, &names, p.level, p.require_namespace_enforcement, &mut namespace_report)
     } else {
         Default::default()
     };
     if p.require_namespace_enforcement
         && let Some(f) = namespaces::admission_absent(view)
     {
-        report.push(f);
+        namespace_report.push(f);
     }
     let mut folding = objects::Folding::default();
     let (mut judged, mut through_owner, mut idle) = (Tally::default(), Tally::default(), Tally::default());
@@ -290,6 +292,7 @@ pub fn report_for(view: &ClusterView, p: &PodSecurityParams) -> ProbeReport {
         report.fact("excluded", listed(&excluded));
     }
     report.fact("violations", violations);
+    report.absorb(namespace_report);
     if view.offline {
         report.fact("source", "manifests (as the admission controller would judge them at creation)");
     }
