@@ -243,21 +243,22 @@ pub fn report_for(view: &ClusterView, p: &PodSecurityParams) -> ProbeReport {
     }
     let mut folding = objects::Folding::default();
     let (mut judged, mut through_owner, mut idle) = (Tally::default(), Tally::default(), Tally::default());
+    let mut superseded = Tally::default();
     let mut violations = 0;
     for c in &selected {
         let version = match p.version {
             VersionChoice::Fixed(v) => v,
             VersionChoice::Namespace => versions.get(&c.namespace).copied().unwrap_or(Version::Latest),
         };
-        let (fresh, owned) = folding.fold(c, evaluate(c.pod_metadata, c.pod_spec, p.level, version));
+        let (fresh, ownership) = folding.fold(c, evaluate(c.pod_metadata, c.pod_spec, p.level, version));
         if c.idle_revision {
             idle.add(c.source);
             continue;
         }
-        if owned {
-            through_owner.add(c.source)
-        } else {
-            judged.add(c.source)
+        match ownership {
+            objects::Ownership::None => judged.add(c.source),
+            objects::Ownership::Owned => through_owner.add(c.source),
+            objects::Ownership::Superseded => superseded.add(c.source),
         }
         violations += fresh.len();
         for v in &fresh {
@@ -283,6 +284,16 @@ pub fn report_for(view: &ClusterView, p: &PodSecurityParams) -> ProbeReport {
         report.fact(
             "judged through their controller",
             format!("{} (only what differs from the controller's template is reported)", through_owner.describe()),
+        );
+    }
+    if superseded.total() > 0 {
+        report.fact(
+            "replaced by the deploy",
+            format!(
+                "{} of the live cluster, whose controller the manifests replace (rolled out anew from the manifest's \
+                 template; not reported)",
+                superseded.describe()
+            ),
         );
     }
     if idle.total() > 0 {

@@ -106,6 +106,8 @@ pub struct PodCarrier<'v> {
     pub owner: Option<(PodSource, String)>,
     /// An owned ReplicaSet or ReplicationController at 0 replicas: an old revision, running nothing.
     pub idle_revision: bool,
+    /// Read from the API server (it has a UID or resource version), not from a manifest file.
+    pub from_api: bool,
 }
 
 pub type Labels = std::collections::BTreeMap<String, String>;
@@ -163,6 +165,7 @@ pub fn read_carrier(source: PodSource, object: &Value) -> Result<PodCarrier<'_>,
         pod_spec,
         owner,
         idle_revision,
+        from_api: metadata.get("uid").is_some() || metadata.get("resourceVersion").is_some(),
     })
 }
 
@@ -183,25 +186,47 @@ fn fold_key(v: &Violation) -> String {
     )
 }
 
+/// How an object's violations relate to its controller's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// No controller in the view: every violation is its own.
+    None,
+    /// Its controller is in the view: only what the controller lacks is its own.
+    Owned,
+    /// A live object whose controller comes from a manifest laid over the cluster, or whose
+    /// controller is itself superseded: the deploy rolls it out anew from the manifest's
+    /// template, so what it carries now is not reported.
+    Superseded,
+}
+
 /// The violations of each judged object, by kind, namespace and name, for its children's folding.
 #[derive(Default)]
 pub struct Folding {
-    by_object: HashMap<(PodSource, String, String), HashSet<String>>,
+    /// Per object: its violations, and whether the deploy replaces it (a live object that a
+    /// manifest's controller, directly or through a superseded one, owns).
+    by_object: HashMap<(PodSource, String, String), Folded>,
+}
+
+struct Folded {
+    keys: HashSet<String>,
+    from_api: bool,
+    superseded: bool,
 }
 
 impl Folding {
-    /// Records `violations` of `c` and returns those its owner does not already have (all of
-    /// them when it has no owner in the view). Second: whether an owner was found.
-    pub fn fold(&mut self, c: &PodCarrier<'_>, violations: Vec<Violation>) -> (Vec<Violation>, bool) {
+    /// Records `violations` of `c` and returns those its own (see [`Ownership`]).
+    pub fn fold(&mut self, c: &PodCarrier<'_>, violations: Vec<Violation>) -> (Vec<Violation>, Ownership) {
         let keys: HashSet<String> = violations.iter().map(fold_key).collect();
-        let owner_keys =
+        let owner =
             c.owner.as_ref().and_then(|(kind, name)| self.by_object.get(&(*kind, c.namespace.clone(), name.clone())));
-        let found = owner_keys.is_some();
-        let fresh = match owner_keys {
-            Some(owner) => violations.into_iter().filter(|v| !owner.contains(&fold_key(v))).collect(),
-            None => violations,
+        let (fresh, ownership) = match owner {
+            None => (violations, Ownership::None),
+            Some(o) if o.superseded || (c.from_api && !o.from_api) => (Vec::new(), Ownership::Superseded),
+            Some(o) => (violations.into_iter().filter(|v| !o.keys.contains(&fold_key(v))).collect(), Ownership::Owned),
         };
-        self.by_object.insert((c.source, c.namespace.clone(), c.name.clone()), keys);
-        (fresh, found)
+        let superseded = ownership == Ownership::Superseded;
+        self.by_object
+            .insert((c.source, c.namespace.clone(), c.name.clone()), Folded { keys, from_api: c.from_api, superseded });
+        (fresh, ownership)
     }
 }

@@ -396,3 +396,29 @@ fn a_cluster_older_than_1_23_has_no_admission_controller_to_enforce_the_labels()
     view.cluster = Some(info("v1.20.2"));
     assert!(report_for(&view, &p).findings().is_empty());
 }
+
+#[test]
+fn live_objects_of_a_controller_the_manifests_replace_are_not_reported() {
+    // The live ReplicaSet (it has a UID) still runs the old template; the manifest of its
+    // Deployment (no UID: a file of the next deploy) fixes it, so the rollout replaces it.
+    let owner = ", uid: rs-1, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, uid: d-1, controller: true}]";
+    let old = "containers:\n- name: app\n  image: app:1\n  securityContext: {privileged: true}\n";
+    let fixed = "containers:\n- {name: app, image: app:2}\n";
+    // Its live Pod goes with it.
+    let pod_owner = ", uid: p-1, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5d8, uid: rs-1, controller: true}]";
+    let yaml = [
+        RESTRICTED_NS,
+        &object("Deployment", "api", fixed, ""),
+        &object("ReplicaSet", "api-5d8", old, owner),
+        &object("Pod", "api-5d8-x", old, pod_owner),
+    ]
+    .join("---\n");
+    let r = run(&yaml, "level = \"baseline\"");
+    assert!(violations(&r).is_empty(), "{:#?}", r.findings());
+    assert!(evidence(&r, "replaced by the deploy").unwrap().starts_with("1 ReplicaSet, 1 Pod of the live cluster"));
+    // Both live: the running ReplicaSet's own violation is reported.
+    let yaml = yaml.replace("namespace: shop}\nspec:\n  selector", "namespace: shop, uid: d-1}\nspec:\n  selector");
+    let r = run(&yaml, "level = \"baseline\"");
+    assert_eq!(violations(&r).iter().map(|v| v.0.as_str()).collect::<Vec<_>>(), ["ReplicaSet shop/api-5d8"]);
+    assert!(evidence(&r, "replaced by the deploy").is_none());
+}
