@@ -153,7 +153,7 @@ fn violation_finding(c: &PodCarrier<'_>, v: &Violation, level: Level, version: V
         .fact("value", value.as_deref().unwrap_or("(not set)"))
         .fact("level", level)
         .fact("version", version)
-        .fact("fix", &v.fix)
+        .fact("fix", crate::redact::redact_text(&v.fix))
 }
 
 /// The objects in scope, owners first, and what was left out by `exclude` (named in the evidence).

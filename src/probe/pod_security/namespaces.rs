@@ -88,6 +88,8 @@ fn finding(ns: &str, labels: &Value, required: Level, level: FindingLevel) -> Op
             )
         }
     };
+    // Label values are the user's text: shown, but never a credential someone pasted there.
+    let message = crate::redact::redact_text(&message).into_owned();
     let mut f = Finding::new(code, level, message)
         .target(format!("Namespace {ns}"))
         .fact("namespace", ns)
@@ -99,7 +101,7 @@ fn finding(ns: &str, labels: &Value, required: Level, level: FindingLevel) -> Op
         (AUDIT_LABEL, "audit"),
     ] {
         if let Some(v) = label(map, key) {
-            f = f.fact(name, v);
+            f = f.fact(name, crate::redact::redact_text(v));
         }
     }
     Some(f)
@@ -141,7 +143,7 @@ pub fn judge_namespaces(
             continue;
         };
         let labels = object.pointer("/metadata/labels").unwrap_or(&Value::Null);
-        report.fact(format!("namespace {ns}"), describe(labels.as_object()));
+        report.fact(format!("namespace {ns}"), crate::redact::redact_text(&describe(labels.as_object())));
         let version = label(labels.as_object(), ENFORCE_VERSION_LABEL).and_then(|v| v.parse().ok());
         versions.insert(ns.clone(), version.unwrap_or(Version::Latest));
         if let Some(f) = finding(ns, labels, required, level) {

@@ -422,3 +422,19 @@ fn live_objects_of_a_controller_the_manifests_replace_are_not_reported() {
     assert_eq!(violations(&r).iter().map(|v| v.0.as_str()).collect::<Vec<_>>(), ["ReplicaSet shop/api-5d8"]);
     assert!(evidence(&r, "replaced by the deploy").is_none());
 }
+
+#[test]
+fn a_credential_pasted_into_a_judged_field_is_never_shown() {
+    let token = "ghp_R8kT2mQ9vX4pL7nW1sZ6bY3cJ5dF0hA9eG2k";
+    let pod = object("Pod", "p", GOOD_SPEC, "").replace(
+        "namespace: shop}",
+        &format!("namespace: shop, annotations: {{container.apparmor.security.beta.kubernetes.io/app: \"{token}\"}}}}"),
+    );
+    let yaml = [namespace("shop", &format!("pod-security.kubernetes.io/enforce: \"{token}\"")), pod].join("---\n");
+    let r = run(&yaml, "");
+    let apparmor = with(&r, "pod-security-violation");
+    assert_eq!(apparmor.len(), 1, "{:#?}", r.findings());
+    assert_eq!(with(&r, "namespace-pss-label-invalid").len(), 1);
+    let shown = format!("{:?} {:?}", r.findings(), r.evidence);
+    assert!(!shown.contains("R8kT2mQ9"), "{shown}");
+}
