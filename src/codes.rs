@@ -113,7 +113,7 @@ pub const CODES: &[CodeInfo] = &[
     ),
     g(
         "nothing-in-scope",
-        "pdb, workload, hpa, scan-report",
+        "pdb, workload, hpa, scan-report, pod-security",
         "Nothing the check judges is in the namespaces and selector in scope.",
     ),
     // Network isolation.
@@ -131,7 +131,11 @@ pub const CODES: &[CodeInfo] = &[
     g("live-unverified", "netpol-isolation", "The live part could not run (probe pods not started, no target IP)."),
     g("port-unresolved", "netpol-isolation", "A named port cannot be resolved on the destination pods."),
     g("evaluation-failed", "netpol-isolation", "The static evaluation failed on the objects given."),
-    g("invalid-object", "netpol-isolation, workload, hpa", "An object in scope cannot be read as its kind."),
+    g(
+        "invalid-object",
+        "netpol-isolation, workload, hpa, pod-security",
+        "An object in scope cannot be read as its kind.",
+    ),
     // NATS.
     f("nats-unreachable", "nats", "The server refused the connection or could not be resolved."),
     f("nats-timeout", "nats", "The NATS handshake did not complete within the timeout."),
@@ -185,6 +189,37 @@ pub const CODES: &[CodeInfo] = &[
     f("image-untagged", "workload", "A container's image has no tag and no digest (pulled as `latest`)."),
     f("image-not-pinned", "workload", "A container's image is not pinned by digest (`require_digest = true`)."),
     f("image-reference-invalid", "workload", "A container has no image, or one the runtime cannot parse."),
+    // Pod Security Standards.
+    f(
+        "pod-security-violation",
+        "pod-security",
+        "A Pod or a workload's pod template breaks a check of the Pod Security Standards at the required level and version.",
+    ),
+    f(
+        "namespace-pss-not-enforced",
+        "pod-security",
+        "A namespace has no pod-security `enforce` label, or one below the required level: violating Pods are admitted.",
+    ),
+    f(
+        "namespace-pss-warn-only",
+        "pod-security",
+        "A namespace only warns or audits at the required level: violating Pods are admitted.",
+    ),
+    f(
+        "namespace-pss-label-invalid",
+        "pod-security",
+        "A namespace's pod-security label has a value the controller rejects.",
+    ),
+    f(
+        "pod-security-admission-absent",
+        "pod-security",
+        "The cluster is older than v1.23: no built-in PodSecurity admission, the labels enforce nothing without a webhook.",
+    ),
+    g(
+        "namespace-unseen",
+        "pod-security",
+        "A namespace in scope is not in the view: its pod-security labels cannot be read.",
+    ),
     // HorizontalPodAutoscalers.
     f("hpa-target-missing", "hpa", "The HPA's scaleTargetRef names no object."),
     f("hpa-min-replicas-low", "hpa", "minReplicas below the minimum (default 2)."),

@@ -4,11 +4,13 @@
 //! and the figures, every difference with its cause, and what lies outside the overlap must be
 //! exactly those listed in tests/corpora/checkov/README.md.
 
+mod checkov_support;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use checkov_support::{Verdicts, checkov_verdicts, corpus_of, lay_out, root, show, start_checkov, table, verdict};
 
 use kgents_gate::cluster::manifests::read_paths;
 use kgents_gate::cluster::{ClusterView, KindData};
@@ -33,62 +35,6 @@ fn checks_of(code: &str, resource: Option<&str>) -> &'static [&'static str] {
         ("image-not-pinned", _) => &["CKV_K8S_43"],
         _ => &[],
     }
-}
-
-/// (file, checkov resource id `Kind.namespace.name`, check) -> passed.
-type Verdicts = BTreeMap<(String, String, String), bool>;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Copies the corpora and the kgents example into `tree` (same relative paths), with the Pod
-/// Security fixtures unpacked. Returns the manifest sets kgents-gate reads: the example directory
-/// as one set (its LimitRange applies to its workloads), every other file alone.
-fn lay_out(tree: &Path) -> Vec<Vec<PathBuf>> {
-    let mut sets = Vec::new();
-    let copy = |rel: &Path| {
-        let dst = tree.join(rel);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::copy(root().join(rel), &dst).unwrap();
-        dst
-    };
-    let example: Vec<PathBuf> = files_under(Path::new("examples/kgents/manifests")).iter().map(|f| copy(f)).collect();
-    sets.push(example);
-    for dir in ["tests/corpora/manifests", "tests/corpora/netpol", "tests/corpora/secrets", "tests/corpora/checkov"] {
-        for f in files_under(Path::new(dir)) {
-            sets.push(vec![copy(&f)]);
-        }
-    }
-    let fixtures = tree.join("tests/corpora/pod-security/fixtures");
-    std::fs::create_dir_all(&fixtures).unwrap();
-    let tarball = std::fs::File::open(root().join("tests/corpora/pod-security/fixtures.tar.gz")).unwrap();
-    tar::Archive::new(flate2::read::GzDecoder::new(tarball)).unpack(&fixtures).unwrap();
-    for f in files_under_abs(&fixtures) {
-        sets.push(vec![f]);
-    }
-    sets
-}
-
-fn files_under_abs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn files_under(rel: &Path) -> Vec<PathBuf> {
-    files_under_abs(&root().join(rel)).into_iter().map(|p| p.strip_prefix(root()).unwrap().to_path_buf()).collect()
 }
 
 /// kgents-gate's verdicts on one set, or why it could not read it.
@@ -142,93 +88,12 @@ fn ours(tree: &Path, files: &[PathBuf], out: &mut Verdicts, owned: &mut BTreeSet
     Ok(())
 }
 
-/// Starts checkov on the whole tree; its verdicts come from [`checkov_verdicts`].
-fn start_checkov(tree: &Path) -> std::thread::JoinHandle<std::io::Result<std::process::Output>> {
-    let lib = support::cache_dir().join("checkov");
-    assert!(
-        lib.join("checkov/main.py").is_file(),
-        "checkov is not installed in {}: run `{}`",
-        lib.display(),
-        support::INSTALL_HINT
-    );
-    let child = Command::new("python3")
-        .args(["-m", "checkov.main", "--framework", "kubernetes", "--skip-download", "--compact"])
-        .args(["-o", "json", "--check", &CHECKS.join(","), "-d"])
-        .arg(tree)
-        .env("PYTHONPATH", &lib)
-        // Offline: no guideline download from the vendor's API.
-        .env("BC_SKIP_MAPPING", "TRUE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("python3 -m checkov.main: {e} (run `{}`)", support::INSTALL_HINT));
-    // Its output (megabytes of JSON) is read while kgents-gate judges the same files.
-    std::thread::spawn(move || child.wait_with_output())
-}
-
-/// checkov's verdicts (PASSED or FAILED; it does not report UNKNOWN).
-fn checkov_verdicts(run: std::thread::JoinHandle<std::io::Result<std::process::Output>>) -> Verdicts {
-    let out = run.join().unwrap().unwrap();
-    let json: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("checkov printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    let reports = match json {
-        Value::Array(a) => a,
-        one => vec![one],
-    };
-    let mut v = Verdicts::new();
-    for r in &reports {
-        for (key, pass) in [("passed_checks", true), ("failed_checks", false)] {
-            for c in r["results"][key].as_array().into_iter().flatten() {
-                let file = c["file_path"].as_str().unwrap().trim_start_matches('/').to_string();
-                let resource = c["resource"].as_str().unwrap().to_string();
-                v.insert((file, resource, c["check_id"].as_str().unwrap().to_string()), pass);
-            }
-        }
-    }
-    v
-}
-
-fn corpus_of(file: &str) -> &str {
-    [
-        "examples/kgents",
-        "tests/corpora/manifests",
-        "tests/corpora/netpol",
-        "tests/corpora/secrets",
-        "tests/corpora/pod-security",
-        "tests/corpora/checkov",
-    ]
-    .into_iter()
-    .find(|c| file.starts_with(c))
-    .unwrap_or("other")
-}
-
-fn verdict(pass: Option<bool>) -> &'static str {
-    match pass {
-        Some(true) => "pass",
-        Some(false) => "fail",
-        None => "not judged",
-    }
-}
-
-/// The rows of the Markdown table under `heading` in the README, without the header rows.
-fn table(readme: &str, heading: &str) -> Vec<Vec<String>> {
-    let section =
-        readme.split(&format!("## {heading}\n")).nth(1).unwrap_or_else(|| panic!("no `## {heading}` in the README"));
-    let section = section.split("\n## ").next().unwrap();
-    section
-        .lines()
-        .filter(|l| l.starts_with('|'))
-        .skip(2)
-        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().trim_matches('`').to_string()).collect())
-        .collect()
-}
-
 #[test]
 fn overlapping_verdicts_agree_and_every_difference_is_documented() {
     // Not a dot-named directory: checkov skips those.
     let tree = tempfile::Builder::new().prefix("checkov-corpus-").tempdir().unwrap();
-    let sets = lay_out(tree.path());
-    let run = start_checkov(tree.path());
+    let sets: Vec<Vec<PathBuf>> = lay_out(tree.path(), false).into_iter().map(|s| s.files).collect();
+    let run = start_checkov(tree.path(), CHECKS);
     let mut mine = Verdicts::new();
     let mut unreadable: BTreeMap<String, String> = BTreeMap::new();
     let mut owned = BTreeSet::new();
@@ -287,8 +152,6 @@ fn overlapping_verdicts_agree_and_every_difference_is_documented() {
         outside.iter().map(|(k, res)| vec![k.clone(), res.len().to_string()]).collect();
 
     let readme = std::fs::read_to_string(root().join("tests/corpora/checkov/README.md")).unwrap_or_default();
-    let show =
-        |rows: &[Vec<String>]| rows.iter().map(|r| format!("| {} |", r.join(" | "))).collect::<Vec<_>>().join("\n");
     let documented: Vec<Vec<String>> = table(&readme, "Differences");
     for d in &documented {
         assert!(d.len() == 6 && !d[5].is_empty(), "a documented difference needs its cause: {d:?}");

@@ -364,6 +364,52 @@ fn pdb_findings_are_waived_by_code_and_object_and_carry_no_id() {
 }
 
 #[test]
+fn pod_security_findings_are_waived_by_check_id_never_skipped() {
+    // The kgents example with its broken variant laid over it (examples/kgents/README.md).
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kgents");
+    let sets = [example.join("manifests"), example.join("broken/pod-security")];
+    let item_toml = "\n[[item]]\nid = \"pss\"\ncategory = \"c\"\ntitle = \"pss\"\ncheck = \"security.pod-security\"\n[item.with]\nnamespaces = [\"kgents-triad\"]\n";
+    let c = checklist(item_toml);
+    let report = run_item(&c, "pss", &example, &sets);
+    let billing = "Deployment kgents-triad/billing";
+    let checks: Vec<&str> = report.findings().iter().filter_map(|f| fact(f, "check")).collect();
+    assert_eq!(checks.iter().filter(|c| **c == "capabilities_restricted").count(), 2, "{checks:?}");
+
+    // The debugging capability accepted until a date, by check id: the other violations still fail.
+    let caps = waiver(
+        "pss",
+        &format!("{{ code = \"pod-security-violation\", object = \"{billing}\", id = \"capabilities_restricted\" }}"),
+        "2027-01-31",
+    );
+    let c = checklist(&format!("{item_toml}{caps}"));
+    let r = decide_with(&c, vec![("pss", report.clone())]);
+    let i = item(&r, "pss");
+    assert_eq!(i.outcome, Outcome::Fail);
+    let waived: Vec<Option<&str>> = i.waived_findings.iter().map(|w| fact(&w.finding, "check")).collect();
+    assert_eq!(waived, [Some("capabilities_restricted"), Some("capabilities_restricted")]);
+    assert!(i.findings.iter().all(|f| fact(f, "check") != Some("capabilities_restricted")));
+    assert!(i.findings.iter().any(|f| f.code == "namespace-pss-warn-only"), "the namespace is not waived");
+
+    // Every violation of billing and the namespace waived: the item is waived, the findings kept.
+    let all = [
+        waiver("pss", &format!("{{ code = \"pod-security-violation\", object = \"{billing}\" }}"), "2027-01-31"),
+        waiver("pss", r#"{ code = "namespace-pss-warn-only", object = "Namespace kgents-triad" }"#, "2027-01-31"),
+    ]
+    .concat();
+    let c = checklist(&format!("{item_toml}{all}"));
+    let r = decide_with(&c, vec![("pss", report)]);
+    let i = item(&r, "pss");
+    assert_eq!(i.outcome, Outcome::Waived, "{i:#?}");
+    assert_eq!(i.waived_findings.len(), 7);
+
+    // An id that is no check of the standard would match nothing: a checklist error.
+    let typo = waiver("pss", r#"{ code = "pod-security-violation", id = "runAsNonroot" }"#, "2027-01-31");
+    let err = load(&format!("{item_toml}{typo}")).unwrap_err();
+    assert!(err.contains("no finding of the `pod-security` probe has the id `runAsNonroot`"), "{err}");
+    assert!(err.contains("did you mean `runAsNonRoot`?"), "{err}");
+}
+
+#[test]
 fn document_findings_are_waived_by_heading() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("runbook.md"), "# Runbook\n## Rollback\n").unwrap();

@@ -27,6 +27,7 @@ pub const BUILT_IN_CATALOG: &[(&str, &str)] = &[
     ("nats.toml", include_str!("../../checks/nats.toml")),
     ("netpol.toml", include_str!("../../checks/netpol.toml")),
     ("pdb.toml", include_str!("../../checks/pdb.toml")),
+    ("pod-security.toml", include_str!("../../checks/pod-security.toml")),
     ("redis.toml", include_str!("../../checks/redis.toml")),
     ("scan.toml", include_str!("../../checks/scan.toml")),
     ("secrets.toml", include_str!("../../checks/secrets.toml")),

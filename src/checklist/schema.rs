@@ -181,11 +181,41 @@ struct HpaCapacityWith {
     headroom: Option<f64>,
 }
 
+/// A level of the Pod Security Standards that imposes checks.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used
+enum PodSecurityLevel {
+    Baseline,
+    Restricted,
+}
+
+/// Parameters of `security.pod-security` (probe `pod-security`).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PodSecurityWith {
+    /// The level every pod spec must meet (default restricted).
+    level: Option<PodSecurityLevel>,
+    /// The policy version: `latest` (default), `v1.N`, or `namespace` for each namespace's
+    /// `pod-security.kubernetes.io/enforce-version` label.
+    #[schemars(pattern(r"^(latest|namespace|v1\.(0|[1-9][0-9]*))$"))]
+    version: Option<String>,
+    /// Namespaces to judge (default: all but kube-system, kube-public, kube-node-lease).
+    namespaces: Option<Vec<String>>,
+    /// Only objects whose labels or pod-template labels match.
+    selector: Option<Labels>,
+    /// Objects left out, with what they own: `name` or `namespace/name` (named in the evidence).
+    exclude: Option<Vec<String>>,
+    /// The namespaces in scope must enforce the level with their pod-security labels (default true).
+    require_namespace_enforcement: Option<bool>,
+}
+
 /// Built-in checks whose `with` parameters the schema describes, with their parameter types.
 fn parameter_schemas(generator: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
     vec![
         ("workloads.readiness", generator.subschema_for::<WorkloadReadinessWith>()),
         ("hpa.capacity", generator.subschema_for::<HpaCapacityWith>()),
+        ("security.pod-security", generator.subschema_for::<PodSecurityWith>()),
     ]
 }
 
@@ -311,7 +341,11 @@ mod tests {
         use crate::probe::ProbeKind;
         let s = checklist_json_schema();
         let rules = s["$defs"]["ItemTable"]["allOf"].as_array().unwrap();
-        for (check, kind) in [("workloads.readiness", ProbeKind::Workload), ("hpa.capacity", ProbeKind::Hpa)] {
+        for (check, kind) in [
+            ("workloads.readiness", ProbeKind::Workload),
+            ("hpa.capacity", ProbeKind::Hpa),
+            ("security.pod-security", ProbeKind::PodSecurity),
+        ] {
             let rule = rules.iter().find(|r| r["if"]["properties"]["check"]["const"] == check).unwrap();
             let with = &rule["then"]["properties"]["with"];
             let with = match with.get("$ref").and_then(|r| r.as_str()) {

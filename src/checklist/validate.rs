@@ -200,6 +200,23 @@ fn check_match(file: &Arc<SourceFile>, m: &RawMatch, probe: Option<ProbeKind>, d
                 .help("match them by `code` and `object` (the finding's target) instead"),
         );
     }
+    if let (Some(id), Some(known)) = (&m.id, probe.known_finding_ids())
+        && !known.contains(&id.get_ref().as_str())
+    {
+        let help = match did_you_mean(id.get_ref(), known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("the `{}` probe's ids: {}", probe.as_str(), known.join(", ")),
+        };
+        d.push(
+            Diagnostic::error(
+                file,
+                id.span(),
+                format!("no finding of the `{}` probe has the id `{}`", probe.as_str(), id.get_ref()),
+            )
+            .label("matches nothing")
+            .help(help),
+        );
+    }
 }
 
 fn signoff_warnings(file: &Arc<SourceFile>, item_id: &str, s: &RawSignoff, today: Date, d: &mut Diags) {

@@ -11,6 +11,7 @@ pub mod nats;
 pub mod netpol_isolation;
 pub mod params;
 pub mod pdb;
+pub mod pod_security;
 pub mod prometheus_slo;
 pub mod redis;
 pub mod scan_report;
@@ -42,6 +43,7 @@ pub enum ProbeKind {
     ScanReport,
     Workload,
     Hpa,
+    PodSecurity,
     PrometheusSlo,
 }
 
@@ -59,6 +61,7 @@ impl ProbeKind {
         ProbeKind::ScanReport,
         ProbeKind::Workload,
         ProbeKind::Hpa,
+        ProbeKind::PodSecurity,
         ProbeKind::PrometheusSlo,
     ];
 
@@ -76,6 +79,7 @@ impl ProbeKind {
             ProbeKind::ScanReport => "scan-report",
             ProbeKind::Workload => "workload",
             ProbeKind::Hpa => "hpa",
+            ProbeKind::PodSecurity => "pod-security",
             ProbeKind::PrometheusSlo => "prometheus-slo",
         }
     }
@@ -101,6 +105,7 @@ impl ProbeKind {
                 | ProbeKind::ScanReport
                 | ProbeKind::Workload
                 | ProbeKind::Hpa
+                | ProbeKind::PodSecurity
         )
     }
 
@@ -115,6 +120,8 @@ impl ProbeKind {
             ProbeKind::SecretHygiene => &["key"],
             // The missing heading.
             ProbeKind::File => &["heading"],
+            // The standard's check id (`runAsNonRoot`, `hostNamespaces`, ...).
+            ProbeKind::PodSecurity => &["check"],
             ProbeKind::LoadBaseline
             | ProbeKind::Http
             | ProbeKind::Pdb
@@ -125,6 +132,15 @@ impl ProbeKind {
             | ProbeKind::Workload
             | ProbeKind::Hpa
             | ProbeKind::PrometheusSlo => &[],
+        }
+    }
+
+    /// The closed set of ids the probe's findings carry, where there is one: a waiver naming
+    /// another id would match nothing, so it is a checklist error.
+    pub fn known_finding_ids(self) -> Option<Vec<&'static str>> {
+        match self {
+            ProbeKind::PodSecurity => Some(crate::podsec::CHECKS.iter().map(|c| c.id).collect()),
+            _ => None,
         }
     }
 
@@ -145,6 +161,8 @@ impl ProbeKind {
             ProbeKind::ScanReport => false,
             // Judge the view (manifests offline); the HPA's live status only when it has one.
             ProbeKind::Workload | ProbeKind::Hpa => false,
+            // Judges Pods and templates of the view, manifests offline.
+            ProbeKind::PodSecurity => false,
         }
     }
 }
@@ -167,6 +185,7 @@ pub enum ProbeSpec {
     ScanReport(scan_report::ScanReportParams),
     Workload(workload::WorkloadParams),
     Hpa(hpa::HpaParams),
+    PodSecurity(pod_security::PodSecurityParams),
     // Boxed: a list of objectives beside an endpoint.
     PrometheusSlo(Box<crate::slo::SloParams>),
 }
@@ -192,6 +211,7 @@ impl ProbeSpec {
             ProbeKind::ScanReport => scan_report::ScanReportParams::read(&mut r).map(ProbeSpec::ScanReport),
             ProbeKind::Workload => workload::WorkloadParams::read(&mut r).map(ProbeSpec::Workload),
             ProbeKind::Hpa => hpa::HpaParams::read(&mut r).map(ProbeSpec::Hpa),
+            ProbeKind::PodSecurity => pod_security::PodSecurityParams::read(&mut r).map(ProbeSpec::PodSecurity),
             ProbeKind::PrometheusSlo => {
                 crate::slo::SloParams::read(&mut r).map(|p| ProbeSpec::PrometheusSlo(Box::new(p)))
             }
@@ -215,6 +235,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(_) => ProbeKind::ScanReport,
             ProbeSpec::Workload(_) => ProbeKind::Workload,
             ProbeSpec::Hpa(_) => ProbeKind::Hpa,
+            ProbeSpec::PodSecurity(_) => ProbeKind::PodSecurity,
             ProbeSpec::PrometheusSlo(_) => ProbeKind::PrometheusSlo,
         }
     }
@@ -235,6 +256,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(p) => scan_report::needs(p),
             ProbeSpec::Workload(p) => workload::needs(p),
             ProbeSpec::Hpa(p) => hpa::needs(p),
+            ProbeSpec::PodSecurity(p) => pod_security::needs(p),
         }
     }
 
@@ -262,6 +284,7 @@ impl ProbeSpec {
             ProbeSpec::ScanReport(p) => scan_report::run(p, ctx).await,
             ProbeSpec::Workload(p) => workload::run(p, ctx).await,
             ProbeSpec::Hpa(p) => hpa::run(p, ctx).await,
+            ProbeSpec::PodSecurity(p) => pod_security::run(p, ctx).await,
             ProbeSpec::PrometheusSlo(p) => prometheus_slo::run(p, ctx).await,
         }
     }
