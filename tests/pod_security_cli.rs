@@ -60,7 +60,9 @@ fn rbac_lists_every_kind_with_a_pod_spec_and_the_namespaces() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let yaml = stdout(&o);
     assert!(
-        yaml.contains("kind: ClusterRole") && yaml.contains("resources: [\"namespaces\"]\n  verbs: [\"list\"]"),
+        yaml.contains("kind: ClusterRole")
+            && (yaml.contains("resources: [\"namespaces\"]\n  verbs: [\"list\"]")
+                || yaml.contains("resources: [\"namespaces\"]\n  verbs: [\"get\", \"list\"]")),
         "{yaml}"
     );
     for ns in ["kgents-agents", "kgents-triad", "kgents-observability", "kgents-api"] {
