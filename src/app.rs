@@ -315,6 +315,7 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         view: None,
         live: None,
         settle: args.settle,
+        shared: std::sync::Arc::new(crate::probe::Shared::until(deadline)),
     };
     let mut opts = EngineOptions { global_timeout, deadline, item_timeout, context };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
@@ -386,6 +387,9 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         provenance,
     });
     report.notes.splice(0..0, notes);
+    if !result.left_behind.is_empty() {
+        report.notes.push(format!("live cleanup failed, left behind: {}", result.left_behind.join(", ")));
+    }
 
     // Files first: whatever happens to the terminal afterwards, the reports exist.
     let mut written = report::write_reports(&report, &formats, &args.out_dir)

@@ -111,7 +111,11 @@ pub const CODES: &[CodeInfo] = &[
         "pdb, hpa",
         "The expected status cannot be computed offline (e.g. a custom controller's scale).",
     ),
-    g("nothing-in-scope", "pdb, workload, hpa, scan-report", "Nothing the check judges is in the namespaces and selector in scope."),
+    g(
+        "nothing-in-scope",
+        "pdb, workload, hpa, scan-report",
+        "Nothing the check judges is in the namespaces and selector in scope.",
+    ),
     // Network isolation.
     f("isolation-denied-from-allowed-source", "netpol-isolation", "An allowed source cannot reach the destination."),
     f("isolation-allowed-from-denied-source", "netpol-isolation", "A denied source can reach the destination."),
@@ -125,6 +129,16 @@ pub const CODES: &[CodeInfo] = &[
         "The network plugin does not enforce NetworkPolicy (the canary was reached).",
     ),
     g("live-unverified", "netpol-isolation", "The live part could not run (probe pods not started, no target IP)."),
+    g(
+        "live-tool-error",
+        "netpol-isolation",
+        "The probe tool failed in the probe image (no nc, an unsupported flag, no marker): nothing is known of the network.",
+    ),
+    g(
+        "live-no-control",
+        "netpol-isolation",
+        "A probe pod was blocked but its positive control (the run's control target) did not connect either.",
+    ),
     g("port-unresolved", "netpol-isolation", "A named port cannot be resolved on the destination pods."),
     g("evaluation-failed", "netpol-isolation", "The static evaluation failed on the objects given."),
     g("invalid-object", "netpol-isolation, workload, hpa", "An object in scope cannot be read as its kind."),

@@ -146,7 +146,7 @@ fn direction_connections(
 
 /// Every protocol and port on which `from` may reach `to` (same rules as `evaluate`).
 pub fn allowed_connections(world: &NetpolWorld, from: &Endpoint, to: &Endpoint) -> Result<ConnectionSet, EvalError> {
-    Ok(connections_with_policies(world, from, to, None)?)
+    connections_with_policies(world, from, to, None)
 }
 
 /// As `allowed_connections`, also naming the policies that allow the traffic (egress of the

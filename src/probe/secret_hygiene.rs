@@ -74,7 +74,12 @@ pub fn objects_from_view(view: &ClusterView) -> Result<Vec<&Value>, Box<ProbeRep
 pub const UNJUDGED_TYPES: &[&str] = &["kubernetes.io/tls"];
 
 /// Runs the scan over `objects` at `now` and describes what was read.
-pub fn report_for<T: std::borrow::Borrow<Value>>(objects: &[T], p: &SecretsParams, now: jiff::Timestamp, offline: bool) -> ProbeReport {
+pub fn report_for<T: std::borrow::Borrow<Value>>(
+    objects: &[T],
+    p: &SecretsParams,
+    now: jiff::Timestamp,
+    offline: bool,
+) -> ProbeReport {
     let mut opts = p.options(Some(now), None);
     opts.unused_unjudged_types = UNJUDGED_TYPES.iter().map(|t| t.to_string()).collect();
     let mut report = scan_report(objects, &opts);

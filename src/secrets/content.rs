@@ -16,7 +16,10 @@ enum Reason {
     Rules(Vec<String>),
     ExtraValue,
     /// A file's line assigns a value to a credential's name (`aws_secret_access_key = ...`).
-    Assignment { name: String, line: usize },
+    Assignment {
+        name: String,
+        line: usize,
+    },
 }
 
 impl Reason {

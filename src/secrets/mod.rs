@@ -195,7 +195,10 @@ pub fn scan<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptio
     scan_inner(objects, opts).0
 }
 
-fn scan_inner<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptions) -> (Vec<SecretFinding>, Option<String>) {
+fn scan_inner<T: std::borrow::Borrow<Value>>(
+    objects: &[T],
+    opts: &SecretScanOptions,
+) -> (Vec<SecretFinding>, Option<String>) {
     let inv = objects::Inventory::new(objects);
     let mut out = Vec::new();
     let (patterns, pattern_error) = match &opts.patterns {
