@@ -85,8 +85,17 @@ fn print_diagnostics(diags: &[Diagnostic], color: bool) {
 }
 
 fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Failure> {
+    load_with(args, Vec::new(), stderr_color)
+}
+
+/// Loads the checklist with `--set` parameters laid over its items.
+fn load_with(
+    args: &ChecklistArgs,
+    overrides: Vec<checklist::ParamOverride>,
+    stderr_color: bool,
+) -> Result<(Loaded, Date), Failure> {
     let today = today(args)?;
-    let opts = LoadOptions { source: source(args), catalog_dir: args.catalog.clone(), today };
+    let opts = LoadOptions { source: source(args), catalog_dir: args.catalog.clone(), today, overrides };
     match checklist::load(&opts) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings, stderr_color);
@@ -289,7 +298,14 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
     // The one deadline of the audit (docs/decision.md): connecting, listing and the checks all
     // run against it.
     let deadline = tokio::time::Instant::from_std(t0 + global_timeout);
-    let (loaded, today) = load(&args.checklist, stderr_color(styles))?;
+    let overrides: Vec<checklist::ParamOverride> = args
+        .set
+        .iter()
+        .map(|s| checklist::ParamOverride::parse(s))
+        .collect::<Result<_, _>>()
+        .map_err(Failure::usage)?;
+    let set_keys: Vec<String> = overrides.iter().map(|o| format!("{}.{}", o.item, o.key)).collect();
+    let (loaded, today) = load_with(&args.checklist, overrides, stderr_color(styles))?;
     let checklist = loaded.checklist;
 
     let selected = select(&checklist, &args.only)?;
@@ -387,6 +403,13 @@ fn audit(args: AuditArgs, styles: &Styles) -> Result<i32, Failure> {
         provenance,
     });
     report.notes.splice(0..0, notes);
+    if !set_keys.is_empty() {
+        // The keys only: a value may be a credential-bearing URL.
+        report.notes.push(format!(
+            "parameters set on the command line (not covered by the checklist's sha256): {}",
+            set_keys.join(", ")
+        ));
+    }
     if !result.left_behind.is_empty() {
         report.notes.push(format!("live cleanup failed, left behind: {}", result.left_behind.join(", ")));
     }

@@ -353,7 +353,10 @@ fn credential_assignments_inside_configmap_files() {
             serde_json::to_string(body).unwrap()
         )
     };
-    let f = run(&cm("log.level=info\naws_secret_access_key = pLC22OlqtwDsTatqDwsj85sPOhFcjc2ZzmJ6oNxj\n"), &SecretScanOptions::default());
+    let f = run(
+        &cm("log.level=info\naws_secret_access_key = pLC22OlqtwDsTatqDwsj85sPOhFcjc2ZzmJ6oNxj\n"),
+        &SecretScanOptions::default(),
+    );
     let hit = one(&f, "configmap-credential");
     assert!(hit.message.contains("line 2 assigns a value to aws_secret_access_key"), "{}", hit.message);
     assert!(!hit.message.contains("pLC22Olq"), "never the value: {}", hit.message);
@@ -363,6 +366,9 @@ fn credential_assignments_inside_configmap_files() {
         "db.password.file=/etc/secrets/db\n",
         "token_ttl=short\nuser=app\n",
     ] {
-        assert!(with_code(&run(&cm(harmless), &SecretScanOptions::default()), "configmap-credential").is_empty(), "{harmless}");
+        assert!(
+            with_code(&run(&cm(harmless), &SecretScanOptions::default()), "configmap-credential").is_empty(),
+            "{harmless}"
+        );
     }
 }
