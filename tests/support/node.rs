@@ -228,8 +228,19 @@ impl RealNode {
     /// bridge (br_netfilter) and pod-to-ClusterIP traffic after kube-proxy's DNAT (so name the
     /// pod IP, not the ClusterIP). Host-to-pod traffic does not pass `FORWARD`.
     pub fn block_flow(&self, src: Ipv4Addr, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        self.block(Some(src), dst, port, how)
+    }
+
+    /// As [`RealNode::block_flow`], from every pod: for sources whose IP is not known in advance
+    /// (pods the code under test creates).
+    pub fn block_flow_to(&self, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        self.block(None, dst, port, how)
+    }
+
+    fn block(&self, src: Option<Ipv4Addr>, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        let src = src.map_or_else(|| POD_CIDR.to_string(), |s| format!("{s}/32"));
         let mut rule: Vec<String> =
-            ["FORWARD", "-s", &format!("{src}/32"), "-d", &format!("{dst}/32")].iter().map(|s| s.to_string()).collect();
+            ["FORWARD", "-s", &src, "-d", &format!("{dst}/32")].iter().map(|s| s.to_string()).collect();
         rule.extend(
             ["-p", "tcp", "--dport", &port.to_string(), "-m", "comment", "--comment", BLOCK_COMMENT].map(String::from),
         );

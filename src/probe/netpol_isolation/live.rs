@@ -186,6 +186,7 @@ pub async fn run(
     let (targets, canary) = session.targets();
     let mine = Created::default();
     let work = async {
+        let t0 = Instant::now();
         let targets: Arc<Targets> = tokio::select! {
             t = targets => t,
             _ = tokio::time::sleep_until(control_wait(deadline)) => Arc::new(Targets {
@@ -195,7 +196,13 @@ pub async fn run(
             }),
         };
         let run = ProbeRun { session, client: &client, p, ctx, deadline, mine: &mine };
+        let t1 = Instant::now();
         let observed = run_probes(&run, &sources, (&host, port), &targets.control).await;
+        let timing = format!(
+            "targets ready after {} ms, probe pods created to concluded in {} ms",
+            (t1 - t0).as_millis(),
+            t1.elapsed().as_millis()
+        );
         let canary = if p.canary {
             tokio::select! {
                 c = canary => Some((*c).clone()),
@@ -204,13 +211,13 @@ pub async fn run(
         } else {
             None
         };
-        (targets, observed, canary)
+        (targets, observed, canary, timing)
     };
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = ctx.cancel.cancelled() => None,
     };
-    let Some((targets, observed, canary)) = outcome else {
+    let Some((targets, observed, canary, timing)) = outcome else {
         let left = pods::delete_pods(&client, &mine.take_pods()).await;
         if !left.is_empty() {
             report.fact("live cleanup failed", left.join(", "));
@@ -225,5 +232,6 @@ pub async fn run(
     if let Some(first) = observed.iter().find_map(|o| o.pod.as_deref()) {
         report.fact("live probe pods", format!("{} in image {} (first: {first})", observed.len(), p.image));
     }
+    report.fact("live timing", timing);
     judge(p, world, &sources, &compared, &targets, canary, observed, report);
 }
