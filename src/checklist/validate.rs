@@ -106,8 +106,7 @@ fn item_spec(
     check_ref: &Sp<String>,
     def: &CheckDef,
     raw_check: &RawCheck,
-    with: Option<&Params>,
-    set: &[&super::load::ParamOverride],
+    (with, set): (Option<&Params>, &[&super::load::ParamOverride]),
     d: &mut Diags,
 ) -> Option<ProbeSpec> {
     let mut merged = def.defaults.clone();
@@ -284,7 +283,7 @@ pub(crate) fn validate(
                 Some((Some(def), raw_check)) => {
                     let set: Vec<_> =
                         overrides.iter().filter(|o| item.id.as_ref().is_some_and(|i| *i.get_ref() == o.item)).collect();
-                    item_spec(file, item, check_ref, def, raw_check, with.as_ref(), &set, d)
+                    item_spec(file, item, check_ref, def, raw_check, (with.as_ref(), &set), d)
                         .map(|spec| ItemKind::Check { def: def.clone(), spec: Box::new(spec) })
                 }
             },
