@@ -196,6 +196,13 @@ fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
             (false, false) => "local files only",
         };
         println!("\nreads: {reads}");
+        if def.probe == crate::probe::ProbeKind::NetpolIsolation {
+            println!(
+                "\nlive probe pods: the probe image must provide {} (the default command is a sh script \
+                 that prints KGENTS-PROBE reachable|refused|timeout|tool-error)",
+                crate::probe::netpol_isolation::script::IMAGE_NEEDS
+            );
+        }
         let ids = def.probe.finding_id_facts();
         let waive = if ids.is_empty() {
             "[[waiver]] with match = { code = \"...\", object = \"...\" } (the finding's target; these findings carry no id)"
