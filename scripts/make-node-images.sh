@@ -6,7 +6,7 @@
 # defconfig, as the official busybox image is: its nc takes -z), localhost/busybox-nonc:1.35 (the
 # same without the nc applet), localhost/nats:2.10.26 (the static nats-server from the cache, as
 # the entrypoint like the official image) and localhost/redis:7 (Debian's redis-server and the
-# shared libraries it links). An archive that exists is kept; delete it to rebuild.
+# shared libraries it links, as the entrypoint with protected mode off, like the official image). An archive that exists is kept; delete it to rebuild.
 set -euo pipefail
 
 OUT="${1:?usage: make-node-images.sh OUT_DIR}"
@@ -132,7 +132,9 @@ if [ ! -f "$OUT/nats-2.10.26-entrypoint.tar" ]; then
   rm -rf "$r"
 fi
 
-if [ ! -f "$OUT/redis-7.tar" ]; then
+# Entrypoint redis-server with protected mode off, as the official image (whose build turns it
+# off): a pod's `args` (e.g. --requirepass) go to it.
+if [ ! -f "$OUT/redis-7-entrypoint.tar" ]; then
   step "building image localhost/redis:7"
   [ -x /usr/bin/redis-server ] || fail "/usr/bin/redis-server not found (Debian package redis-server)"
   r=$(fresh_root redis)
@@ -144,12 +146,12 @@ if [ ! -f "$OUT/redis-7.tar" ]; then
   for lib in $libs; do mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"; done
   printf 'root:x:0:0:root:/root:/sbin/nologin\nredis:x:999:999:redis:/data:/sbin/nologin\n' > "$r/etc/passwd"
   printf 'root:x:0:\nredis:x:999:\n' > "$r/etc/group"
-  mkarchive localhost/redis 7 "$r" \
-    '["/usr/bin/redis-server","--protected-mode","no","--save","","--appendonly","no","--dir","/data"]' \
-    "$OUT/redis-7.tar"
+  mkarchive localhost/redis 7 "$r" '["--save","","--appendonly","no","--dir","/data"]' "$OUT/redis-7-entrypoint.tar" \
+    '["/usr/bin/redis-server","--protected-mode","no"]'
+  rm -f "$OUT/redis-7.tar"
   rm -rf "$r"
 fi
 
 ls "$OUT"/pause-3.4.1.tar "$OUT"/busybox-1.35.tar "$OUT"/busybox-1.35-upstream.tar "$OUT"/busybox-nonc-1.35.tar \
-  "$OUT"/nats-2.10.26-entrypoint.tar "$OUT"/redis-7.tar >/dev/null \
+  "$OUT"/nats-2.10.26-entrypoint.tar "$OUT"/redis-7-entrypoint.tar >/dev/null \
   || fail "an image archive is missing in $OUT"

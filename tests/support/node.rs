@@ -35,6 +35,8 @@ pub const BUSYBOX_UPSTREAM_IMAGE: &str = "localhost/busybox:1.35-upstream";
 pub const BUSYBOX_NONC_IMAGE: &str = "localhost/busybox-nonc:1.35";
 /// Entrypoint `/nats-server` (pod `args` go to it), default args `--port 4222 --http_port 8222`.
 pub const NATS_IMAGE: &str = "localhost/nats:2.10.26";
+/// Entrypoint `redis-server --protected-mode no` (pod `args` go to it), default args without
+/// persistence.
 pub const REDIS_IMAGE: &str = "localhost/redis:7";
 
 const IMAGE_ARCHIVES: &[&str] = &[
@@ -43,7 +45,7 @@ const IMAGE_ARCHIVES: &[&str] = &[
     "busybox-1.35-upstream.tar",
     "busybox-nonc-1.35.tar",
     "nats-2.10.26-entrypoint.tar",
-    "redis-7.tar",
+    "redis-7-entrypoint.tar",
 ];
 /// How long a second test binary waits for the machine's node to be free.
 const LOCK_WAIT: Duration = Duration::from_secs(600);
