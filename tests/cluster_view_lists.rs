@@ -71,10 +71,11 @@ fn the_kgents_example_lists_each_needed_kind_once_per_namespace() {
         for f in std::fs::read_dir(root.join("examples/kgents/manifests")).unwrap() {
             let p = f.unwrap().path();
             if p.extension().is_some_and(|e| e == "yaml") {
-                // 1.20 serves PodDisruptionBudgets as policy/v1beta1 only.
+                // 1.20 serves PodDisruptionBudgets as policy/v1beta1 only, HPAs up to v2beta2.
                 let text = std::fs::read_to_string(&p)
                     .unwrap()
-                    .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+                    .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n")
+                    .replace("apiVersion: autoscaling/v2\n", "apiVersion: autoscaling/v2beta2\n");
                 plane.apply_yaml(&text).await;
             }
         }
