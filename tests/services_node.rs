@@ -1,6 +1,7 @@
 //! Checks that need real pods on the real node (tests/support/node.rs) besides the network
-//! probe: PodDisruptionBudget health whose pods' readiness comes from real readiness probes
-//! (broken and fixed while the gate waits with `--settle`), and the kgents world's NATS
+//! probe: PodDisruptionBudget health whose pods' readiness comes from real readiness probes (a
+//! fresh Deployment waited for with `--settle`; a pod whose probe fails after the rollout fails the
+//! check at once, and passes again once the probe does), and the kgents world's NATS
 //! StatefulSet and triad-redis from examples/kgents/manifests running on the node with the local
 //! images, checked by `nats.cluster` and `redis.idempotency-store` through their ClusterIPs
 //! (there is no cluster DNS: the endpoints are given with `--set`).
@@ -56,6 +57,20 @@ fn item_of<'a>(r: &'a Value, id: &str) -> &'a Value {
 
 fn codes(item: &Value) -> Vec<String> {
     item["findings"].as_array().into_iter().flatten().filter_map(|f| f["code"].as_str().map(String::from)).collect()
+}
+
+/// Waits until the disruption controller has written `allowed` into the PDB's status.
+async fn wait_disruptions_allowed(node: &RealNode, ns: &str, allowed: &str) {
+    eventually(&format!("web-pdb disruptionsAllowed {allowed}"), MINUTE, || async {
+        let out = node
+            .kubectl()
+            .args(["get", "pdb", "web-pdb", "-n", ns, "-o", "jsonpath={.status.disruptionsAllowed}"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if got == allowed { Ok(()) } else { Err(got) }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -122,16 +137,26 @@ spec:
         if ready_condition(&pod) == Some(false) { Ok(()) } else { Err(pods::describe(&pod)) }
     })
     .await;
-    eprintln!("readiness probe failed {:?} after the file went", broken_at.elapsed());
+    wait_disruptions_allowed(&node, &ns, "0").await;
+    eprintln!("readiness probe failed and the PDB allows 0, {:?} after the file went", broken_at.elapsed());
     let (out, r, took) = gate(cp, ws.path(), &["--settle", "10s", "--item-timeout", "30s"], &[]);
     let it = item_of(&r, "resources.pdb");
     eprintln!("one pod unready, --settle 10s: {:?} {:?} in {took:?}", it["outcome"], codes(it));
     assert_eq!(out.status.code(), Some(1), "{it:#}");
     assert!(codes(it).iter().any(|c| c == "pdb-no-disruption-allowed"), "{it:#}");
 
-    // Fixed: the probe passes again while the gate waits, and the PDB allows one disruption.
+    // Fixed: the real probe passes again, and the PDB allows one disruption. (A finished
+    // rollout's unready pod is no rollout to wait for: --settle does not hide it either way.)
     let fixed = node.exec(&ns, &victim, "touch /tmp/ready").await;
     assert_eq!(fixed.code, 0, "{fixed:?}");
+    let fixed_at = Instant::now();
+    eventually("the pod's readiness probe to pass again", MINUTE, || async {
+        let pod = Api::<Pod>::namespaced(client.clone(), &ns).get(&victim).await.map_err(|e| e.to_string())?;
+        if ready_condition(&pod) == Some(true) { Ok(()) } else { Err(pods::describe(&pod)) }
+    })
+    .await;
+    wait_disruptions_allowed(&node, &ns, "1").await;
+    eprintln!("readiness probe passed and the PDB allows 1, {:?} after the file came back", fixed_at.elapsed());
     let (out, r, took) = gate(cp, ws.path(), &["--settle", "60s", "--item-timeout", "90s"], &[]);
     let it = item_of(&r, "resources.pdb");
     eprintln!("readiness fixed, --settle 60s: {:?} in {took:?}", it["outcome"]);
