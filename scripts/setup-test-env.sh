@@ -27,7 +27,8 @@ PKGS=(etcd-server redis-server prometheus golang-1.19-go rsync golang-github-mod
       # signed reports are checked against the real ssh-keygen (-Y sign / -Y verify)
       openssh-client
       # the real node (tests/support/node.rs): container runtime, CNI, kube-proxy's tools, images
-      containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev)
+      containerd runc containernetworking-plugins conntrack iptables ipset iproute2 busybox-static gcc libc6-dev
+      make bzip2 file)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

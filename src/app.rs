@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Audit(args) => audit(args, &styles),
         Command::Validate(args) => validate(&args, &styles),
         Command::List(args) => list(&args),
-        Command::Explain { id, checklist } => explain(&id, &checklist),
+        Command::Explain { id, checklist } => crate::commands::explain::run(&id, &checklist),
         Command::Schema { report, fleet } => {
             let schema = if report {
                 report::json::report_json_schema()
@@ -91,9 +91,18 @@ fn print_diagnostics(diags: &[Diagnostic], color: bool) {
     }
 }
 
-fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Failure> {
+pub(crate) fn load(args: &ChecklistArgs, stderr_color: bool) -> Result<(Loaded, Date), Failure> {
+    load_with(args, Vec::new(), stderr_color)
+}
+
+/// Loads the checklist with `--set` parameters laid over its items.
+fn load_with(
+    args: &ChecklistArgs,
+    overrides: Vec<checklist::ParamOverride>,
+    stderr_color: bool,
+) -> Result<(Loaded, Date), Failure> {
     let today = today(args)?;
-    let opts = LoadOptions { source: source(args), catalog_dir: args.catalog.clone(), today };
+    let opts = LoadOptions { source: source(args), catalog_dir: args.catalog.clone(), today, overrides };
     match checklist::load(&opts) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings, stderr_color);
@@ -139,88 +148,6 @@ fn list(args: &ChecklistArgs) -> Result<i32, Failure> {
                 item.check().map_or("manual sign-off".to_string(), |d| format!("{} [{}]", d.id, d.probe.as_str()));
             println!("  {:<40} {:<9} {}", item.id, item.severity.as_str(), what);
             println!("      {}", item.title);
-        }
-    }
-    Ok(exit::APPROVED)
-}
-
-fn explain(id: &str, args: &ChecklistArgs) -> Result<i32, Failure> {
-    let (loaded, _) = load(args, false)?;
-    let c = &loaded.checklist;
-    let (item, def) = match c.item(id) {
-        Some(item) => (Some(item), item.check().cloned()),
-        None => (None, c.catalog.iter().find(|d| d.id == id).map(|d| (**d).clone())),
-    };
-    if item.is_none() && def.is_none() {
-        let mut known: Vec<&str> = c.items.iter().map(|i| i.id.as_str()).collect();
-        known.extend(c.catalog.iter().map(|d| d.id.as_str()));
-        return Err(Failure::usage(format!("no item or check with id {id:?}; known ids: {}", known.join(", "))));
-    }
-    if let Some(item) = item {
-        println!("item {}: {}", item.id, item.title);
-        println!(
-            "  category: {}   severity: {}   owner: {}",
-            item.category,
-            item.severity.as_str(),
-            item.owner.as_deref().unwrap_or("-")
-        );
-        if def.is_none() {
-            println!(
-                "  manual item: pending until signed off (by, on, evidence) in the checklist; a sign-off may expire."
-            );
-        }
-    }
-    if let Some(def) = def {
-        println!("check {} (probe kind: {}, from {})", def.id, def.probe.as_str(), def.source);
-        println!("  {}", def.title);
-        println!("\nwhat it verifies and why:\n  {}", def.description.trim().replace('\n', "\n  "));
-        println!("\nremediation:\n  {}", def.remediation.trim().replace('\n', "\n  "));
-        if !def.defaults.is_empty() {
-            println!("\ndefault parameters:");
-            for (k, v) in &def.defaults {
-                println!("  {k} = {v}");
-            }
-        }
-        let reads = match (def.probe.reads_cluster(), def.probe.needs_live()) {
-            _ if def.probe == crate::probe::ProbeKind::ScanReport => {
-                "scan report files (paths and globs relative to the checklist) and, with match_images, the Pods \
-                 and workloads in scope, from the live cluster or --manifests (`kgents-gate rbac` prints the exact \
-                 permissions)"
-            }
-            (true, _) => {
-                "Kubernetes objects, from the live cluster or --manifests (`kgents-gate rbac` prints the exact permissions)"
-            }
-            (false, true) => "a live network endpoint (unverified with --offline)",
-            (false, false) => "local files only",
-        };
-        println!("\nreads: {reads}");
-        let ids = def.probe.finding_id_facts();
-        let waive = if ids.is_empty() {
-            "[[waiver]] with match = { code = \"...\", object = \"...\" } (the finding's target; these findings carry no id)"
-                .to_string()
-        } else {
-            format!(
-                "[[waiver]] with match = {{ code = \"...\", object = \"...\", id = \"...\" }} (id: the finding's {} fact)",
-                ids.join(" or ")
-            )
-        };
-        println!("\nwaive single findings: {waive}");
-        // The kinds the item (or the check with its defaults) lists, as `rbac` grants them.
-        let spec = match item.map(|i| &i.kind) {
-            Some(crate::checklist::ItemKind::Check { spec, .. }) => Some((**spec).clone()),
-            _ => crate::probe::ProbeSpec::parse(def.probe, &def.defaults).ok(),
-        };
-        let kinds: Vec<&str> = spec.iter().flat_map(|s| s.needs()).map(|n| n.kind.info().plural).collect();
-        if !kinds.is_empty() {
-            println!("  lists: {}", kinds.join(", "));
-        }
-        let codes = crate::codes::for_probe(def.probe.as_str());
-        if !codes.is_empty() {
-            println!("\ncodes it reports:");
-            for c in codes {
-                let kind = if c.kind == crate::codes::CodeKind::Gap { " (could not check)" } else { "" };
-                println!("  {}{kind}: {}", c.code, c.meaning);
-            }
         }
     }
     Ok(exit::APPROVED)
@@ -298,6 +225,8 @@ pub(crate) struct AuditPlan {
     pub context: ProbeContext,
     pub formats: Vec<Format>,
     pub signing_key: Option<SigningKey>,
+    /// The `--set ITEM.PARAM` keys (never their values), named in the report's notes.
+    pub set_keys: Vec<String>,
 }
 
 /// One cluster's audit, decided.
@@ -395,7 +324,14 @@ fn plan(args: &AuditArgs, styles: &Styles, t0: Instant) -> Result<AuditPlan, Fai
     // The one deadline of the audit (docs/decision.md): connecting, listing and the checks all
     // run against it.
     let deadline = tokio::time::Instant::from_std(t0 + global_timeout);
-    let (loaded, today) = load(&args.checklist, stderr_color(styles))?;
+    let overrides: Vec<checklist::ParamOverride> = args
+        .set
+        .iter()
+        .map(|s| checklist::ParamOverride::parse(s))
+        .collect::<Result<_, _>>()
+        .map_err(Failure::usage)?;
+    let set_keys: Vec<String> = overrides.iter().map(|o| format!("{}.{}", o.item, o.key)).collect();
+    let (loaded, today) = load_with(&args.checklist, overrides, stderr_color(styles))?;
     let checklist = loaded.checklist;
 
     let selected = select(&checklist, &args.only)?;
@@ -426,6 +362,7 @@ fn plan(args: &AuditArgs, styles: &Styles, t0: Instant) -> Result<AuditPlan, Fai
         settle: args.settle,
         item_id: String::new(),
         baseline,
+        shared: std::sync::Arc::new(crate::probe::Shared::until(deadline)),
     };
     Ok(AuditPlan {
         checklist,
@@ -440,6 +377,7 @@ fn plan(args: &AuditArgs, styles: &Styles, t0: Instant) -> Result<AuditPlan, Fai
         context,
         formats,
         signing_key,
+        set_keys,
     })
 }
 
@@ -473,6 +411,8 @@ pub(crate) async fn audit_cluster(
     let mut context = plan.context.clone();
     context.run_id = new_run_id();
     context.cancel = CancellationToken::new();
+    // Each cluster gets its own shared probe state (scratch namespace, watches, canary).
+    context.shared = Arc::new(crate::probe::Shared::until(plan.deadline));
     context.view = Some(loaded.view);
     context.live = loaded.live;
     let opts = EngineOptions {
@@ -504,6 +444,16 @@ pub(crate) async fn audit_cluster(
         provenance,
     });
     report.notes.splice(0..0, loaded.notes);
+    if !plan.set_keys.is_empty() {
+        // The keys only: a value may be a credential-bearing URL.
+        report.notes.push(format!(
+            "parameters set on the command line (not covered by the checklist's sha256): {}",
+            plan.set_keys.join(", ")
+        ));
+    }
+    if !result.left_behind.is_empty() {
+        report.notes.push(format!("live cleanup failed, left behind: {}", result.left_behind.join(", ")));
+    }
     std::mem::forget(opts);
     Ok(ClusterAudit { report, view })
 }

@@ -185,6 +185,11 @@ pub struct AuditArgs {
     /// Run only these items or categories (repeatable or comma-separated).
     #[arg(long, value_name = "ID|CATEGORY", value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Set one parameter of an item, as in its [item.with] (repeatable), e.g.
+    /// `--set resources.nats-cluster.url=nats://10.96.0.7:4222`. VALUE is read as TOML when it is
+    /// (4222, true, ["a"], "quoted"), else as a string; it is validated like the checklist's.
+    #[arg(long = "set", value_name = "ITEM.PARAM=VALUE")]
+    pub set: Vec<String>,
     /// Report formats to produce: terminal, markdown, json, junit (comma-separated).
     #[arg(long, value_name = "FORMATS", value_delimiter = ',', default_value = "terminal,markdown,json,junit", value_parser = format_arg)]
     pub format: Vec<Format>,

@@ -129,6 +129,16 @@ pub const CODES: &[CodeInfo] = &[
         "The network plugin does not enforce NetworkPolicy (the canary was reached).",
     ),
     g("live-unverified", "netpol-isolation", "The live part could not run (probe pods not started, no target IP)."),
+    g(
+        "live-tool-error",
+        "netpol-isolation",
+        "The probe tool failed in the probe image (no nc, an unsupported flag, no marker): nothing is known of the network.",
+    ),
+    g(
+        "live-no-control",
+        "netpol-isolation",
+        "A probe pod was blocked but its positive control (the run's control target) did not connect either.",
+    ),
     g("port-unresolved", "netpol-isolation", "A named port cannot be resolved on the destination pods."),
     g("evaluation-failed", "netpol-isolation", "The static evaluation failed on the objects given."),
     g(

@@ -58,6 +58,8 @@ impl Progress for Silent {}
 pub struct RunResult {
     pub items: BTreeMap<String, ItemRun>,
     pub interrupted: Option<Interruption>,
+    /// What the probes created together and could not delete at the end (named objects).
+    pub left_behind: Vec<String>,
 }
 
 /// Runs the probes of `selected` items (ids). Manual items are not run (the decision judges their
@@ -84,6 +86,9 @@ pub async fn run(
         })
         .collect();
     progress.started(runnable.len());
+    for (_, spec) in &runnable {
+        spec.register(&opts.context.shared);
+    }
 
     for (item, spec) in runnable {
         let id = item.id.clone();
@@ -196,7 +201,12 @@ pub async fn run(
         progress.finished(&id, &report);
         results.insert(id, ItemRun { report, duration: since.elapsed() });
     }
-    RunResult { items: results, interrupted }
+    // Shared objects (the network items' scratch namespace) go when every item is done.
+    let left_behind = match tokio::time::timeout(CLEANUP_GRACE, opts.context.shared.finish()).await {
+        Ok(left) => left,
+        Err(_) => vec![format!("cleanup of the probes' shared objects did not finish within {}", human(CLEANUP_GRACE))],
+    };
+    RunResult { items: results, interrupted, left_behind }
 }
 
 /// `1m30s`, `500ms`: durations as people write them.

@@ -193,7 +193,7 @@ fn expired_waivers_and_sign_offs_and_empty_categories_are_warnings() {
 
 #[test]
 fn embedded_default_checklist_and_catalog_validate_cleanly() {
-    let opts = LoadOptions { source: ChecklistSource::BuiltIn, catalog_dir: None, today: TODAY };
+    let opts = LoadOptions { source: ChecklistSource::BuiltIn, catalog_dir: None, today: TODAY, overrides: vec![] };
     let loaded = load(&opts).unwrap_or_else(|d| panic!("{}", d.iter().map(|x| x.render(false)).collect::<String>()));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = &loaded.checklist;
@@ -231,8 +231,12 @@ fn embedded_default_checklist_and_catalog_validate_cleanly() {
     assert!(c.items.iter().any(|i| matches!(&i.kind, ItemKind::Manual { signoff: Some(_) })));
     // The repository's files are the embedded ones.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file =
-        LoadOptions { source: ChecklistSource::File(root.join("checklist.toml")), catalog_dir: None, today: TODAY };
+    let file = LoadOptions {
+        source: ChecklistSource::File(root.join("checklist.toml")),
+        catalog_dir: None,
+        today: TODAY,
+        overrides: vec![],
+    };
     let from_file = load(&file).unwrap_or_else(|d| panic!("{d:?}"));
     assert_eq!(from_file.checklist.sha256, c.sha256);
 }
@@ -261,7 +265,12 @@ fn catalog_location_rule() {
     let text =
         format!("[launch]\nname = \"n\"\napprovers = [\"a\"]\n\n[[category]]\nid = \"docs\"\ntitle = \"Docs\"\n{item}");
     std::fs::write(&list, &text).unwrap();
-    let opts = |catalog_dir| LoadOptions { source: ChecklistSource::File(list.clone()), catalog_dir, today: TODAY };
+    let opts = |catalog_dir| LoadOptions {
+        source: ChecklistSource::File(list.clone()),
+        catalog_dir,
+        today: TODAY,
+        overrides: vec![],
+    };
 
     // No checks/ beside the checklist: the built-in catalog, which has no `custom.readme`.
     let errs = load(&opts(None)).unwrap_err();
@@ -292,8 +301,12 @@ fn catalog_location_rule() {
     // Missing files are diagnostics, not panics.
     let errs = load(&opts(Some(tmp.path().join("missing")))).unwrap_err();
     assert!(errs[0].message.starts_with("cannot read the catalog directory"), "{errs:?}");
-    let missing =
-        LoadOptions { source: ChecklistSource::File(tmp.path().join("nope.toml")), catalog_dir: None, today: TODAY };
+    let missing = LoadOptions {
+        source: ChecklistSource::File(tmp.path().join("nope.toml")),
+        catalog_dir: None,
+        today: TODAY,
+        overrides: vec![],
+    };
     let errs = load(&missing).unwrap_err();
     assert!(errs[0].message.starts_with("cannot read the checklist"), "{errs:?}");
     assert_eq!((errs[0].line, errs[0].column), (0, 0));

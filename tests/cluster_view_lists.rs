@@ -91,6 +91,7 @@ fn the_kgents_example_lists_each_needed_kind_once_per_namespace() {
         source: kgents_gate::checklist::ChecklistSource::File(checklist_path.clone()),
         catalog_dir: None,
         today: jiff::civil::date(2026, 12, 1),
+        overrides: vec![],
     })
     .unwrap_or_else(|d| panic!("{d:?}"));
     let selected: Vec<String> = loaded.checklist.items.iter().map(|i| i.id.clone()).collect();

@@ -1,7 +1,9 @@
 //! Live mode of `netpol.isolation` on the real test control plane. There is no kubelet and no
 //! network plugin: the harness plays the kubelet (`PodStatePlayer`) and decides what each probe
-//! pod "saw" (exit 0 reachable, exit 1 blocked, or left pending). What is under test is the
-//! probe's handling of real pods, RBAC, cleanup and cancellation against a real API server.
+//! pod "saw" by writing the probe's marker into each container's termination message (the
+//! destination in `probe`, the control target in `control`), or leaves it pending. What is under
+//! test is the probe's handling of real pods, the shared scratch namespace, RBAC, cleanup and
+//! cancellation against a real API server; tests/netpol_node.rs runs the same on a real node.
 
 mod support;
 
@@ -77,7 +79,8 @@ async fn connect(kubeconfig: std::path::PathBuf) -> live::Live {
     live::connect(&opts).await.unwrap()
 }
 
-/// Runs the check: the view read as admin, the live part as `live_user` (admin when None).
+/// Runs the check as the engine does: the view read as admin, the live part as `live_user`
+/// (admin when None), then the audit's shared objects cleaned up.
 async fn check(
     cp: &ControlPlane,
     params: &str,
@@ -97,7 +100,11 @@ async fn check(
     ctx.run_id = run_id.to_string();
     ctx.view = Some(Arc::new(view));
     ctx.live = Some(live);
-    spec.run(&ctx).await
+    spec.register(&ctx.shared);
+    let report = spec.run(&ctx).await;
+    let left = ctx.shared.finish().await;
+    assert!(left.is_empty(), "left behind: {left:?}");
+    report
 }
 
 fn codes(r: &ProbeReport) -> Vec<&str> {
@@ -108,19 +115,34 @@ fn fact<'a>(r: &'a ProbeReport, name: &str) -> Option<&'a str> {
     r.evidence.iter().find(|f| f.name == name).map(|f| f.value.as_str())
 }
 
-/// Plays the kubelet for probe pods in `ns`: every probe pod exits with `code`.
-fn probes_exit(cp: &ControlPlane, ns: &str, code: i32) -> PodStatePlayer {
-    PodStatePlayer::start(&cp.client(), ns, "kgents-gate/role=probe", move |_| Some(PodState::Exited(code)))
+/// A probe result as the probe script writes it.
+fn marker(result: &str) -> String {
+    format!("KGENTS-PROBE {result}\n")
 }
 
-/// Plays the kubelet in the canary namespace: the target runs, the canary probe exits with `code`.
-fn canary(cp: &ControlPlane, run_id: &str, code: i32) -> PodStatePlayer {
-    let ns = format!("kgents-gate-canary-{run_id}");
-    PodStatePlayer::start(&cp.client(), &ns, OURS, move |pod: &Pod| {
+/// Probe pods end with `target` seen by the `probe` container and `control` by `control`.
+fn said(target: &str, control: &str) -> PodState {
+    PodState::Ended(vec![("probe".into(), 0, marker(target)), ("control".into(), 0, marker(control))])
+}
+
+/// Plays the kubelet for probe pods in `ns`: every one ends in `state`.
+fn probes_end(cp: &ControlPlane, ns: &str, state: PodState) -> PodStatePlayer {
+    PodStatePlayer::start(&cp.client(), ns, "kgents-gate/role=probe", move |_| Some(state.clone()))
+}
+
+/// Plays the kubelet in the run's scratch namespace: the targets get Ready, the canary probe
+/// pod sees the canary target as `canary` and the control target as reachable.
+fn scratch(cp: &ControlPlane, run_id: &str, canary: &str) -> PodStatePlayer {
+    scratch_in(cp, &format!("kgents-gate-scratch-{run_id}"), canary)
+}
+
+fn scratch_in(cp: &ControlPlane, ns: &str, canary: &str) -> PodStatePlayer {
+    let canary = canary.to_string();
+    PodStatePlayer::start(&cp.client(), ns, OURS, move |pod: &Pod| {
         let role = pod.metadata.labels.as_ref().and_then(|l| l.get("kgents-gate/role")).cloned();
         match role.as_deref() {
-            Some("canary-target") => Some(PodState::Ready),
-            Some("canary-probe") => Some(PodState::Exited(code)),
+            Some("control-target" | "canary-target") => Some(PodState::Ready),
+            Some("canary-probe") => Some(said(&canary, "reachable")),
             _ => None,
         }
     })
@@ -134,8 +156,8 @@ async fn assert_cleaned_up(cp: &ControlPlane, namespaces: &[&str], run_id: &str)
         assert!(names.is_empty(), "probe pods left in {ns}: {names:?}");
     }
     let nss: Api<Namespace> = Api::all(cp.client());
-    if let Some(n) = nss.get_opt(&format!("kgents-gate-canary-{run_id}")).await.unwrap() {
-        assert!(n.metadata.deletion_timestamp.is_some(), "canary namespace not deleted");
+    if let Some(n) = nss.get_opt(&format!("kgents-gate-scratch-{run_id}")).await.unwrap() {
+        assert!(n.metadata.deletion_timestamp.is_some(), "scratch namespace not deleted");
     }
 }
 
@@ -144,14 +166,15 @@ async fn reachable_and_blocked_as_required_with_an_enforcing_canary() {
     let cp = ControlPlane::shared();
     let w = world(cp).await;
     let run_id = format!("t{}", random_hex(4));
-    let _ok = probes_exit(cp, &w.allowed, 0);
-    let _no = probes_exit(cp, &w.denied, 1);
-    let _canary = canary(cp, &run_id, 1);
+    let _ok = probes_end(cp, &w.allowed, said("reachable", "reachable"));
+    let _no = probes_end(cp, &w.denied, said("refused", "reachable"));
+    let _scratch = scratch(cp, &run_id, "timeout");
     let r = check(cp, &params(&w, ""), &run_id, Duration::from_secs(40), None).await;
     assert!(r.findings().is_empty(), "{:#?}", r.findings());
     assert!(r.first_gap().is_none(), "{:?}", r.first_gap());
     assert_eq!(fact(&r, &format!("live {}", w.allowed)), Some("reachable"), "{:#?}", r.evidence);
-    assert_eq!(fact(&r, &format!("live {}", w.denied)), Some("blocked"));
+    let denied = fact(&r, &format!("live {}", w.denied)).unwrap_or_default();
+    assert!(denied.starts_with("blocked (refused; the positive control"), "{denied}");
     assert!(fact(&r, "canary").is_some_and(|c| c.starts_with("deny-all enforced")), "{:#?}", r.evidence);
     assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
 }
@@ -162,9 +185,9 @@ async fn a_canary_that_gets_through_means_policies_are_not_enforced() {
     let w = world(cp).await;
     let run_id = format!("t{}", random_hex(4));
     // The plugin enforces nothing: every probe connects, the denied source too.
-    let _ok = probes_exit(cp, &w.allowed, 0);
-    let _no = probes_exit(cp, &w.denied, 0);
-    let _canary = canary(cp, &run_id, 0);
+    let _ok = probes_end(cp, &w.allowed, said("reachable", "reachable"));
+    let _no = probes_end(cp, &w.denied, said("reachable", "reachable"));
+    let _scratch = scratch(cp, &run_id, "reachable");
     let r = check(cp, &params(&w, ""), &run_id, Duration::from_secs(40), None).await;
     assert_eq!(codes(&r).first(), Some(&"netpol-not-enforced"), "{:#?}", r.findings());
     assert!(r.findings()[0].message.starts_with("NetworkPolicies are not enforced by this cluster's network plugin"));
@@ -178,16 +201,43 @@ async fn static_and_live_disagreeing_is_reported_with_both_sides() {
     let w = world(cp).await;
     let run_id = format!("t{}", random_hex(4));
     // The allowed source is blocked for real (e.g. an egress rule the files do not show).
-    let _ok = probes_exit(cp, &w.allowed, 1);
-    let _no = probes_exit(cp, &w.denied, 1);
+    let _ok = probes_end(cp, &w.allowed, said("timeout", "reachable"));
+    let _no = probes_end(cp, &w.denied, said("refused", "reachable"));
+    let _scratch = scratch(cp, &run_id, "refused");
     let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(40), None).await;
     assert_eq!(codes(&r), ["isolation-static-live-disagree"], "{:#?}", r.findings());
     let f = &r.findings()[0];
     assert!(f.message.contains(&format!("from {}", w.allowed)), "{}", f.message);
     assert!(f.message.contains(&format!("{}/nats-access", w.dst)), "{}", f.message);
+    assert!(f.message.contains("blocked: timed out"), "{}", f.message);
     assert!(f.evidence.iter().any(|e| e.name == "static" && e.value == "allowed"));
     assert!(f.evidence.iter().any(|e| e.name == "live" && e.value == "blocked"));
-    assert_eq!(fact(&r, "canary"), Some("not run (canary = false)"));
+    assert_eq!(fact(&r, "canary"), Some("not used (canary = false)"));
+    assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
+}
+
+#[tokio::test]
+async fn a_broken_tool_or_a_failed_control_is_never_a_blocked_flow() {
+    let cp = ControlPlane::shared();
+    let w = world(cp).await;
+    let run_id = format!("t{}", random_hex(4));
+    // Debian's busybox nc without the script: its usage text and exit 1, no marker.
+    let usage = "BusyBox v1.35.0 multi-call binary.\n\nUsage: nc [-iN] [-wN] [-l] [-p PORT] IPADDR PORT\n";
+    let broken = PodState::Ended(vec![("probe".into(), 1, usage.into()), ("control".into(), 1, usage.into())]);
+    let _ok = probes_end(cp, &w.allowed, broken);
+    // Blocked, but the same pod could not reach the control target either.
+    let _no = probes_end(cp, &w.denied, said("timeout", "refused"));
+    let _scratch = scratch(cp, &run_id, "refused");
+    let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(40), None).await;
+    assert!(r.findings().is_empty(), "no disagreement from a broken tool: {:#?}", r.findings());
+    let gaps: Vec<&str> = r.gaps().iter().map(|g| g.code.as_str()).collect();
+    assert_eq!(gaps, ["live-tool-error", "live-no-control"], "{:#?}", r.gaps());
+    assert!(r.gaps()[0].reason.contains("code 1") && r.gaps()[0].reason.contains("Usage: nc"), "{:?}", r.gaps());
+    let denied = fact(&r, &format!("live {}", w.denied)).unwrap_or_default();
+    assert!(
+        denied.starts_with("unverified: timed out but the positive control in the same pod was refused"),
+        "{denied}"
+    );
     assert_cleaned_up(cp, &[&w.allowed, &w.denied], &run_id).await;
 }
 
@@ -196,7 +246,8 @@ async fn a_probe_pod_that_never_starts_leaves_its_source_unverified() {
     let cp = ControlPlane::shared();
     let w = world(cp).await;
     let run_id = format!("t{}", random_hex(4));
-    let _ok = probes_exit(cp, &w.allowed, 0);
+    let _ok = probes_end(cp, &w.allowed, said("reachable", "reachable"));
+    let _scratch = scratch(cp, &run_id, "refused");
     // Nobody plays the kubelet in the denied namespace: its probe pod stays Pending.
     let started = Instant::now();
     let r = check(cp, &params(&w, "canary = false"), &run_id, Duration::from_secs(8), None).await;
@@ -258,9 +309,27 @@ fn ctrl_c_while_probe_pods_are_pending_deletes_them() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Nobody plays the kubelet: wait until both probe pods exist (Pending), then interrupt.
+    // The targets get Ready (the probe pods wait for the control target), the probe pods stay
+    // Pending: wait until both exist, then interrupt.
     let (allowed, denied) = (w.allowed.clone(), w.denied.clone());
     let seen = support::run_blocking(async move {
+        let nss: Api<Namespace> = Api::all(ControlPlane::shared().client());
+        let scratch_ns = support::eventually("the run's scratch namespace", Duration::from_secs(60), || {
+            let nss = nss.clone();
+            async move {
+                let list = nss.list(&ListParams::default().labels("kgents-gate/role=scratch")).await;
+                let list = list.map_err(|e| e.to_string())?;
+                // The binary's run id is hex; the other tests' runs here start with `t`.
+                let ours = |n: &Namespace| {
+                    let name = n.metadata.name.clone().unwrap_or_default();
+                    (n.metadata.deletion_timestamp.is_none() && !name.starts_with("kgents-gate-scratch-t"))
+                        .then_some(name)
+                };
+                list.items.iter().find_map(ours).ok_or_else(|| "none yet".to_string())
+            }
+        })
+        .await;
+        let _scratch = scratch_in(ControlPlane::shared(), &scratch_ns, "refused");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let mut n = 0;
@@ -269,11 +338,12 @@ fn ctrl_c_while_probe_pods_are_pending_deletes_them() {
                 n += pods.list(&ListParams::default().labels(OURS)).await.map(|l| l.items.len()).unwrap_or(0);
             }
             if n == 2 || Instant::now() > deadline {
-                return n;
+                return (n, scratch_ns);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
+    let (seen, scratch_ns) = seen;
     assert_eq!(seen, 2, "the probe pods never appeared");
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -289,6 +359,10 @@ fn ctrl_c_while_probe_pods_are_pending_deletes_them() {
             let pods: Api<Pod> = Api::namespaced(cp.client(), ns);
             let left = pods.list(&ListParams::default().labels(OURS)).await.unwrap();
             assert!(left.items.is_empty(), "probe pods left in {ns} after Ctrl-C");
+        }
+        let nss: Api<Namespace> = Api::all(cp.client());
+        if let Some(n) = nss.get_opt(&scratch_ns).await.unwrap() {
+            assert!(n.metadata.deletion_timestamp.is_some(), "scratch namespace {scratch_ns} not deleted after Ctrl-C");
         }
     });
     let report: serde_json::Value =

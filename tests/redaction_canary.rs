@@ -219,6 +219,49 @@ fn credentials_written_into_the_checklist_are_refused_without_being_shown() {
     assert!(!ws.path().join("out").exists(), "nothing is checked with an invalid checklist");
 }
 
+/// The same credentials given with `--set ITEM.PARAM=VALUE` instead: refused with the flag named
+/// and the value never shown; where a URL's query holds it, the audit runs and no output shows it.
+#[test]
+fn credentials_set_on_the_command_line_are_refused_or_kept_out_of_every_output() {
+    let c = Canaries::new(&["nats-url-userinfo", "redis-url-password", "http-query"]);
+    let v = |p: &str| c.get(p).to_string();
+    let mut text = header("[[category]]\nid = \"c\"\ntitle = \"C\"\n\n");
+    text += &item("nats.a", "nats.cluster", "url = \"nats://n.example:4222\"\nmonitor_url = \"http://n.example:8222\"");
+    text += &item("redis.a", "redis.idempotency-store", "url = \"redis://r.example:6379\"");
+    text += &item("http.a", "http.endpoint", "url = \"https://h.example/health\"");
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("checklist.toml"), &text).unwrap();
+    let refused = [
+        format!("--set=nats.a.url=nats://u:{}@127.0.0.1:4222", v("nats-url-userinfo")),
+        format!("--set=redis.a.url=redis://:{}@127.0.0.1:6379", v("redis-url-password")),
+    ];
+    for (verbosity, log) in LOGS {
+        let mut a = vec!["audit", "--offline", "--out-dir", "out"];
+        a.extend(refused.iter().map(String::as_str));
+        a.extend_from_slice(verbosity);
+        let out = gate(ws.path(), &a, &[], *log);
+        let what = format!("--set refused {verbosity:?} RUST_LOG={log:?}");
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        check_output(&c, &what, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for flag in ["--set nats.a.url", "--set redis.a.url"] {
+            assert!(stderr.contains(flag), "{what}: {flag} named: {stderr}");
+        }
+    }
+    let query = format!("--set=http.a.url=https://127.0.0.1:9/health?token={}", v("http-query"));
+    let out = gate(ws.path(), &["audit", "--only", "http.a", "--out-dir", "out2", query.as_str(), "-vvv"], &[], None);
+    check_output(&c, "--set with a query", &out);
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "a query credential is accepted (redacted): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = report_files(&c, "--set with a query", &ws.path().join("out2"));
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("http.a.url"), "the report names the key set on the command line: {notes}");
+}
+
 /// A small HTTP server on 127.0.0.1 that answers every request 503 and records what it got.
 async fn http_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

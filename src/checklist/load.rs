@@ -47,7 +47,7 @@ pub enum ChecklistSource {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
     pub source: ChecklistSource,
     /// The catalog directory (`*.toml` files), overriding both the built-in catalog and a
@@ -55,6 +55,40 @@ pub struct LoadOptions {
     pub catalog_dir: Option<PathBuf>,
     /// The date expiry of waivers and sign-offs is judged against.
     pub today: Date,
+    /// `--set ITEM.PARAM=VALUE`: parameters laid over the items' `[item.with]` before validation.
+    pub overrides: Vec<ParamOverride>,
+}
+
+/// One parameter of one item set on the command line (`--set ITEM.PARAM=VALUE`): validated with
+/// the item's other parameters, by the same reader, so a URL in it is redacted like any other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamOverride {
+    pub item: String,
+    pub key: String,
+    pub value: toml::Value,
+}
+
+impl ParamOverride {
+    /// `ITEM.PARAM=VALUE`: the item id is everything before the last `.` of the left side
+    /// (item ids hold dots, parameter names do not). VALUE is read as a TOML value when it is
+    /// one (`4222`, `true`, `["a", "b"]`, `"quoted"`), else taken as a string
+    /// (`nats://10.96.0.7:4222`). The value is never echoed in an error.
+    pub fn parse(arg: &str) -> Result<ParamOverride, String> {
+        let Some((target, value)) = arg.split_once('=') else {
+            return Err(format!("--set {:?}: expected ITEM.PARAM=VALUE", arg.split('=').next().unwrap_or("")));
+        };
+        let Some((item, key)) = target.rsplit_once('.').filter(|(i, k)| !i.is_empty() && !k.is_empty()) else {
+            return Err(format!("--set {target}=...: expected ITEM.PARAM=VALUE (e.g. network.nats.port=4222)"));
+        };
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(format!("--set {target}=...: {key:?} is not a parameter name"));
+        }
+        let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+            Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(value.to_string())),
+            Err(_) => toml::Value::String(value.to_string()),
+        };
+        Ok(ParamOverride { item: item.to_string(), key: key.to_string(), value })
+    }
 }
 
 /// A valid checklist and the non-fatal problems found in it (expired waivers and sign-offs,
@@ -105,7 +139,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
             .collect(),
         Some(dir) => read_catalog_dir(&dir, &mut diags)?,
     };
-    load_files(checklist, catalog, origin, opts.today, diags)
+    load_files(checklist, catalog, origin, opts.today, &opts.overrides, diags)
 }
 
 /// Loads a checklist and catalog given as text: `(name, text)` pairs; names are used in
@@ -117,7 +151,7 @@ pub fn load_from_strs(
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let file = SourceFile::new(checklist.0, checklist.1);
     let catalog = catalog.iter().map(|(name, text)| (name.to_string(), SourceFile::new(*name, *text))).collect();
-    load_files(file, catalog, checklist.0.to_string(), today, Diags::default())
+    load_files(file, catalog, checklist.0.to_string(), today, &[], Diags::default())
 }
 
 /// Every `*.toml` file of `dir`, sorted by file name.
@@ -164,6 +198,7 @@ fn load_files(
     mut catalog: Vec<(String, Arc<SourceFile>)>,
     origin: String,
     today: Date,
+    overrides: &[ParamOverride],
     mut diags: Diags,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     catalog.sort_by(|a, b| a.0.cmp(&b.0));
@@ -179,7 +214,7 @@ fn load_files(
     // Cross-references are only checked when every file parsed: a catalog with a syntax error
     // would otherwise turn into a cascade of "unknown check" errors.
     let validated = match &raw {
-        Some(raw) if catalog_parsed => validate(raw, &checks, today, &mut diags),
+        Some(raw) if catalog_parsed => validate(raw, &checks, today, overrides, &mut diags),
         _ => None,
     };
     let mut list = diags.list;
@@ -201,5 +236,29 @@ fn load_files(
             warnings: list,
         }),
         _ => Err(list),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParamOverride;
+
+    #[test]
+    fn set_arguments_split_at_the_last_dot_and_read_toml_values() {
+        let o = ParamOverride::parse("resources.nats-cluster.url=nats://10.96.0.7:4222").unwrap();
+        assert_eq!((o.item.as_str(), o.key.as_str()), ("resources.nats-cluster", "url"));
+        assert_eq!(o.value, toml::Value::String("nats://10.96.0.7:4222".into()));
+        assert_eq!(ParamOverride::parse("a.port=4222").unwrap().value, toml::Value::Integer(4222));
+        assert_eq!(ParamOverride::parse("a.live=false").unwrap().value, toml::Value::Boolean(false));
+        let list = ParamOverride::parse(r#"a.deny_from=["default", "x"]"#).unwrap().value;
+        assert_eq!(list.as_array().map(Vec::len), Some(2));
+        assert_eq!(ParamOverride::parse(r#"a.b="2024""#).unwrap().value, toml::Value::String("2024".into()));
+        assert_eq!(ParamOverride::parse("a.b=").unwrap().value, toml::Value::String(String::new()));
+        for bad in ["nodot=1", "a.=1", ".b=1", "a.b", "a.b c=1"] {
+            let e = ParamOverride::parse(bad).unwrap_err();
+            assert!(e.starts_with("--set "), "{bad}: {e}");
+        }
+        // The value is never echoed.
+        assert!(!ParamOverride::parse("x.y z=Secret123").unwrap_err().contains("Secret123"));
     }
 }

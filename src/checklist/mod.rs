@@ -11,8 +11,8 @@ mod validate;
 
 pub use diagnostic::{DiagLevel, Diagnostic, SourceFile, did_you_mean};
 pub use load::{
-    BUILT_IN_CATALOG, BUILT_IN_CHECKLIST, BUILT_IN_ORIGIN, ChecklistSource, LoadOptions, Loaded, catalog_dir_for, load,
-    load_from_strs,
+    BUILT_IN_CATALOG, BUILT_IN_CHECKLIST, BUILT_IN_ORIGIN, ChecklistSource, LoadOptions, Loaded, ParamOverride,
+    catalog_dir_for, load, load_from_strs,
 };
 pub use model::*;
 pub use schema::checklist_json_schema;

@@ -106,18 +106,26 @@ fn item_spec(
     check_ref: &Sp<String>,
     def: &CheckDef,
     raw_check: &RawCheck,
-    with: Option<&Params>,
+    (with, set): (Option<&Params>, &[&super::load::ParamOverride]),
     d: &mut Diags,
 ) -> Option<ProbeSpec> {
     let mut merged = def.defaults.clone();
     if let Some(w) = with {
         merged.extend(w.table.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    for o in set {
+        merged.insert(o.key.clone(), o.value.clone());
+    }
     let errors = match ProbeSpec::parse(def.probe, &merged) {
         Ok(spec) => return Some(spec),
         Err(errors) => errors,
     };
     for e in errors {
+        // A parameter set on the command line: the error names the flag, never the value.
+        if let Some(o) = set.iter().find(|o| e.key.as_deref() == Some(o.key.as_str())) {
+            d.push(Diagnostic::file_error(format!("--set {}.{}", o.item, o.key), &e.message));
+            continue;
+        }
         // The nested entry if the error names one, else the parameter; its key and value spans.
         let in_with = with.and_then(|w| spans_of(w, &e));
         let in_defaults = spans_of(&raw_check.defaults, &e);
@@ -238,7 +246,13 @@ fn signoff_warnings(file: &Arc<SourceFile>, item_id: &str, s: &RawSignoff, today
     }
 }
 
-pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: &mut Diags) -> Option<Validated> {
+pub(crate) fn validate(
+    raw: &RawChecklist,
+    checks: &[RawCheck],
+    today: Date,
+    overrides: &[super::load::ParamOverride],
+    d: &mut Diags,
+) -> Option<Validated> {
     let file = &raw.file;
     let index = validate_catalog(checks, d);
 
@@ -283,8 +297,12 @@ pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: 
                     None
                 }
                 Some((None, _)) => None,
-                Some((Some(def), raw_check)) => item_spec(file, item, check_ref, def, raw_check, with.as_ref(), d)
-                    .map(|spec| ItemKind::Check { def: def.clone(), spec: Box::new(spec) }),
+                Some((Some(def), raw_check)) => {
+                    let set: Vec<_> =
+                        overrides.iter().filter(|o| item.id.as_ref().is_some_and(|i| *i.get_ref() == o.item)).collect();
+                    item_spec(file, item, check_ref, def, raw_check, (with.as_ref(), &set), d)
+                        .map(|spec| ItemKind::Check { def: def.clone(), spec: Box::new(spec) })
+                }
             },
         };
         if let (Some(id), Some(category), Some(title), Some(kind)) = (&item.id, &item.category, &item.title, kind) {
@@ -300,6 +318,21 @@ pub(crate) fn validate(raw: &RawChecklist, checks: &[RawCheck], today: Date, d: 
         }
     }
     let item_ids: Vec<&str> = raw.items.iter().filter_map(|i| i.id.as_ref()).map(|i| i.get_ref().as_str()).collect();
+    for o in overrides {
+        let is_check = raw.items.iter().any(|i| {
+            i.id.as_ref().is_some_and(|id| *id.get_ref() == o.item) && matches!(i.body, RawBody::Check { .. })
+        });
+        if !is_check {
+            let known = match did_you_mean(&o.item, item_ids.iter().copied()) {
+                Some(m) => format!(" (did you mean `{m}`?)"),
+                None => String::new(),
+            };
+            d.push(Diagnostic::file_error(
+                format!("--set {}.{}", o.item, o.key),
+                format!("no check item `{}` in the checklist{known}", o.item),
+            ));
+        }
+    }
 
     // The probe kind of each valid item (None: a manual item), for checking finding waivers.
     let probe_of: BTreeMap<&str, Option<ProbeKind>> = raw

@@ -1,6 +1,7 @@
 //! The single-purpose commands beside `audit` (`pdb`, ...): each parses its own arguments,
 //! reads its sources, prints, and returns an exit code.
 
+pub mod explain;
 pub mod merge;
 pub mod netpol;
 pub mod pdb;

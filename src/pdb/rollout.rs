@@ -34,6 +34,11 @@ pub fn deployment(d: &Deployment) -> Option<RolloutState> {
     let stuck = status.conditions.iter().flatten().any(|c| {
         c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     });
+    // The controller marks a finished rollout `NewReplicaSetAvailable` and keeps that when pods
+    // later fail their readiness probes: those are unavailable pods, not a rollout to wait for.
+    let completed = status.conditions.iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.status == "True" && c.reason.as_deref() == Some("NewReplicaSetAvailable")
+    });
     let reason = if generation_unobserved(d.metadata.generation, status.observed_generation) {
         Some("the controller has not yet observed the latest spec".to_string())
     } else if stuck {
@@ -42,7 +47,7 @@ pub fn deployment(d: &Deployment) -> Option<RolloutState> {
         Some(format!("{updated} of {want} replicas updated"))
     } else if total > updated {
         Some(format!("{} old replicas pending termination", total - updated))
-    } else if available < updated {
+    } else if available < updated && !completed {
         Some(format!("{available} of {updated} updated replicas available"))
     } else {
         None
@@ -100,4 +105,30 @@ pub fn stateful_set(s: &StatefulSet) -> Option<RolloutState> {
             Fact::new("updateRevision", revisions.1.unwrap_or("-")),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment_with(status: serde_json::Value) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "generation": 1},
+            "spec": {"replicas": 3, "selector": {}, "template": {}},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn unready_pods_after_a_finished_rollout_are_not_a_rollout() {
+        let rolling = serde_json::json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3,
+            "readyReplicas": 2, "availableReplicas": 2,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]});
+        assert!(deployment(&deployment_with(rolling)).is_some_and(|r| r.reason.contains("2 of 3")));
+        let done = serde_json::json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3,
+            "readyReplicas": 2, "availableReplicas": 2,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]});
+        assert_eq!(deployment(&deployment_with(done)), None);
+    }
 }

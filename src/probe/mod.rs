@@ -260,6 +260,14 @@ impl ProbeSpec {
         }
     }
 
+    /// Declares, before any item runs, what the probe will want of the state the audit's probes
+    /// share (the network items' scratch namespace and canary).
+    pub fn register(&self, shared: &Shared) {
+        if let ProbeSpec::NetpolIsolation(p) = self {
+            shared.netpol.register(p);
+        }
+    }
+
     /// Extra permissions beyond reading (e.g. creating probe pods), for the `rbac` command.
     pub fn grants(&self) -> Vec<crate::cluster::rbac::Grant> {
         match self {
@@ -320,6 +328,29 @@ pub struct ProbeContext {
     pub item_id: String,
     /// `--baseline`: the earlier report that regressions are judged against.
     pub baseline: Option<std::sync::Arc<crate::slo::Baseline>>,
+    /// What the probes of one audit share on the live cluster; cleaned up by [`Shared::finish`].
+    pub shared: std::sync::Arc<Shared>,
+}
+
+/// The state the probes of one audit share: the network items' pod watches, scratch namespace
+/// and canary. The engine calls [`Shared::finish`] when every item is done.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub netpol: std::sync::Arc<netpol_isolation::session::Session>,
+}
+
+impl Shared {
+    /// Shared state for an audit that ends at `deadline` (the shared targets live until then).
+    pub fn until(deadline: tokio::time::Instant) -> Shared {
+        let shared = Shared::default();
+        shared.netpol.set_deadline(deadline);
+        shared
+    }
+
+    /// Deletes what the probes created together; returns what could not be deleted.
+    pub async fn finish(&self) -> Vec<String> {
+        self.netpol.finish().await
+    }
 }
 
 impl ProbeContext {
@@ -338,6 +369,7 @@ impl ProbeContext {
             settle: None,
             item_id: String::new(),
             baseline: None,
+            shared: std::sync::Arc::new(Shared::default()),
         }
     }
 

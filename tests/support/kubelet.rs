@@ -20,6 +20,10 @@ pub enum PodState {
     Exited(i32),
     /// Pending with containers waiting for `reason` (e.g. `ImagePullBackOff`).
     Waiting(String),
+    /// Every container terminated: those named with their exit code and termination message
+    /// (what a container writes to /dev/termination-log), the others with 0 and none. Phase
+    /// Succeeded when every code is 0, else Failed.
+    Ended(Vec<(String, i32, String)>),
 }
 
 fn now() -> String {
@@ -53,16 +57,32 @@ pub fn status_for(pod: &Pod, state: &PodState) -> Value {
             (phase, false, term)
         }
         PodState::Waiting(reason) => ("Pending", false, json!({"waiting": {"reason": reason}})),
+        PodState::Ended(ends) => {
+            let failed = ends.iter().any(|(_, code, _)| *code != 0);
+            (if failed { "Failed" } else { "Succeeded" }, false, json!({}))
+        }
     };
     let containers: Vec<Value> = spec
         .containers
         .iter()
         .map(|c| {
+            let cstate = match state {
+                PodState::Ended(ends) => {
+                    let (code, message) = ends
+                        .iter()
+                        .find(|(name, _, _)| *name == c.name)
+                        .map_or((0, String::new()), |(_, code, message)| (*code, message.clone()));
+                    let reason = if code == 0 { "Completed" } else { "Error" };
+                    json!({"terminated": {"exitCode": code, "reason": reason, "message": message,
+                        "startedAt": at, "finishedAt": at}})
+                }
+                _ => container_state.clone(),
+            };
             json!({
                 "name": c.name, "image": c.image.clone().unwrap_or_default(), "imageID": "",
                 "containerID": format!("harness://{}", c.name), "ready": ready,
                 "started": matches!(state, PodState::Ready | PodState::NotReady),
-                "restartCount": 0, "state": container_state,
+                "restartCount": 0, "state": cstate,
             })
         })
         .collect();

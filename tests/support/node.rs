@@ -27,11 +27,26 @@ pub const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 244, 0, 1);
 pub const POD_CIDR: &str = "10.244.0.0/24";
 /// Images imported into the node's containerd; pods must say `imagePullPolicy: Never`.
 pub const PAUSE_IMAGE: &str = "localhost/pause:3.4.1";
+/// Debian's busybox-static: httpd, wget, and an nc without `-z`.
 pub const BUSYBOX_IMAGE: &str = "localhost/busybox:1.35";
+/// busybox 1.35 with upstream's defconfig (as the official image): its nc takes `-z`.
+pub const BUSYBOX_UPSTREAM_IMAGE: &str = "localhost/busybox:1.35-upstream";
+/// The upstream build without the nc applet: a shell image without nc.
+pub const BUSYBOX_NONC_IMAGE: &str = "localhost/busybox-nonc:1.35";
+/// Entrypoint `/nats-server` (pod `args` go to it), default args `--port 4222 --http_port 8222`.
 pub const NATS_IMAGE: &str = "localhost/nats:2.10.26";
+/// Entrypoint `redis-server --protected-mode no` (pod `args` go to it), default args without
+/// persistence.
 pub const REDIS_IMAGE: &str = "localhost/redis:7";
 
-const IMAGE_ARCHIVES: &[&str] = &["pause-3.4.1.tar", "busybox-1.35.tar", "nats-2.10.26.tar", "redis-7.tar"];
+const IMAGE_ARCHIVES: &[&str] = &[
+    "pause-3.4.1.tar",
+    "busybox-1.35.tar",
+    "busybox-1.35-upstream.tar",
+    "busybox-nonc-1.35.tar",
+    "nats-2.10.26-entrypoint.tar",
+    "redis-7-entrypoint.tar",
+];
 /// How long a second test binary waits for the machine's node to be free.
 const LOCK_WAIT: Duration = Duration::from_secs(600);
 
@@ -215,8 +230,19 @@ impl RealNode {
     /// bridge (br_netfilter) and pod-to-ClusterIP traffic after kube-proxy's DNAT (so name the
     /// pod IP, not the ClusterIP). Host-to-pod traffic does not pass `FORWARD`.
     pub fn block_flow(&self, src: Ipv4Addr, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        self.block(Some(src), dst, port, how)
+    }
+
+    /// As [`RealNode::block_flow`], from every pod: for sources whose IP is not known in advance
+    /// (pods the code under test creates).
+    pub fn block_flow_to(&self, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        self.block(None, dst, port, how)
+    }
+
+    fn block(&self, src: Option<Ipv4Addr>, dst: Ipv4Addr, port: u16, how: FlowBlock) -> BlockedFlow<'_> {
+        let src = src.map_or_else(|| POD_CIDR.to_string(), |s| format!("{s}/32"));
         let mut rule: Vec<String> =
-            ["FORWARD", "-s", &format!("{src}/32"), "-d", &format!("{dst}/32")].iter().map(|s| s.to_string()).collect();
+            ["FORWARD", "-s", &src, "-d", &format!("{dst}/32")].iter().map(|s| s.to_string()).collect();
         rule.extend(
             ["-p", "tcp", "--dport", &port.to_string(), "-m", "comment", "--comment", BLOCK_COMMENT].map(String::from),
         );

@@ -1,46 +1,30 @@
 //! Live part of `netpol-isolation`: a short-lived probe pod in each source namespace tries the
-//! destination; a canary (deny-all in a scratch namespace) tells whether policies are enforced
-//! at all. Everything created is deleted, also on timeout and cancel.
+//! destination, and beside it, in the same pod, the run's control target (the positive control);
+//! the audit's canary tells whether policies are enforced at all. Everything created is
+//! deleted, also on timeout and cancel.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, PostParams};
-use serde_json::json;
 use tokio::time::Instant;
 
+use super::judge::{LiveSource, Observed, judge};
 use super::params::{IsolationParams, Source};
-use super::pods::{self, CANARY_PREFIX, Created, Probe, our_labels};
-use super::verdicts::{deciding_policies, synthetic_pod};
+use super::pods::{self, Created, PodSeen, TARGET_PORT};
+use super::scratch::create_pod;
+use super::script::Seen;
+use super::session::{self, Canary, Session, Targets, probe_labels};
 use crate::cluster::live::Live;
-use crate::netpol::{NetpolWorld, PodInfo, PortSpec, Protocol, evaluate};
-use crate::outcome::{Finding, ProbeReport, Unverified};
+use crate::netpol::{NetpolWorld, PodInfo, PortSpec, Protocol};
+use crate::outcome::{ProbeReport, Unverified};
 use crate::probe::ProbeContext;
-
-/// The port the canary target listens on.
-const CANARY_PORT: u16 = 8080;
 
 /// Records the live part as not verified; the static findings stand beside it.
 pub fn live_unverified(report: &mut ProbeReport, code: &str, reason: String, permission: Option<String>) {
     let mut gap = Unverified::new(code, format!("live part: {reason}"));
     gap.missing_permission = permission;
     report.gap(gap);
-}
-
-/// A source the live part probes: its namespace and the labels its probe pod carries.
-struct LiveSource<'a> {
-    source: &'a Source,
-    should_reach: bool,
-    namespace: String,
-    labels: BTreeMap<String, String>,
-}
-
-enum Canary {
-    Enforced,
-    NotEnforced(String),
-    Unknown(String),
 }
 
 /// Where the probes connect: a host, a port, and the destination pods the static verdict compares with.
@@ -60,200 +44,81 @@ fn target<'a>(p: &IsolationParams, destinations: &'a [PodInfo]) -> Result<(Strin
     }
 }
 
-/// Polls the pods until each has an outcome or `deadline` passes.
-async fn wait_for(client: &kube::Client, pods: &[(String, String)], deadline: Instant) -> Vec<Probe> {
-    let mut out: Vec<Option<Probe>> = vec![None; pods.len()];
-    let mut last: Vec<String> = vec!["no status yet (not scheduled)".into(); pods.len()];
-    loop {
-        for (i, (ns, name)) in pods.iter().enumerate() {
-            if out[i].is_some() {
-                continue;
-            }
-            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-            match api.get(name).await {
-                Ok(pod) => match pods::outcome_of(&pod) {
-                    Some(o) => out[i] = Some(o),
-                    None => last[i] = pods::pending_reason(&pod),
-                },
-                Err(kube::Error::Api(s)) if s.code == 404 => {
-                    out[i] = Some(Probe::NotRun("the probe pod disappeared".into()));
-                }
-                Err(e) => last[i] = format!("cannot read the pod: {}", pods::api_error(&e)),
-            }
-        }
-        if out.iter().all(Option::is_some) {
-            break;
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    out.into_iter()
-        .zip(last)
-        .map(|(o, why)| o.unwrap_or_else(|| Probe::NotRun(format!("did not finish in time: {why}"))))
-        .collect()
+/// How long the probe pods wait for the shared control target before they run without one.
+fn control_wait(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    Instant::now() + (left / 2).min(Duration::from_secs(30))
 }
 
-/// Creates a pod, retrying while a fresh namespace has no default ServiceAccount yet.
-async fn create_pod(client: &kube::Client, pod: &Pod, created: &Created, deadline: Instant) -> Result<(), String> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    loop {
-        match api.create(&PostParams::default(), pod).await {
-            Ok(_) => {
-                created.pod(&ns, &name);
-                return Ok(());
-            }
-            Err(kube::Error::Api(s)) if s.message.contains("service account") && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) if pods::is_forbidden(&e) => return Err(format!("not allowed to create pods in {ns}")),
-            Err(e) => return Err(format!("cannot create the probe pod {ns}/{name}: {}", pods::api_error(&e))),
-        }
-    }
-}
-
-async fn run_canary(
-    client: &kube::Client,
-    p: &IsolationParams,
-    ctx: &ProbeContext,
+/// One item's probe run: where it works and until when.
+struct ProbeRun<'a> {
+    session: &'a Session,
+    client: &'a kube::Client,
+    p: &'a IsolationParams,
+    ctx: &'a ProbeContext,
     deadline: Instant,
-    created: &Created,
-) -> Canary {
-    let ns = format!("{CANARY_PREFIX}{}", ctx.run_id);
-    let mut labels = our_labels(&ctx.run_id, "canary");
-    // 1.20 does not set this label itself; policies selecting namespaces by name rely on it.
-    labels.insert(crate::netpol::NAMESPACE_NAME_LABEL.into(), ns.clone());
-    let nsobj: Namespace = match serde_json::from_value(json!({"metadata": {"name": ns, "labels": labels}})) {
-        Ok(n) => n,
-        Err(e) => return Canary::Unknown(format!("canary namespace spec: {e}")),
-    };
-    if let Err(e) = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &nsobj).await {
-        return Canary::Unknown(format!("cannot create the canary namespace {ns}: {}", pods::api_error(&e)));
-    }
-    created.namespace(&ns);
-    let deny: NetworkPolicy = match serde_json::from_value(json!({
-        "metadata": {"name": "deny-all-ingress", "namespace": ns, "labels": our_labels(&ctx.run_id, "canary")},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
-    })) {
-        Ok(n) => n,
-        Err(e) => return Canary::Unknown(format!("canary policy spec: {e}")),
-    };
-    if let Err(e) = Api::<NetworkPolicy>::namespaced(client.clone(), &ns).create(&PostParams::default(), &deny).await {
-        return Canary::Unknown(format!("cannot create the canary deny-all policy: {}", pods::api_error(&e)));
-    }
-    let secs = ctx.timeout.as_secs() as i64;
-    let serve: Vec<String> = ["httpd", "-f", "-p", "8080"].iter().map(|s| s.to_string()).collect();
-    let target =
-        match pods::pod_spec("canary-target", &ns, &our_labels(&ctx.run_id, "canary-target"), &p.image, &serve, secs) {
-            Ok(t) => t,
-            Err(e) => return Canary::Unknown(e),
-        };
-    if let Err(e) = create_pod(client, &target, created, deadline).await {
-        return Canary::Unknown(e);
-    }
-    // The target must be running with an IP before anything can be tried against it.
-    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let ip = loop {
-        let mut why = "no status yet".to_string();
-        if let Ok(pod) = api.get("canary-target").await {
-            let st = pod.status.as_ref();
-            if let (Some("Running"), Some(ip)) =
-                (st.and_then(|s| s.phase.as_deref()), st.and_then(|s| s.pod_ip.clone()))
-            {
-                break ip;
-            }
-            why = pods::pending_reason(&pod);
-        }
-        if Instant::now() >= deadline {
-            return Canary::Unknown(format!("the canary target pod never ran: {why}"));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let cmd = pods::fill_command(&p.command, &ip, CANARY_PORT, p.connect_timeout);
-    let probe =
-        match pods::pod_spec("canary-probe", &ns, &our_labels(&ctx.run_id, "canary-probe"), &p.image, &cmd, secs) {
-            Ok(t) => t,
-            Err(e) => return Canary::Unknown(e),
-        };
-    if let Err(e) = create_pod(client, &probe, created, deadline).await {
-        return Canary::Unknown(e);
-    }
-    match wait_for(client, &[(ns.clone(), "canary-probe".into())], deadline).await.pop() {
-        Some(Probe::Blocked) => Canary::Enforced,
-        Some(Probe::Reachable) => Canary::NotEnforced(ns),
-        Some(Probe::NotRun(r)) => Canary::Unknown(format!("the canary probe did not conclude: {r}")),
-        None => Canary::Unknown("the canary probe did not conclude".into()),
-    }
+    /// This item's probe pods.
+    mine: &'a Created,
 }
 
-/// Where the probes connect.
-struct Target<'a> {
-    host: &'a str,
-    port: u16,
-}
-
+/// Creates one probe pod per source (with the control beside it when there is a target) and
+/// waits on the namespaces' watches until each has concluded.
 async fn run_probes(
-    client: &kube::Client,
-    p: &IsolationParams,
-    ctx: &ProbeContext,
+    run: &ProbeRun<'_>,
     sources: &[LiveSource<'_>],
-    target: Target<'_>,
-    deadline: Instant,
-    created: &Created,
-) -> Vec<Probe> {
-    let cmd = pods::fill_command(&p.command, target.host, target.port, p.connect_timeout);
+    (host, port): (&str, u16),
+    control: &Result<String, String>,
+) -> Vec<Observed> {
+    let ProbeRun { session, client, p, ctx, deadline, mine } = *run;
+    let cmd = pods::fill_command(&p.command, host, port, p.connect_timeout);
+    let control_cmd =
+        control.as_ref().ok().map(|ip| pods::fill_command(&p.command, ip, TARGET_PORT, p.connect_timeout));
     let secs = ctx.timeout.as_secs() as i64;
-    let mut results: Vec<Option<Probe>> = vec![None; sources.len()];
-    let mut started = Vec::new();
+    let mut started: Vec<(usize, String)> = Vec::new();
+    let mut results: Vec<Option<Observed>> = vec![None; sources.len()];
+    let mut watches = BTreeMap::new();
     for (i, s) in sources.iter().enumerate() {
-        let name = format!("kgents-gate-probe-{}-{i}", ctx.run_id);
-        let made = pods::pod_spec(&name, &s.namespace, &s.labels, &p.image, &cmd, secs);
+        let name = session.next_pod_name(&ctx.run_id);
+        watches.entry(s.namespace.clone()).or_insert_with(|| session.watch(client, &s.namespace, &ctx.run_id));
+        let made = pods::probe_pod(&name, &s.namespace, &s.labels, &p.image, &cmd, control_cmd.as_deref(), secs);
         let made = match made {
-            Ok(pod) => create_pod(client, &pod, created, deadline).await,
+            Ok(pod) => create_pod(client, &pod, mine, deadline).await,
             Err(e) => Err(e),
         };
         match made {
-            Ok(()) => started.push((i, (s.namespace.clone(), name))),
-            Err(e) => results[i] = Some(Probe::NotRun(e)),
+            Ok(()) => started.push((i, name)),
+            Err(e) => results[i] = Some(Observed::not_run(e)),
         }
     }
-    let names: Vec<(String, String)> = started.iter().map(|(_, n)| n.clone()).collect();
-    for ((i, _), o) in started.iter().zip(wait_for(client, &names, deadline).await) {
-        results[*i] = Some(o);
+    let waits = started.iter().map(|(i, name)| {
+        let mut rx = watches[&sources[*i].namespace].clone();
+        let image = p.image.clone();
+        async move {
+            let seen = session::wait_until(&mut rx, deadline, &ctx.cancel, |s| match s.pods.get(name) {
+                Some(pod) => pods::pod_seen(pod, &image).ok_or_else(|| pods::pending_reason(pod)),
+                None if s.gone.iter().any(|g| g == name) => Err("the probe pod disappeared".into()),
+                None => Err(s.error.clone().unwrap_or_else(|| "no status yet (not scheduled)".into())),
+            })
+            .await;
+            (*i, name.clone(), seen)
+        }
+    });
+    for (i, name, seen) in futures::future::join_all(waits).await {
+        let seen = seen.unwrap_or_else(|why| PodSeen { target: Seen::NotRun(why), control: None });
+        let control = match (&seen.control, control) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Err(why)) => Err(why.clone()),
+            (None, Ok(_)) => Err("the control did not run".into()),
+        };
+        results[i] = Some(Observed { target: seen.target, control, pod: Some(name) });
     }
-    results.into_iter().map(|r| r.unwrap_or_else(|| Probe::NotRun("not started".into()))).collect()
-}
-
-/// The static verdict for a probe pod with `labels` in `namespace` against the compared
-/// destinations: Some(allowed) when they all agree.
-fn static_for_probe(
-    world: &NetpolWorld,
-    p: &IsolationParams,
-    s: &LiveSource<'_>,
-    compared: &[&PodInfo],
-) -> (Option<bool>, Vec<String>) {
-    let mut w = world.clone();
-    let pod = synthetic_pod(&s.namespace, "kgents-gate-probe", s.labels.clone());
-    let ep = pod.endpoint();
-    w.add_pod(pod);
-    let mut verdicts = Vec::new();
-    let mut policies = Vec::new();
-    for d in compared {
-        if let Ok(v) = evaluate(&w, &ep, &d.endpoint(), &p.port, p.protocol) {
-            policies.extend(deciding_policies(&v));
-            verdicts.push(v.allowed);
+    // This item's pods go now; what cannot be deleted is left to the audit's end.
+    for left in pods::delete_pods(client, &mine.take_pods()).await {
+        if let Some((ns, name)) = left.strip_prefix("pod ").and_then(|x| x.split_once('/')) {
+            session.created.pod(ns, name);
         }
     }
-    policies.sort();
-    policies.dedup();
-    let agreed = match verdicts.first() {
-        Some(first) if verdicts.iter().all(|v| v == first) => Some(*first),
-        _ => None,
-    };
-    (agreed, policies)
+    results.into_iter().map(|r| r.unwrap_or_else(|| Observed::not_run("not started".into()))).collect()
 }
 
 /// Runs the live part and adds its findings and evidence to `report`.
@@ -272,8 +137,8 @@ pub async fn run(
         Ok(t) => t,
         Err(e) => return live_unverified(report, "live-unverified", e, None),
     };
-    if p.protocol != Protocol::Tcp && p.command == super::params::default_command() {
-        let reason = format!("the default probe command (nc -z) tests TCP only, not {}", p.protocol);
+    if p.protocol != Protocol::Tcp && p.command == super::script::default_command() {
+        let reason = format!("the default probe command (nc) tests TCP only, not {}", p.protocol);
         return live_unverified(report, "live-unverified", reason, None);
     }
     let sources: Vec<LiveSource<'_>> = p
@@ -282,11 +147,12 @@ pub async fn run(
         .map(|s| (s, true))
         .chain(p.deny_from.iter().map(|s| (s, false)))
         .filter_map(|(source, should_reach)| match source {
-            Source::Pods { namespace, selector } => {
-                let mut labels = selector.clone();
-                labels.extend(our_labels(&ctx.run_id, "probe"));
-                Some(LiveSource { source, should_reach, namespace: namespace.clone(), labels })
-            }
+            Source::Pods { namespace, selector } => Some(LiveSource {
+                source,
+                should_reach,
+                namespace: namespace.clone(),
+                labels: probe_labels(selector, &ctx.run_id),
+            }),
             Source::External(_) => None,
         })
         .collect();
@@ -297,59 +163,65 @@ pub async fn run(
         return;
     }
     let client = live.client.clone();
-    let mut namespaces: Vec<String> = sources.iter().map(|s| s.namespace.clone()).collect();
-    namespaces.sort();
-    namespaces.dedup();
-    let swept = pods::sweep(&client, &namespaces, p.canary).await;
-    if swept > 0 {
-        report.fact("live swept", format!("{swept} probe object(s) left by earlier runs deleted"));
-    }
-    let mut wanted: Vec<(&str, &str, &str, Option<&str>)> = Vec::new();
-    for ns in &namespaces {
-        for verb in ["create", "get", "delete"] {
-            wanted.push((verb, "", "pods", Some(ns.as_str())));
+    let session: &Arc<Session> = &ctx.shared.netpol;
+    session.register(p);
+    session.bind(&client, &ctx.run_id, deadline);
+    if let Some(view) = ctx.view.as_deref() {
+        let swept = session.sweep(&client, view, &ctx.run_id).await;
+        if swept > 0 {
+            report.fact("live swept", format!("{swept} probe object(s) left by earlier runs deleted"));
         }
     }
-    if let Some(perm) = pods::missing_permission(&client, &wanted).await {
+    let mut namespaces: Vec<&str> = sources.iter().map(|s| s.namespace.as_str()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let wanted: Vec<pods::Permission<'_>> = namespaces
+        .iter()
+        .flat_map(|ns| ["create", "delete", "watch"].map(|verb| (verb, "", "pods", Some(*ns))))
+        .collect();
+    if let Some(perm) = session.missing(&client, &wanted).await {
         let reason = "live probe not run: cannot manage probe pods".to_string();
         return live_unverified(report, "forbidden", reason, Some(perm));
     }
-    let canary_perm = if p.canary {
-        let canary_wanted = [
-            ("create", "", "namespaces", None),
-            ("delete", "", "namespaces", None),
-            ("create", "networking.k8s.io", "networkpolicies", None),
-            ("create", "", "pods", None),
-            ("get", "", "pods", None),
-            ("delete", "", "pods", None),
-        ];
-        pods::missing_permission(&client, &canary_wanted).await
-    } else {
-        None
-    };
-    let created = Created::default();
+    let (targets, canary) = session.targets();
+    let mine = Created::default();
     let work = async {
-        let canary = async {
-            match (&canary_perm, p.canary) {
-                (_, false) => None,
-                (Some(perm), true) => Some(Canary::Unknown(format!("canary not run: missing permission {perm}"))),
-                (None, true) => Some(run_canary(&client, p, ctx, deadline, &created).await),
-            }
+        let t0 = Instant::now();
+        let targets: Arc<Targets> = tokio::select! {
+            t = targets => t,
+            _ = tokio::time::sleep_until(control_wait(deadline)) => Arc::new(Targets {
+                namespace: String::new(),
+                control: Err("the control target was not ready in time".into()),
+                canary: None,
+            }),
         };
-        let probes = run_probes(&client, p, ctx, &sources, Target { host: &host, port }, deadline, &created);
-        tokio::join!(canary, probes)
+        let run = ProbeRun { session, client: &client, p, ctx, deadline, mine: &mine };
+        let t1 = Instant::now();
+        let observed = run_probes(&run, &sources, (&host, port), &targets.control).await;
+        let timing = format!(
+            "targets ready after {} ms, probe pods created to concluded in {} ms",
+            (t1 - t0).as_millis(),
+            t1.elapsed().as_millis()
+        );
+        let canary = if p.canary {
+            tokio::select! {
+                c = canary => Some((*c).clone()),
+                _ = tokio::time::sleep_until(deadline) => Some(Canary::Unknown("the canary did not finish in time".into())),
+            }
+        } else {
+            None
+        };
+        (targets, observed, canary, timing)
     };
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = ctx.cancel.cancelled() => None,
     };
-    let mut cleanup_ns = namespaces.clone();
-    cleanup_ns.push(format!("{CANARY_PREFIX}{}", ctx.run_id));
-    let left = pods::cleanup(&client, &created, &cleanup_ns, &ctx.run_id).await;
-    if !left.is_empty() {
-        report.fact("live cleanup failed", left.join(", "));
-    }
-    let Some((canary, probes)) = outcome else {
+    let Some((targets, observed, canary, timing)) = outcome else {
+        let left = pods::delete_pods(&client, &mine.take_pods()).await;
+        if !left.is_empty() {
+            report.fact("live cleanup failed", left.join(", "));
+        }
         return live_unverified(
             report,
             "interrupted",
@@ -357,70 +229,9 @@ pub async fn run(
             None,
         );
     };
-    judge(p, world, &sources, &compared, canary, probes, report);
-}
-
-fn judge(
-    p: &IsolationParams,
-    world: &NetpolWorld,
-    sources: &[LiveSource<'_>],
-    compared: &[&PodInfo],
-    canary: Option<Canary>,
-    probes: Vec<Probe>,
-    report: &mut ProbeReport,
-) {
-    let mut unconcluded = Vec::new();
-    for (s, probe) in sources.iter().zip(probes) {
-        let reached = match probe {
-            Probe::Reachable => true,
-            Probe::Blocked => false,
-            Probe::NotRun(why) => {
-                report.fact(format!("live {}", s.source), format!("unverified: {why}"));
-                unconcluded.push(format!("{}: {why}", s.source));
-                continue;
-            }
-        };
-        report.fact(format!("live {}", s.source), if reached { "reachable" } else { "blocked" });
-        let (expected, policies) = static_for_probe(world, p, s, compared);
-        if let Some(allowed) = expected
-            && allowed != reached
-        {
-            let say = |b: bool| if b { "allowed" } else { "denied" };
-            let required = if reached == s.should_reach { "as required" } else { "against the requirement" };
-            let deciders = if policies.is_empty() { "no policy isolates it".to_string() } else { policies.join(", ") };
-            report.push(
-                Finding::error(
-                    "isolation-static-live-disagree",
-                    format!(
-                        "from {}: the policies say {} (deciding: {deciders}) but the probe pod was {} ({required})",
-                        s.source,
-                        say(allowed),
-                        if reached { "able to connect" } else { "blocked" }
-                    ),
-                )
-                .target(format!("{}/{}", p.namespace, super::verdicts::labels_str(&p.selector)))
-                .fact("static", say(allowed))
-                .fact("live", if reached { "reachable" } else { "blocked" }),
-            );
-        }
+    if let Some(first) = observed.iter().find_map(|o| o.pod.as_deref()) {
+        report.fact("live probe pods", format!("{} in image {} (first: {first})", observed.len(), p.image));
     }
-    match canary {
-        Some(Canary::NotEnforced(ns)) => report.push_first(
-            Finding::error(
-                "netpol-not-enforced",
-                format!(
-                    "NetworkPolicies are not enforced by this cluster's network plugin: a probe pod reached a pod \
-                     behind a deny-all policy in {ns}"
-                ),
-            )
-            .target(ns),
-        ),
-        Some(Canary::Enforced) => report.fact("canary", "deny-all enforced (a probe pod was blocked)"),
-        Some(Canary::Unknown(why)) => report.fact("canary", format!("unverified: {why}")),
-        None => report.fact("canary", "not run (canary = false)"),
-    }
-    if !unconcluded.is_empty() {
-        let reason = format!("live probe not concluded for {}", unconcluded.join("; "));
-        live_unverified(report, "live-unverified", reason, None);
-    }
+    report.fact("live timing", timing);
+    judge(p, world, &sources, &compared, &targets, canary, observed, report);
 }

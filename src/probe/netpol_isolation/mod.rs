@@ -2,9 +2,13 @@
 //! and from no source that should not? Static verdicts from the NetworkPolicy evaluator, then,
 //! with a live cluster, probe pods and an enforcement canary.
 
+pub mod judge;
 pub mod live;
 pub mod params;
 pub mod pods;
+pub mod scratch;
+pub mod script;
+pub mod session;
 pub mod verdicts;
 pub mod world;
 
@@ -29,8 +33,8 @@ fn grant(group: &str, resource: &str, verbs: &[&str], namespace: Option<&str>) -
     }
 }
 
-/// Probe pods in each source namespace; the canary's scratch namespace is named per run, so
-/// its pods and policy need cluster-wide grants.
+/// Probe pods in each source namespace (created, watched, deleted); the run's scratch namespace
+/// (control target, canary) is named per run, so its pods and policy need cluster-wide grants.
 pub fn grants(p: &IsolationParams) -> Vec<Grant> {
     if !p.live {
         return Vec::new();
@@ -38,16 +42,16 @@ pub fn grants(p: &IsolationParams) -> Vec<Grant> {
     let mut out: Vec<Grant> = Vec::new();
     for s in p.allow_from.iter().chain(&p.deny_from) {
         if let Source::Pods { namespace, .. } = s {
-            let g = grant("", "pods", &["create", "delete", "get", "list"], Some(namespace));
+            let g = grant("", "pods", &["create", "delete", "watch"], Some(namespace));
             if !out.contains(&g) {
                 out.push(g);
             }
         }
     }
+    out.push(grant("", "namespaces", &["create", "delete"], None));
+    out.push(grant("", "pods", &["create", "delete", "watch"], None));
     if p.canary {
-        out.push(grant("", "namespaces", &["create", "delete", "list"], None));
         out.push(grant("networking.k8s.io", "networkpolicies", &["create"], None));
-        out.push(grant("", "pods", &["create", "delete", "get"], None));
     }
     out
 }

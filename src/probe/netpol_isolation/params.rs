@@ -48,7 +48,9 @@ pub struct IsolationParams {
     pub live: bool,
     /// Image of the probe pods.
     pub image: String,
-    /// Probe command; `{host}`, `{port}` and `{timeout}` (seconds) are replaced.
+    /// Probe command; `{host}`, `{port}` and `{timeout}` (seconds) are replaced. It must print
+    /// the probe's marker (`KGENTS-PROBE reachable|refused|timeout|tool-error: ...`) to
+    /// `/dev/termination-log`; the default is the script of `script.rs`.
     pub command: Vec<String>,
     /// A DNS name to probe (e.g. the Service) instead of the destination pod's IP.
     pub service: Option<String>,
@@ -60,9 +62,7 @@ pub struct IsolationParams {
 
 pub const DEFAULT_IMAGE: &str = "busybox:1.36";
 
-pub fn default_command() -> Vec<String> {
-    ["nc", "-z", "-w", "{timeout}", "{host}", "{port}"].iter().map(|s| s.to_string()).collect()
-}
+pub use super::script::default_command;
 
 fn read_sources(r: &mut ParamReader, key: &str) -> Vec<Source> {
     let Some(items) = r.opt_array(key) else { return Vec::new() };
