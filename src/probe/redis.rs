@@ -44,7 +44,8 @@ pub struct RedisParams {
     pub max_ping: Option<Duration>,
     /// Replicas the primary must have online.
     pub expected_replicas: Option<u64>,
-    /// The scratch key is `<key_prefix><run_id>`.
+    /// The scratch key is `<key_prefix><run_id>` (with `:<item id>` in an audit, so two items on
+    /// one Redis never race for the same key).
     pub key_prefix: String,
     /// TTL of the scratch key (whole seconds, at least 1 s).
     pub ttl: Duration,
@@ -152,8 +153,12 @@ impl RedisParams {
     }
 
     /// The scratch key of one run.
-    pub fn key(&self, run_id: &str) -> String {
-        format!("{}{run_id}", self.key_prefix)
+    pub fn key(&self, run_id: &str, item_id: &str) -> String {
+        if item_id.is_empty() {
+            format!("{}{run_id}", self.key_prefix)
+        } else {
+            format!("{}{run_id}:{item_id}", self.key_prefix)
+        }
     }
 }
 
@@ -233,7 +238,8 @@ mod tests {
         assert_eq!(p.url.as_str(), "redis://redis.kgents-billing:6379/0");
         assert_eq!((p.db, p.ttl, p.key_prefix.as_str()), (0, DEFAULT_TTL, DEFAULT_KEY_PREFIX));
         assert_eq!((p.password.clone(), p.username.clone(), p.max_ping, p.expected_replicas), (None, None, None, None));
-        assert_eq!(p.key("abc"), "kgents-gate:probe:abc");
+        assert_eq!(p.key("abc", ""), "kgents-gate:probe:abc");
+        assert_eq!(p.key("abc", "resources.redis"), "kgents-gate:probe:abc:resources.redis");
         let p = read(
             r#"url = "redis://10.0.0.5/2"
                password_file = "secrets/redis-password"

@@ -324,6 +324,9 @@ async fn start_once(etcd: PathBuf, apiserver: PathBuf, kcm: PathBuf) -> Result<C
         .args(["--kubelet-client-certificate", &p("kubelet-client.crt")])
         .args(["--kubelet-client-key", &p("kubelet-client.key")])
         .args(["--kubelet-preferred-address-types", "InternalIP"])
+        // Aggregated APIs (resource_metrics.rs) are reached at their Endpoints' address: no
+        // kube-proxy on this host to translate a ClusterIP.
+        .args(["--enable-aggregator-routing=true"])
         .args(["--v", "1"]);
     let mut apiserver = ServerProcess::spawn("kube-apiserver", cmd, &d.join("kube-apiserver.log"));
     let api_url = format!("https://127.0.0.1:{api_port}");

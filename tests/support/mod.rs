@@ -14,6 +14,7 @@ pub mod node;
 pub mod process;
 pub mod prometheus;
 pub mod redis;
+pub mod resource_metrics;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

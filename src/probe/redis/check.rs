@@ -358,7 +358,7 @@ impl<'a> Check<'a> {
     /// `SET key val NX EX ttl`, `GET`, `TTL`, then `DEL`, which also runs when cancelled or out of
     /// time once the SET may have reached the server.
     async fn roundtrip(&mut self, con: &mut MultiplexedConnection) -> Result<(), Stop> {
-        let key = self.p.key(&self.ctx.run_id);
+        let key = self.p.key(&self.ctx.run_id, &self.ctx.item_id);
         let value = format!("{}-{}", self.ctx.run_id, std::process::id());
         let ttl = self.p.ttl.as_secs();
         self.report.fact("key", &key);

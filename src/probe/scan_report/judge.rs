@@ -89,16 +89,46 @@ pub fn judge(
     for r in &reports.read {
         report_evidence(&mut out, r, now);
         report_findings(&mut out, r, p, now);
-        vulnerabilities
-            .extend(r.report.vulnerabilities.iter().map(|v| (v.severity, vulnerability_finding(v, r, &threshold))));
     }
     for g in reports.gaps {
         out.gap(g);
     }
-    match images {
-        None => out.fact("images", "not matched (match_images = false)"),
-        Some(Err(gap)) => out.gap(gap),
+    // Reports of images nothing in scope runs: their vulnerabilities are not the launch's.
+    let undeployed = match images {
+        None => {
+            out.fact("images", "not matched (match_images = false)");
+            Default::default()
+        }
+        // What is deployed could not be seen: which image reports matter is unknown, so their
+        // vulnerabilities are noted, not judged, and the gap leaves the item unverified.
+        Some(Err(gap)) => {
+            out.gap(gap);
+            reports
+                .read
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.report.images().next().is_some())
+                .map(|(i, _)| i)
+                .collect()
+        }
         Some(Ok(images)) => judge_images(&mut out, &reports.read, &images),
+    };
+    for (ri, r) in reports.read.iter().enumerate() {
+        if undeployed.contains(&ri) {
+            if !r.report.vulnerabilities.is_empty() {
+                out.fact(
+                    format!("{} not judged", r.name),
+                    format!(
+                        "{} vulnerabilities ({}) of an image no container in scope is seen to run",
+                        r.report.vulnerabilities.len(),
+                        short_counts(&r.report.vulnerabilities.iter().collect::<Vec<_>>())
+                    ),
+                );
+            }
+            continue;
+        }
+        vulnerabilities
+            .extend(r.report.vulnerabilities.iter().map(|v| (v.severity, vulnerability_finding(v, r, &threshold))));
     }
     vulnerabilities.sort_by(|(sa, a), (sb, b)| {
         b.level.cmp(&a.level).then(sb.cmp(sa)).then_with(|| a.evidence[0].value.cmp(&b.evidence[0].value))
@@ -239,8 +269,13 @@ fn report_findings(out: &mut ProbeReport, r: &ReadReport, p: &ScanReportParams, 
     }
 }
 
-/// Ties every deployed image to a report that scanned it.
-fn judge_images(out: &mut ProbeReport, reports: &[ReadReport], images: &[DeployedImage]) {
+/// Ties every deployed image to a report that scanned it. Returns the reports of images (by
+/// index) none of which a container in scope runs.
+fn judge_images(
+    out: &mut ProbeReport,
+    reports: &[ReadReport],
+    images: &[DeployedImage],
+) -> std::collections::BTreeSet<usize> {
     out.fact("images", images.len());
     if images.is_empty() {
         out.gap(Unverified::new(
@@ -308,16 +343,26 @@ fn judge_images(out: &mut ProbeReport, reports: &[ReadReport], images: &[Deploye
             out.gap(Unverified::new("scan-report-missing", format!("no report scanned {shown} (used by {users})")));
         }
     }
+    let mut undeployed = std::collections::BTreeSet::new();
     for (ri, r) in reports.iter().enumerate() {
+        let mut any_used = false;
+        let mut count = 0;
         for (ti, (target, _)) in r.report.images().enumerate() {
-            if !used.contains_key(&(ri, ti)) {
+            count += 1;
+            if used.contains_key(&(ri, ti)) {
+                any_used = true;
+            } else {
                 out.fact(
                     format!("{} not deployed", r.name),
                     format!("{}: no container in the namespaces in scope runs it", target.name),
                 );
             }
         }
+        if count > 0 && !any_used {
+            undeployed.insert(ri);
+        }
     }
+    undeployed
 }
 
 /// `Pod a/b container c` or `Pod a/b container c and 3 more`.
