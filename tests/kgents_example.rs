@@ -11,7 +11,16 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_kgents-gate");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// pip-audit writes no timestamp: the report's age is its file's, which a checkout sets to now.
+/// Dated like the other scans, the samples do not depend on the day of the checkout.
+fn date_the_pip_audit_report() {
+    let path = Path::new(ROOT).join("examples/kgents/scans/deps/billing-pip-audit.json");
+    let scanned = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_018_400); // 2026-11-30T06:00:00Z
+    std::fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(scanned)).unwrap();
+}
+
 fn audit(extra: &[&str], out: &Path) -> (Output, Value) {
+    date_the_pip_audit_report();
     let o = Command::new(BIN)
         .args(["audit", "--checklist", "examples/kgents/checklist.toml", "--manifests", "examples/kgents/manifests"])
         .args(extra)
@@ -140,8 +149,8 @@ fn every_change_of_a_variant_is_marked_broken() {
 
 /// Removes what changes from run to run (times, durations), so the samples compare.
 fn stable(text: &str) -> String {
-    let ts = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z").unwrap();
-    let ms = regex::Regex::new(r#"("duration_ms": ?)\d+|(took )\d+( ms)|(time=")[0-9.]+(")"#).unwrap();
+    let ts = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)").unwrap();
+    let ms = regex::Regex::new(r#"("duration_ms": ?)\d+|(took |\| Duration \| )\d+( ms)|(time=")[0-9.]+(")"#).unwrap();
     let text = ts.replace_all(text, "2026-12-01T00:00:00Z");
     ms.replace_all(&text, "${1}${2}${4}0${3}${5}").into_owned()
 }
