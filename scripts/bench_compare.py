@@ -44,25 +44,69 @@ def secrets(ours_path, theirs_path, bodies):
 
 
 CONN = re.compile(r"^(.*?) => (.*?) : (.*)$")
+PROTOS = ("TCP", "UDP", "SCTP")
+ALL = frozenset((p, 1, 65535) for p in PROTOS)
+
+
+def merged(ranges):
+    """(protocol, low, high) ranges merged, so that equal sets of ports compare equal."""
+    out = set()
+    for proto in PROTOS:
+        spans = sorted((lo, hi) for p, lo, hi in ranges if p == proto)
+        cur = None
+        for lo, hi in spans:
+            if cur and lo <= cur[1] + 1:
+                cur = (cur[0], max(cur[1], hi))
+            else:
+                if cur:
+                    out.add((proto, *cur))
+                cur = (lo, hi)
+        if cur:
+            out.add((proto, *cur))
+    return frozenset(out)
+
+
+def port_range(text):
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
 
 
 def conns(text):
-    """A connection description as a set of (protocol, port-range) or {'all'}."""
+    """A connection description as a set of (protocol, low port, high port).
+
+    kgents-gate: "All Connections", "No Connections", "TCP 80,443,UDP 53-54".
+    network-config-analyzer: "All connections", "{protocols:TCP, UDP, SCTP}" (every port),
+    "{protocols:UDP,dst_ports:53}", several groups separated by ";".
+    """
     t = text.strip()
     if t.lower() == "all connections":
-        return frozenset(["all"])
+        return ALL
     if t.lower() in ("no connections", ""):
         return frozenset()
     out = set()
-    # np-guard/kgents form: "TCP 80,UDP 53-54"; nca form: "{protocols:TCP,dst_ports:80}" variants.
-    for part in re.findall(r"(TCP|UDP|SCTP)[ :]*([0-9,\-]+)", t):
-        proto, ports = part
-        for p in ports.split(","):
-            if p:
-                out.add((proto, p))
-    if not out:
-        out.add(("raw", t))
-    return frozenset(out)
+    if t.startswith("{"):
+        for group in re.findall(r"\{([^}]*)\}", t):
+            m = re.match(r"protocols:([A-Z, ]+?)(?:,dst_ports:([0-9,\-]+))?$", group.strip())
+            if not m:
+                return frozenset([("raw", t, 0)])
+            protos = [p.strip() for p in m.group(1).split(",") if p.strip()]
+            ports = [port_range(x) for x in m.group(2).split(",")] if m.group(2) else [(1, 65535)]
+            out.update((p, lo, hi) for p in protos for lo, hi in ports)
+        return merged(out)
+    proto = None
+    for tok in t.replace(" ", ",").split(","):
+        if tok in PROTOS:
+            proto = tok
+        elif tok and proto and re.fullmatch(r"[0-9]+(-[0-9]+)?", tok):
+            out.add((proto, *port_range(tok)))
+        elif tok:
+            return frozenset([("raw", t, 0)])
+    return merged(out)
+
+
+def endpoint(name):
+    """IP ranges are "a-b[External]" in kgents-gate's output and "a-b" in nca's."""
+    return name[: -len("[External]")] if name.endswith("[External]") else name
 
 
 def read_connlist(path):
@@ -70,7 +114,7 @@ def read_connlist(path):
     for line in open(path):
         m = CONN.match(line.strip())
         if m:
-            pairs[(m.group(1), m.group(2))] = conns(m.group(3))
+            pairs[(endpoint(m.group(1)), endpoint(m.group(2)))] = conns(m.group(3))
     return pairs
 
 

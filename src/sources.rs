@@ -64,12 +64,12 @@ pub struct LoadedView {
 /// deadline (docs/decision.md, "One deadline").
 pub async fn load_view(needs: &[Need], opts: &SourceOptions, budget: Duration) -> Result<LoadedView, SourceError> {
     let end = tokio::time::Instant::now() + budget;
-    let mut set = manifests::read_paths(&opts.manifests);
+    // Only the kinds the selected checks read are kept (one copy of each object: moved, never
+    // cloned); objects of the other kinds are read, so a bad one is still an error, and dropped.
+    let set = manifests::read_paths_keeping(&opts.manifests, &|k| needs.iter().any(|n| n.kind == k));
     if !set.errors.is_empty() {
         return Err(SourceError::Manifests(set.errors));
     }
-    // Only the kinds the selected checks read are kept (one copy of each object: moved, never cloned).
-    set.objects.retain(|o| needs.iter().any(|n| n.kind == o.kind));
     let mut notes = Vec::new();
     let offline_view = |set: manifests::ManifestSet, notes: &mut Vec<String>| {
         // Pre-deploy: the manifests are the whole world for the kinds the checks read.

@@ -86,9 +86,13 @@ fn collect_files(
     }
 }
 
-fn read_file(file: &Path, set: &mut ManifestSet) {
+/// Which kinds' objects are kept; the others are still read (a bad object is an error
+/// whatever its kind) but not converted or stored.
+type Keep<'k> = &'k (dyn Fn(Kind) -> bool + Sync);
+
+fn read_file(file: &Path, keep: Keep<'_>, set: &mut ManifestSet) {
     match std::fs::read_to_string(file) {
-        Ok(text) => parse_into(&text, file, set),
+        Ok(text) => parse_kept(&text, file, keep, set),
         Err(e) => set.errors.push(ManifestError {
             file: file.display().to_string(),
             location: None,
@@ -100,6 +104,13 @@ fn read_file(file: &Path, set: &mut ManifestSet) {
 
 /// Reads every path (files or directories).
 pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
+    read_paths_keeping(paths, &|_| true)
+}
+
+/// Reads every path, keeping the objects of the kinds `keep` accepts: every object is still
+/// decoded (an unreadable one is an error with its file and line), but the others are dropped
+/// as they are read instead of being held until the whole set is read.
+pub fn read_paths_keeping(paths: &[PathBuf], keep: Keep<'_>) -> ManifestSet {
     let mut set = ManifestSet::default();
     let mut files = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -119,7 +130,7 @@ pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
                     scope.spawn(move || {
                         let mut part = ManifestSet::default();
                         for file in files {
-                            read_file(file, &mut part);
+                            read_file(file, keep, &mut part);
                         }
                         part
                     }),
@@ -156,6 +167,10 @@ pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
 /// Parses one file's text (YAML or JSON, which is YAML too; several documents) into `set`,
 /// reading each object as the API server would (docs/manifests.md).
 pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
+    parse_kept(text, file, &|_| true, set)
+}
+
+fn parse_kept(text: &str, file: &Path, keep: Keep<'_>, set: &mut ManifestSet) {
     // A .json file is JSON, as kubectl reads it: strict syntax first (a stream of values).
     if file.extension().and_then(|e| e.to_str()) == Some("json") {
         let stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
@@ -183,7 +198,7 @@ pub fn parse_into(text: &str, file: &Path, set: &mut ManifestSet) {
         }
     };
     for (i, node) in docs.into_iter().flatten().enumerate() {
-        add_document(&node, file, i + 1, None, set);
+        add_document(&node, file, i + 1, None, keep, set);
     }
 }
 
@@ -196,7 +211,14 @@ fn json_error_class(e: &serde_json::Error) -> &'static str {
     }
 }
 
-fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&str, &str)>, set: &mut ManifestSet) {
+fn add_document(
+    node: &Node,
+    file: &Path,
+    document: usize,
+    list_type: Option<(&str, &str)>,
+    keep: Keep<'_>,
+    set: &mut ManifestSet,
+) {
     let error = |set: &mut ManifestSet, pos: Pos, message: String| {
         set.errors.push(ManifestError {
             file: file.display().to_string(),
@@ -221,7 +243,7 @@ fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&s
         if let Some(NodeValue::Seq(items)) = node.get("items").map(|n| &n.value) {
             for item in items {
                 // Items of a typed list (PodList) may omit their own apiVersion/kind.
-                add_document(item, file, document, item_kind.map(|k| (api_version, k)), set);
+                add_document(item, file, document, item_kind.map(|k| (api_version, k)), keep, set);
             }
         }
         return;
@@ -230,7 +252,8 @@ fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&s
         set.ignored += 1;
         return;
     };
-    let mut object = match decode(k, node, api_version, kind) {
+    let kept = keep(k);
+    let mut object = match decode_as(k, node, api_version, kind, kept) {
         Ok(v) => v,
         Err(e) => {
             let pos = e.pos.unwrap_or(node.pos);
@@ -245,6 +268,9 @@ fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&s
         let pos = node.get("metadata").map_or(node.pos, |m| m.pos);
         return error(set, pos, format!("document {document} ({kind}) has no metadata.name"));
     }
+    if !kept {
+        return;
+    }
     // Secret values never leave the loader: checks need key names only.
     if k == Kind::Secret {
         super::view::redact_secret(&mut object);
@@ -257,40 +283,55 @@ fn add_document(node: &Node, file: &Path, document: usize, list_type: Option<(&s
 /// decodes into the current type of the same shape). Kinds without a type here (CRDs) are read
 /// with the YAML 1.2 core schema.
 pub fn decode(kind: Kind, node: &Node, api_version: &str, kind_name: &str) -> Result<Value, NodeError> {
+    decode_as(kind, node, api_version, kind_name, true)
+}
+
+/// As `decode`; with `whole` false, a typed object is checked as fully but only its name is
+/// returned (`metadata.name` and `generateName`): the caller drops the object.
+fn decode_as(kind: Kind, node: &Node, api_version: &str, kind_name: &str, whole: bool) -> Result<Value, NodeError> {
     use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
-    fn typed<T>(node: &Node) -> Result<Value, NodeError>
+    fn typed_object<T>(node: &Node, whole: bool) -> Result<Value, NodeError>
     where
-        T: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize,
+        T: k8s_openapi::Resource
+            + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+            + serde::de::DeserializeOwned
+            + serde::Serialize,
     {
         let t = T::deserialize(NodeDeserializer::with_type(node, T::API_VERSION, T::KIND))?;
+        if !whole {
+            let m = t.metadata();
+            return Ok(serde_json::json!({"metadata": {"name": m.name, "generateName": m.generate_name}}));
+        }
         serde_json::to_value(t).map_err(|e| <NodeError as serde::de::Error>::custom(e.to_string()))
     }
     let mut value = match kind {
-        Kind::Namespace => typed::<core::v1::Namespace>(node),
-        Kind::Pod => typed::<core::v1::Pod>(node),
-        Kind::Deployment => typed::<apps::v1::Deployment>(node),
-        Kind::StatefulSet => typed::<apps::v1::StatefulSet>(node),
-        Kind::ReplicaSet => typed::<apps::v1::ReplicaSet>(node),
-        Kind::DaemonSet => typed::<apps::v1::DaemonSet>(node),
-        Kind::Job => typed::<batch::v1::Job>(node),
-        Kind::CronJob => typed::<batch::v1::CronJob>(node),
-        Kind::ReplicationController => typed::<core::v1::ReplicationController>(node),
-        Kind::Service => typed::<core::v1::Service>(node),
-        Kind::PodDisruptionBudget => typed::<policy::v1::PodDisruptionBudget>(node),
-        Kind::NetworkPolicy => typed::<networking::v1::NetworkPolicy>(node),
-        Kind::ConfigMap => typed::<core::v1::ConfigMap>(node),
-        Kind::Secret => typed::<core::v1::Secret>(node),
-        Kind::ServiceAccount => typed::<core::v1::ServiceAccount>(node),
-        Kind::Role => typed::<rbac::v1::Role>(node),
-        Kind::ClusterRole => typed::<rbac::v1::ClusterRole>(node),
-        Kind::RoleBinding => typed::<rbac::v1::RoleBinding>(node),
-        Kind::ClusterRoleBinding => typed::<rbac::v1::ClusterRoleBinding>(node),
-        Kind::LimitRange => typed::<core::v1::LimitRange>(node),
+        Kind::Namespace => typed_object::<core::v1::Namespace>(node, whole),
+        Kind::Pod => typed_object::<core::v1::Pod>(node, whole),
+        Kind::Deployment => typed_object::<apps::v1::Deployment>(node, whole),
+        Kind::StatefulSet => typed_object::<apps::v1::StatefulSet>(node, whole),
+        Kind::ReplicaSet => typed_object::<apps::v1::ReplicaSet>(node, whole),
+        Kind::DaemonSet => typed_object::<apps::v1::DaemonSet>(node, whole),
+        Kind::Job => typed_object::<batch::v1::Job>(node, whole),
+        Kind::CronJob => typed_object::<batch::v1::CronJob>(node, whole),
+        Kind::ReplicationController => typed_object::<core::v1::ReplicationController>(node, whole),
+        Kind::Service => typed_object::<core::v1::Service>(node, whole),
+        Kind::PodDisruptionBudget => typed_object::<policy::v1::PodDisruptionBudget>(node, whole),
+        Kind::NetworkPolicy => typed_object::<networking::v1::NetworkPolicy>(node, whole),
+        Kind::ConfigMap => typed_object::<core::v1::ConfigMap>(node, whole),
+        Kind::Secret => typed_object::<core::v1::Secret>(node, whole),
+        Kind::ServiceAccount => typed_object::<core::v1::ServiceAccount>(node, whole),
+        Kind::Role => typed_object::<rbac::v1::Role>(node, whole),
+        Kind::ClusterRole => typed_object::<rbac::v1::ClusterRole>(node, whole),
+        Kind::RoleBinding => typed_object::<rbac::v1::RoleBinding>(node, whole),
+        Kind::ClusterRoleBinding => typed_object::<rbac::v1::ClusterRoleBinding>(node, whole),
+        Kind::LimitRange => typed_object::<core::v1::LimitRange>(node, whole),
         // v2beta2 has the shape of v2; v2beta1 (metrics with targetAverageUtilization) has no
         // type here and is read with the core schema, as CRDs are.
         Kind::HorizontalPodAutoscaler => match api_version {
-            "autoscaling/v2" | "autoscaling/v2beta2" => typed::<autoscaling::v2::HorizontalPodAutoscaler>(node),
-            "autoscaling/v1" => typed::<autoscaling::v1::HorizontalPodAutoscaler>(node),
+            "autoscaling/v2" | "autoscaling/v2beta2" => {
+                typed_object::<autoscaling::v2::HorizontalPodAutoscaler>(node, whole)
+            }
+            "autoscaling/v1" => typed_object::<autoscaling::v1::HorizontalPodAutoscaler>(node, whole),
             _ => Ok(node.to_json()),
         },
         Kind::PrometheusRule => Ok(node.to_json()),

@@ -120,11 +120,20 @@ pub(crate) struct OwnerIndex {
     pub stateful_sets: std::collections::HashMap<(String, String), Vec<usize>>,
 }
 
-/// The PDB checks read a pod's metadata and status only: its spec is dropped as it is read (big
-/// clusters hold tens of thousands of pods).
-fn without_spec(mut pod: Pod) -> Pod {
-    pod.spec = None;
-    pod
+/// The PDB checks read a pod's metadata and status only: its spec is skipped as it is read (big
+/// clusters hold tens of thousands of pods; the view's objects were decoded whole already).
+#[derive(serde::Deserialize)]
+struct PodWithoutSpec {
+    #[serde(default)]
+    metadata: Option<ObjectMeta>,
+    #[serde(default)]
+    status: Option<PodStatus>,
+}
+
+impl PodWithoutSpec {
+    fn into_pod(self) -> Pod {
+        Pod { metadata: self.metadata.unwrap_or_default(), spec: None, status: self.status }
+    }
 }
 
 fn index_of<T>(
@@ -272,7 +281,7 @@ impl PdbWorld {
         let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let has_namespace = v.pointer("/metadata/namespace").is_some_and(Value::is_string);
         let result = match (kind, api_version) {
-            ("Pod", "v1") if has_namespace => Pod::deserialize(v).map(|o| self.pods.push(without_spec(o))),
+            ("Pod", "v1") if has_namespace => PodWithoutSpec::deserialize(v).map(|o| self.pods.push(o.into_pod())),
             ("ReplicationController", "v1") if has_namespace => {
                 ReplicationController::deserialize(v).map(|o| self.replication_controllers.push(o))
             }
