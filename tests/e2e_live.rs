@@ -78,7 +78,13 @@ impl World {
     async fn start() -> World {
         let plane = ControlPlane::shared();
         let metrics = ResourceMetrics::start();
-        plane.apply_yaml(&metrics.registration("kube-system")).await;
+        // Registering an aggregated API can drop the API server's open connection once: retried.
+        let registration = metrics.registration("kube-system");
+        support::eventually("the resource metrics API registered", Duration::from_secs(30), || {
+            let registration = registration.clone();
+            async move { support::apply::apply_yaml(&plane.client(), None, &registration).await }
+        })
+        .await;
         for file in ["namespaces.yaml", "nats.yaml", "triad.yaml", "api.yaml", "observability.yaml"] {
             plane.apply_yaml(&for_1_20(&example_file(&format!("manifests/{file}")))).await;
         }
@@ -356,6 +362,43 @@ impl Audit {
     }
 }
 
+/// Applies one example file: workloads are replaced whole (a PUT of the file's object), so what the
+/// file no longer says is gone (an env `value` replacing a `valueFrom`); everything else goes
+/// through the harness's create-or-apply.
+async fn apply_file(world: &World, rel: &str) {
+    let text = for_1_20(&example_file(rel));
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let client = world.plane.client();
+    for mut doc in docs.into_iter().filter(|d| !d.is_null()) {
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let plural = match kind.as_str() {
+            "Deployment" => "deployments",
+            "StatefulSet" => "statefulsets",
+            _ => {
+                world.plane.apply_yaml(&serde_json::to_string(&doc).unwrap()).await;
+                continue;
+            }
+        };
+        let ns = doc["metadata"]["namespace"].as_str().unwrap().to_string();
+        let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            &ns,
+            &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("apps", "v1", &kind), plural),
+        );
+        let current = api.get(&name).await.unwrap();
+        // A file without replicas leaves the scale to its HPA, as `kubectl apply` does.
+        if doc["spec"].get("replicas").is_none() {
+            doc["spec"]["replicas"] = current.data["spec"]["replicas"].clone();
+        }
+        let mut obj: DynamicObject = serde_json::from_value(doc).unwrap();
+        obj.metadata.resource_version = current.metadata.resource_version;
+        api.replace(&name, &Default::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("replace {kind} {ns}/{name}: {e}"));
+    }
+}
+
 /// A variant's files laid over the cluster; `restore` applies the example's own files again.
 async fn apply_variant(world: &World, variant: &str) -> Vec<String> {
     let dir = Path::new(EXAMPLE).join("broken").join(variant);
@@ -366,7 +409,7 @@ async fn apply_variant(world: &World, variant: &str) -> Vec<String> {
         .collect();
     files.sort();
     for f in &files {
-        world.plane.apply_yaml(&for_1_20(&example_file(&format!("broken/{variant}/{f}")))).await;
+        apply_file(world, &format!("broken/{variant}/{f}")).await;
     }
     world.settle().await;
     files
@@ -374,7 +417,7 @@ async fn apply_variant(world: &World, variant: &str) -> Vec<String> {
 
 async fn restore(world: &World, files: &[String]) {
     for f in files {
-        world.plane.apply_yaml(&for_1_20(&example_file(&format!("manifests/{f}")))).await;
+        apply_file(world, &format!("manifests/{f}")).await;
     }
     world.settle().await;
 }

@@ -187,6 +187,10 @@ fn the_sample_reports_are_those_the_example_writes() {
             .unwrap()
             .stdout,
     ));
+    // The summary fits one screen (decision, counts, progress) and says how to run it live.
+    let summary: Vec<&str> = terminal.lines().take_while(|l| !l.starts_with("Blocking the launch")).collect();
+    assert!(summary.len() <= 24, "{}", summary.join("\n"));
+    assert!(terminal.contains("to check them live, run without --offline"), "{terminal}");
     let path = samples.join("kgents-gate-report.txt");
     if std::fs::read_to_string(&path).ok().as_deref() != Some(terminal.as_str()) {
         std::fs::write(&path, &terminal).unwrap();

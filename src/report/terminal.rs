@@ -66,6 +66,17 @@ fn header(out: &mut Out, report: &Report) {
     if report.strict {
         out.para(2, 4, &[seg("strict: warnings block the launch", st.dim)]);
     }
+    let offline = report.items.iter().any(|i| i.gaps.iter().any(|g| g.code == "offline"));
+    if offline {
+        out.para(
+            2,
+            4,
+            &[seg(
+                "offline: endpoints and cluster unseen; to check them live, run without --offline, with --kubeconfig",
+                st.dim,
+            )],
+        );
+    }
 }
 
 fn progress(out: &mut Out, report: &Report) {

@@ -100,9 +100,9 @@ impl ResourceMetrics {
     pub fn registration(&self, namespace: &str) -> String {
         format!(
             "apiVersion: v1\nkind: Service\nmetadata: {{name: resource-metrics, namespace: {namespace}}}\n\
-             spec:\n  ports:\n  - {{name: https, port: 443, targetPort: {port}}}\n---\n\
+             spec:\n  ports:\n  - {{name: https, port: 443, targetPort: {port}, protocol: TCP}}\n---\n\
              apiVersion: v1\nkind: Endpoints\nmetadata: {{name: resource-metrics, namespace: {namespace}}}\n\
-             subsets:\n- addresses:\n  - ip: {ip}\n  ports:\n  - {{name: https, port: {port}}}\n---\n\
+             subsets:\n- addresses:\n  - ip: {ip}\n  ports:\n  - {{name: https, port: {port}, protocol: TCP}}\n---\n\
              apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {{name: v1beta1.metrics.k8s.io}}\n\
              spec:\n  group: metrics.k8s.io\n  version: v1beta1\n  insecureSkipTLSVerify: true\n\
              \x20 groupPriorityMinimum: 100\n  versionPriority: 100\n\
