@@ -52,7 +52,7 @@ fn agent_reaches_nats_through_nats_access() {
 }
 
 #[test]
-fn default_namespace_pod_is_denied_by_both_isolating_policies() {
+fn default_namespace_pod_is_denied_by_every_policy_isolating_nats() {
     let extra = with_default_pod();
     let out = Command::new(BIN)
         .args(["netpol", "eval", "--manifests"])
@@ -68,7 +68,12 @@ fn default_namespace_pod_is_denied_by_both_isolating_policies() {
     assert_eq!(v["ingress"]["allowed"], false);
     assert_eq!(
         v["ingress"]["policies"],
-        serde_json::json!(["kgents-agents/default-deny-ingress", "kgents-agents/nats-access"])
+        serde_json::json!([
+            "kgents-agents/default-deny-ingress",
+            "kgents-agents/nats-access",
+            "kgents-agents/nats-routes",
+            "kgents-agents/nats-metrics"
+        ])
     );
 }
 

@@ -208,6 +208,14 @@ fn for_the_node(docs: Vec<Value>, routes: &[String]) -> Vec<Value> {
                 .into_iter()
                 .filter_map(|mut c| {
                     let image = local_image(c["image"].as_str().unwrap_or_default())?;
+                    if image == REDIS_IMAGE {
+                        // The official image's `WORKDIR /data` and `VOLUME /data`, where Redis
+                        // writes its append-only file as the non-root redis user.
+                        c["workingDir"] = json!("/data");
+                        let mut mounts = c["volumeMounts"].as_array().cloned().unwrap_or_default();
+                        mounts.push(json!({"name": "redis-data", "mountPath": "/data"}));
+                        c["volumeMounts"] = json!(mounts);
+                    }
                     c["image"] = json!(image);
                     c["imagePullPolicy"] = json!("Never");
                     Some(c)
@@ -215,6 +223,11 @@ fn for_the_node(docs: Vec<Value>, routes: &[String]) -> Vec<Value> {
                 .collect();
             if kept.is_empty() {
                 continue;
+            }
+            if kept.iter().any(|c| c["image"] == REDIS_IMAGE) {
+                let mut volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
+                volumes.push(json!({"name": "redis-data", "emptyDir": {}}));
+                spec["volumes"] = json!(volumes);
             }
             spec["containers"] = json!(kept);
             if let Some(claims) = doc["spec"].as_object_mut().and_then(|s| s.remove("volumeClaimTemplates")) {
