@@ -55,7 +55,9 @@ impl SigningKey {
     /// Reads, checks and (with the passphrase in `passphrase_env`) decrypts the key.
     pub fn load(source: &KeySource, passphrase_env: Option<&str>) -> Result<Self, Failure> {
         let text = read_source(source)?;
-        let key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| {
+        let parsed = PrivateKey::from_openssh(text.as_bytes())
+            .or_else(|e| ecdsa_scalar_padded(&text).and_then(|t| PrivateKey::from_openssh(t.as_bytes()).ok()).ok_or(e));
+        let key = parsed.map_err(|e| {
             let hint = if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
                 String::new()
             } else if text.contains("PRIVATE KEY-----") {
@@ -171,4 +173,69 @@ fn read_env(var: &str, flag: &str) -> Result<Zeroizing<String>, Failure> {
             Err(Failure::Key(format!("{flag} {var}: the environment variable is not valid UTF-8")))
         }
     }
+}
+
+/// ssh-keygen writes an ECDSA private scalar as an mpint, without its leading zero bytes (half of
+/// all P-521 keys, 1 in 256 of the others); the ssh-key crate reads only the curve's full width.
+/// Returns the unencrypted key with the scalar padded to that width, or None when nothing applies.
+fn ecdsa_scalar_padded(text: &str) -> Option<String> {
+    use base64::Engine;
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
+    let raw = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    let magic = b"openssh-key-v1\0";
+    let mut r = raw.strip_prefix(magic.as_slice())?;
+    fn string<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let n = u32::from_be_bytes(r.get(..4)?.try_into().ok()?) as usize;
+        let s = r.get(4..4 + n)?;
+        *r = &r[4 + n..];
+        Some(s)
+    }
+    fn put(out: &mut Vec<u8>, s: &[u8]) {
+        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        out.extend_from_slice(s);
+    }
+    let cipher = string(&mut r)?;
+    let (kdf, kdf_options) = (string(&mut r)?, string(&mut r)?);
+    if cipher != b"none" || r.get(..4)? != 1u32.to_be_bytes() {
+        return None;
+    }
+    r = &r[4..];
+    let public = string(&mut r)?;
+    let mut p = string(&mut r)?;
+    let checks = p.get(..8)?;
+    p = &p[8..];
+    let (key_type, curve, point, scalar) = (string(&mut p)?, string(&mut p)?, string(&mut p)?, string(&mut p)?);
+    let width = match curve {
+        b"nistp256" => 32,
+        b"nistp384" => 48,
+        b"nistp521" => 66,
+        _ => return None,
+    };
+    if scalar.len() >= width {
+        return None;
+    }
+    let comment = string(&mut p)?;
+    let mut private = checks.to_vec();
+    put(&mut private, key_type);
+    put(&mut private, curve);
+    put(&mut private, point);
+    let mut padded = vec![0u8; width - scalar.len()];
+    padded.extend_from_slice(scalar);
+    put(&mut private, &padded);
+    put(&mut private, comment);
+    let mut pad = 1u8;
+    while private.len() % 8 != 0 {
+        private.push(pad);
+        pad += 1;
+    }
+    let mut out = magic.to_vec();
+    put(&mut out, cipher);
+    put(&mut out, kdf);
+    put(&mut out, kdf_options);
+    out.extend_from_slice(&1u32.to_be_bytes());
+    put(&mut out, public);
+    put(&mut out, &private);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
+    let lines: Vec<&str> = b64.as_bytes().chunks(70).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    Some(format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n", lines.join("\n")))
 }
