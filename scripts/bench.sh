@@ -76,7 +76,9 @@ if echo "$SIZES" | grep -q M; then
   echo "==> credential scan of the M ConfigMaps" >&2
   measure "secrets-scan-M" "$BIN" secrets scan --manifests "$d/configmaps.yaml" --format json
   cp "$TMP/secrets-scan-M.out" "$TMP/ours.json"
-  measure "detect-secrets-M" "$TOOLS/ds/bin/detect-secrets" scan --all-files "$d/configmaps"
+  # detect-secrets reports nothing for files given by absolute path outside the working
+  # directory: it is run from the snapshot, on the relative path.
+  measure "detect-secrets-M" env -C "$d" "$TOOLS/ds/bin/detect-secrets" scan --all-files configmaps
   cp "$TMP/detect-secrets-M.out" "$TMP/theirs.json"
   python3 scripts/bench_compare.py secrets "$TMP/ours.json" "$TMP/theirs.json" "$d/configmaps" >&2
 fi
@@ -98,8 +100,9 @@ done
 echo "==> NetworkPolicy connectivity of the np-guard corpora" >&2
 CORPUS=tests/corpora/netpol/np-guard-netpol-analyzer
 mkdir -p "$TMP/matrix-ours" "$TMP/matrix-nca"
-ours() { for c in "$CORPUS"/*/; do n=$(basename "$c"); "$BIN" netpol matrix --manifests "$c/input" --format text > "$TMP/matrix-ours/$n.txt" 2>/dev/null || true; done; }
-theirs() { for c in "$CORPUS"/*/; do n=$(basename "$c"); "$TOOLS/nca/bin/nca" --connectivity -r "$c/input" -o txt_no_fw_rules > "$TMP/matrix-nca/$n.txt" 2>/dev/null || true; done; }
+# The corpus name by parameter expansion: no process is started besides the tool itself.
+ours() { for c in "$CORPUS"/*/; do n=${c%/}; n=${n##*/}; "$BIN" netpol matrix --manifests "$c/input" --format text > "$TMP/matrix-ours/$n.txt" 2>/dev/null || true; done; }
+theirs() { for c in "$CORPUS"/*/; do n=${c%/}; n=${n##*/}; "$TOOLS/nca/bin/nca" --connectivity -r "$c/input" -o txt_no_fw_rules > "$TMP/matrix-nca/$n.txt" 2>/dev/null || true; done; }
 export -f ours theirs; export BIN TOOLS CORPUS TMP
 measure "netpol-matrix-38" bash -c ours
 measure "nca-connectivity-38" bash -c theirs
