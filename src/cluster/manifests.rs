@@ -102,6 +102,9 @@ fn read_file(file: &Path, keep: Keep<'_>, set: &mut ManifestSet) {
     set.files.push(file.to_path_buf());
 }
 
+/// Below this many bytes of files, they are parsed on the calling thread.
+const PARALLEL_FROM_BYTES: u64 = 512 * 1024;
+
 /// Reads every path (files or directories).
 pub fn read_paths(paths: &[PathBuf]) -> ManifestSet {
     read_paths_keeping(paths, &|_| true)
@@ -119,7 +122,19 @@ pub fn read_paths_keeping(paths: &[PathBuf], keep: Keep<'_>) -> ManifestSet {
     }
     // Files are parsed on every core; the results are put together in file order, so the set
     // is the same whatever the timing.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    // A few hundred kB are parsed faster than threads start (each gets its own allocator heap).
+    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let workers = if bytes < PARALLEL_FROM_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8)
+    };
+    if workers == 1 {
+        for file in &files {
+            read_file(file, keep, &mut set);
+        }
+        return set;
+    }
     let chunk = files.len().div_ceil(workers).max(1);
     let parts: Vec<ManifestSet> = std::thread::scope(|scope| {
         let handles: Vec<_> = files

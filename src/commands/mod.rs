@@ -78,7 +78,16 @@ pub fn read_view(
         ));
     }
     let opts = source_options(source, !source.manifests.is_empty(), timeout)?;
-    let rt = runtime()?;
+    // Files alone need no worker threads (they are parsed on every core by the loader itself):
+    // a command on a few manifests then starts as fast as the process does.
+    let rt = if opts.offline {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))?
+    } else {
+        runtime()?
+    };
     let deadline = timeout.max(std::time::Duration::from_secs(1));
     rt.block_on(crate::sources::load_view(needs, &opts, deadline)).map_err(|error| {
         // Manifest errors name the file and line, never the content.

@@ -60,17 +60,24 @@ pub fn matrix(world: &NetpolWorld, namespaces: &[String]) -> Matrix {
         groups.entry(workload_key(p)).or_insert(p);
     }
     let mut entries = Vec::new();
-    // Equivalent endpoints give equal answers: cache by what the evaluator can see of a pod.
-    let class = |p: &PodInfo| format!("{}|{:?}|{:?}|{:?}", p.namespace, p.labels, p.ports, p.ips);
-    let mut cache: BTreeMap<(String, String), (ConnectionSet, Vec<String>)> = BTreeMap::new();
-    for (sk, sp) in &groups {
-        for (dk, dp) in &groups {
+    // Each workload's class, numbered: pairs of classes are then looked up by two integers.
+    let mut class_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let ids: Vec<usize> = groups
+        .values()
+        .map(|p| {
+            let n = class_ids.len();
+            *class_ids.entry(class(p)).or_insert(n)
+        })
+        .collect();
+    let mut cache: std::collections::HashMap<(usize, usize), (ConnectionSet, Vec<String>)> =
+        std::collections::HashMap::new();
+    for ((sk, sp), &si) in groups.iter().zip(&ids) {
+        for ((dk, dp), &di) in groups.iter().zip(&ids) {
             if sk == dk {
                 continue;
             }
-            let key = (class(sp), class(dp));
             let (connections, policies) = cache
-                .entry(key)
+                .entry((si, di))
                 .or_insert_with(|| {
                     let mut policies = Vec::new();
                     let c = connections_with_policies(world, &sp.endpoint(), &dp.endpoint(), Some(&mut policies))
@@ -117,6 +124,11 @@ fn block_intervals(b: &super::peers::IpBlock) -> Vec<(u64, u64)> {
     out
 }
 
+/// What the evaluator can see of a pod: equivalent endpoints give equal answers.
+fn class(p: &PodInfo) -> String {
+    format!("{}|{:?}|{:?}|{:?}", p.namespace, p.labels, p.ports, p.ips)
+}
+
 /// IPv4 space cut at every ipBlock boundary of the world's rules of one direction.
 fn cuts(world: &NetpolWorld, direction: super::model::Direction) -> Vec<u64> {
     let mut cuts: BTreeSet<u64> = [0u64, 1 << 32].into();
@@ -143,25 +155,38 @@ fn cuts(world: &NetpolWorld, direction: super::model::Direction) -> Vec<u64> {
 fn external(world: &NetpolWorld, groups: &BTreeMap<String, &PodInfo>) -> Vec<MatrixEntry> {
     use super::model::Direction;
     let (ingress_cuts, egress_cuts) = (cuts(world, Direction::Ingress), cuts(world, Direction::Egress));
+    // The answers for one pod, per direction: (range, connections, policies) of each piece
+    // that allows something. Pods that look the same to every policy share them.
+    type Pieces = Vec<(String, ConnectionSet, Vec<String>)>;
+    let mut cache: BTreeMap<(String, bool), std::rc::Rc<Pieces>> = BTreeMap::new();
     let mut out = Vec::new();
     for (key, pod) in groups {
         for inbound in [true, false] {
-            let cuts = if inbound { &ingress_cuts } else { &egress_cuts };
-            for w in cuts.windows(2) {
-                let (lo, hi) = (w[0] as u32, (w[1] - 1) as u32);
-                let ext = Endpoint::External(IpAddr::V4(Ipv4Addr::from(lo)));
-                let (from, to) = if inbound { (ext, pod.endpoint()) } else { (pod.endpoint(), ext) };
-                let mut policies = Vec::new();
-                let connections = connections_with_policies(world, &from, &to, Some(&mut policies))
-                    .unwrap_or_else(|_| ConnectionSet::none());
-                if connections.is_empty() {
-                    continue;
-                }
-                policies.sort();
-                policies.dedup();
-                let range = ip_range(lo, hi);
-                let (from, to) = if inbound { (range, key.clone()) } else { (key.clone(), range) };
-                out.push(MatrixEntry { from, to, connections, policies });
+            let pieces = cache
+                .entry((class(pod), inbound))
+                .or_insert_with(|| {
+                    let cuts = if inbound { &ingress_cuts } else { &egress_cuts };
+                    let mut pieces = Vec::new();
+                    for w in cuts.windows(2) {
+                        let (lo, hi) = (w[0] as u32, (w[1] - 1) as u32);
+                        let ext = Endpoint::External(IpAddr::V4(Ipv4Addr::from(lo)));
+                        let (from, to) = if inbound { (ext, pod.endpoint()) } else { (pod.endpoint(), ext) };
+                        let mut policies = Vec::new();
+                        let connections = connections_with_policies(world, &from, &to, Some(&mut policies))
+                            .unwrap_or_else(|_| ConnectionSet::none());
+                        if connections.is_empty() {
+                            continue;
+                        }
+                        policies.sort();
+                        policies.dedup();
+                        pieces.push((ip_range(lo, hi), connections, policies));
+                    }
+                    std::rc::Rc::new(pieces)
+                })
+                .clone();
+            for (range, connections, policies) in pieces.iter() {
+                let (from, to) = if inbound { (range.clone(), key.clone()) } else { (key.clone(), range.clone()) };
+                out.push(MatrixEntry { from, to, connections: connections.clone(), policies: policies.clone() });
             }
         }
     }
