@@ -112,6 +112,13 @@ pub(crate) fn kind_gap(view: &ClusterView, kind: Kind) -> Option<Unverified> {
     Some(gap.to_unverified(kind).unwrap_or_else(|reason| Unverified::new("api-error", reason)))
 }
 
+/// An object with a controller owner reference (`Workload::is_owned_pod` on the raw object).
+fn controlled(o: &Value) -> bool {
+    o.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r.get("controller").and_then(Value::as_bool) == Some(true)))
+}
+
 /// Reads the workloads of `kinds` in namespaces `scope` admits, reporting unreadable kinds and
 /// objects as gaps. Returns the kinds that could not be read.
 pub(crate) fn read_workloads<'v>(
@@ -127,7 +134,9 @@ pub(crate) fn read_workloads<'v>(
             Ok(objects) => {
                 for o in objects {
                     let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-                    if !in_scope(ns) {
+                    // A Pod a controller owns is judged through its owner, never alone: it is
+                    // not decoded (tens of thousands of them in a big cluster).
+                    if !in_scope(ns) || (*k == WorkloadKind::Pod && controlled(o)) {
                         continue;
                     }
                     match read_workload(*k, o) {
