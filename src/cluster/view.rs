@@ -76,7 +76,13 @@ pub struct ClusterView {
     pub manifest_files: Vec<String>,
     /// True when no live cluster is involved (manifests alone, or nothing).
     pub offline: bool,
+    /// Positions of each kind's objects by namespace, built on first use (checks scoped to a
+    /// few namespaces then look at those namespaces' objects only, never at every pod).
+    by_namespace: std::sync::OnceLock<NamespaceIndex>,
 }
+
+/// Kind -> namespace -> positions in that kind's object list, ascending.
+type NamespaceIndex = BTreeMap<Kind, std::collections::HashMap<String, Vec<usize>>>;
 
 fn meta<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
     o.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
@@ -151,6 +157,40 @@ impl ClusterView {
 
     pub fn set(&mut self, kind: Kind, data: KindData) {
         self.data.insert(kind, data);
+        self.by_namespace = std::sync::OnceLock::new();
+    }
+
+    fn namespace_index(&self) -> &NamespaceIndex {
+        self.by_namespace.get_or_init(|| {
+            let mut index = NamespaceIndex::new();
+            for (kind, data) in &self.data {
+                if let KindData::Objects(list) = data {
+                    let by_ns = index.entry(*kind).or_default();
+                    for (i, o) in list.iter().enumerate() {
+                        if let Some(ns) = meta(o, "namespace") {
+                            by_ns.entry(ns.to_string()).or_default().push(i);
+                        }
+                    }
+                }
+            }
+            index
+        })
+    }
+
+    /// Objects of `kind` in any of `namespaces` (every object when `namespaces` is empty), in
+    /// the order of the kind's list, found through the namespace index.
+    pub fn in_namespaces(&self, kind: Kind, namespaces: &[String]) -> Result<Vec<&Value>, &Gap> {
+        let list = self.objects(kind)?;
+        if namespaces.is_empty() {
+            return Ok(list.iter().collect());
+        }
+        let Some(by_ns) = self.namespace_index().get(&kind) else {
+            return Ok(Vec::new());
+        };
+        let mut at: Vec<usize> = namespaces.iter().filter_map(|n| by_ns.get(n)).flatten().copied().collect();
+        at.sort_unstable();
+        at.dedup();
+        Ok(at.into_iter().map(|i| &list[i]).collect())
     }
 
     /// Every loaded object of `kind`, or the gap.
@@ -165,7 +205,7 @@ impl ClusterView {
 
     /// Objects of `kind` in namespace `ns`.
     pub fn in_namespace(&self, kind: Kind, ns: &str) -> Result<Vec<&Value>, &Gap> {
-        Ok(self.objects(kind)?.iter().filter(|o| meta(o, "namespace") == Some(ns)).collect())
+        self.in_namespaces(kind, &[ns.to_string()])
     }
 
     /// The first gap among `kinds`, as the report a check should return; None when all loaded.
@@ -190,6 +230,7 @@ impl ClusterView {
     /// become loaded even where the live read had a gap only when no live cluster is involved.
     /// The objects are moved in, not copied.
     pub fn overlay(&mut self, set: ManifestSet, default_namespace: &str) {
+        self.by_namespace = std::sync::OnceLock::new();
         self.manifest_files.extend(set.files.iter().map(|f| f.display().to_string()));
         // Where each object of a kind is, by `namespace/name`, so replacing is a lookup.
         let mut positions: BTreeMap<Kind, std::collections::HashMap<String, usize>> = BTreeMap::new();
@@ -257,6 +298,17 @@ mod tests {
         assert!(cms.iter().any(|o| object_ref(o) == "default/c"));
         assert!(view.objects(Kind::Secret).is_err(), "a failed live read stays a gap");
         assert_eq!(view.in_namespace(Kind::ConfigMap, "ns").unwrap().len(), 2);
+        // Several namespaces: the objects in list order, each once.
+        let both = view.in_namespaces(Kind::ConfigMap, &["default".into(), "ns".into(), "ns".into()]).unwrap();
+        assert_eq!(both.iter().map(|o| object_ref(o)).collect::<Vec<_>>(), ["ns/a", "ns/b", "default/c"]);
+        assert_eq!(view.in_namespaces(Kind::ConfigMap, &[]).unwrap().len(), 3);
+        assert!(view.in_namespaces(Kind::ConfigMap, &["none".into()]).unwrap().is_empty());
+        // Changing the view rebuilds the index.
+        view.set(
+            Kind::ConfigMap,
+            KindData::Objects(vec![serde_json::json!({"metadata":{"name":"z","namespace":"none"}})]),
+        );
+        assert_eq!(view.in_namespace(Kind::ConfigMap, "none").unwrap().len(), 1);
     }
 
     #[test]

@@ -39,17 +39,8 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<PdbW
     if let Some(gap) = view.gap_report(KINDS) {
         return Err(Box::new(gap));
     }
-    let in_scope = |o: &&Value| {
-        namespaces.is_empty()
-            || o.get("metadata")
-                .and_then(|m| m.get("namespace"))
-                .and_then(Value::as_str)
-                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
-    };
-    let values: Vec<&Value> = KINDS
-        .iter()
-        .flat_map(|k| view.objects(*k).map(|v| v.iter().filter(in_scope).collect::<Vec<_>>()).unwrap_or_default())
-        .collect();
+    let values: Vec<&Value> =
+        KINDS.iter().flat_map(|k| view.in_namespaces(*k, namespaces).unwrap_or_default()).collect();
     let mut world = PdbWorld::from_view_objects(values, view.offline);
     if let Some((major, minor)) = view.cluster.as_ref().and_then(|c| server_minor(&c.version)) {
         world.unmanaged_pods = UnmanagedPods::for_version(major, minor);

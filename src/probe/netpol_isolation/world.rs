@@ -44,16 +44,9 @@ pub fn world_from_view(view: &ClusterView, namespaces: &[String]) -> Result<Netp
     if let Some(gap) = view.gap_report(&kinds) {
         return Err(WorldError::Gap(Box::new(gap)));
     }
-    let in_scope = |o: &&Value| {
-        namespaces.is_empty()
-            || o.get("metadata")
-                .and_then(|m| m.get("namespace"))
-                .and_then(Value::as_str)
-                .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
-    };
     let mut objects: Vec<&Value> = view.objects(Kind::Namespace).map(|v| v.iter().collect()).unwrap_or_default();
     for k in NAMESPACED_KINDS {
-        objects.extend(view.objects(*k).map(|v| v.iter().filter(in_scope).collect::<Vec<_>>()).unwrap_or_default());
+        objects.extend(view.in_namespaces(*k, namespaces).unwrap_or_default());
     }
     NetpolWorld::from_objects(objects).map_err(WorldError::Invalid)
 }
