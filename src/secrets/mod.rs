@@ -195,12 +195,13 @@ pub fn scan<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptio
     scan_inner(objects, opts).0
 }
 
+/// The findings, the pattern error if the rules could not be loaded, and how many objects were
+/// looked at.
 fn scan_inner<T: std::borrow::Borrow<Value>>(
     objects: &[T],
     opts: &SecretScanOptions,
-) -> (Vec<SecretFinding>, Option<String>) {
+) -> (Vec<SecretFinding>, Option<String>, usize) {
     let inv = objects::Inventory::new(objects);
-    let mut out = Vec::new();
     let (patterns, pattern_error) = match &opts.patterns {
         Some(p) => (Some(p.as_ref()), None),
         None => match builtin_patterns() {
@@ -208,20 +209,32 @@ fn scan_inner<T: std::borrow::Borrow<Value>>(
             Err(e) => (None, Some(e)),
         },
     };
-    if let Some(p) = patterns {
-        content::env_credentials(&inv, p, opts, &mut out);
-        content::configmap_credentials(&inv, p, opts, &mut out);
-    }
-    refs::missing(&inv, opts, &mut out);
-    refs::unused(&inv, opts, &mut out);
-    lifecycle::last_applied(&inv, opts, &mut out);
-    lifecycle::rotation(&inv, opts, &mut out);
-    access::automount(&inv, opts, &mut out);
-    access::rbac(&inv, opts, &mut out);
+    // The content scan (patterns over every value) and the reference and access checks are
+    // independent: they run on two cores. The findings are sorted below, so the order in which
+    // they come back does not matter.
+    let mut out = std::thread::scope(|scope| {
+        let content = scope.spawn(|| {
+            let mut out = Vec::new();
+            if let Some(p) = patterns {
+                content::env_credentials(&inv, p, opts, &mut out);
+                content::configmap_credentials(&inv, p, opts, &mut out);
+            }
+            out
+        });
+        let mut out = Vec::new();
+        refs::missing(&inv, opts, &mut out);
+        refs::unused(&inv, opts, &mut out);
+        lifecycle::last_applied(&inv, opts, &mut out);
+        lifecycle::rotation(&inv, opts, &mut out);
+        access::automount(&inv, opts, &mut out);
+        access::rbac(&inv, opts, &mut out);
+        out.extend(content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        out
+    });
     out.retain(|f| opts.scope.contains(f.object.namespace.as_deref()));
     out.sort_by(|a, b| (&a.object, &a.code, &a.key, &a.message).cmp(&(&b.object, &b.code, &b.key, &b.message)));
     out.dedup();
-    (out, pattern_error)
+    (out, pattern_error, inv.objects.len())
 }
 
 /// Converts findings into the probe's report: each finding keeps its code and level, the target
@@ -245,9 +258,9 @@ pub fn to_probe_report(findings: &[SecretFinding]) -> ProbeReport {
 /// Scans and converts in one step; when the pattern rules cannot be loaded the content checks did
 /// not run, and the report says so as `unverified` (never a pass).
 pub fn scan_report<T: std::borrow::Borrow<Value>>(objects: &[T], opts: &SecretScanOptions) -> ProbeReport {
-    let (findings, pattern_error) = scan_inner(objects, opts);
+    let (findings, pattern_error, looked_at) = scan_inner(objects, opts);
     let mut report = to_probe_report(&findings);
-    report.fact("objects", objects::Inventory::new(objects).objects.len());
+    report.fact("objects", looked_at);
     if let Some(e) = pattern_error {
         report.gap(crate::outcome::Unverified::new(
             "patterns-unavailable",

@@ -117,7 +117,9 @@ struct Allowlist {
     target: Target,
     all: bool,
     regexes: Vec<Regex>,
-    stopwords: Vec<String>,
+    /// The lowercase stop words as one automaton: a secret containing any is allowed (the
+    /// generic rule has ~1,500 of them; one pass instead of one search each).
+    stopwords: Option<aho_corasick::AhoCorasick>,
     keys: Vec<Regex>,
 }
 
@@ -135,6 +137,15 @@ fn compile_all(what: &str, patterns: &[String]) -> Result<Vec<Regex>, String> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn stopwords(words: &[String]) -> Result<Option<aho_corasick::AhoCorasick>, aho_corasick::BuildError> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    // An empty stop word is in every secret, as a substring search would have it.
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    aho_corasick::AhoCorasick::new(&lower).map(Some)
 }
 
 fn allowlist(raw: RawAllowlist, what: &str) -> Result<Allowlist, String> {
@@ -158,7 +169,7 @@ fn allowlist(raw: RawAllowlist, what: &str) -> Result<Allowlist, String> {
         target,
         all,
         regexes: compile_all(what, &raw.regexes)?,
-        stopwords: raw.stopwords.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        stopwords: stopwords(&raw.stopwords).map_err(|e| format!("{what}: stop words: {e}"))?,
         keys: compile_all(what, &raw.keys)?,
     })
 }
@@ -267,9 +278,9 @@ impl Allowlist {
         if !self.regexes.is_empty() {
             checks.push(self.regexes.iter().any(|r| r.is_match(text)));
         }
-        if !self.stopwords.is_empty() {
+        if let Some(words) = &self.stopwords {
             let lower = secret.to_ascii_lowercase();
-            checks.push(self.stopwords.iter().any(|w| contains(&lower, w.as_bytes())));
+            checks.push(words.is_match(&lower));
         }
         if !self.keys.is_empty() {
             checks.push(key.is_some_and(|k| self.keys.iter().any(|r| r.is_match(k.as_bytes()))));
