@@ -468,17 +468,9 @@ async fn the_kgents_world_end_to_end() {
     assert_eq!(bound.json["decision"], "APPROVED_WITH_WAIVERS");
 
     // Each broken variant applied live: BLOCKED, its finding in every report.
-    let variants = [
-        ("polluted-selector", "network.nats-isolated", "netpol-selects-nothing"),
-        ("pdb-zero", "resources.nats-pdb", "pdb-no-disruption-allowed"),
-        ("alert-missing", "observability.alert-rules", "alert-expected-missing"),
-        ("plaintext-password", "secrets.triad-credentials", "env-plain-credential"),
-        ("expired-waiver", "resources.api-limits", "readiness-probe-missing"),
-        ("hpa-short", "load.hpa-capacity", "hpa-capacity-short"),
-        ("critical-cve", "security.image-scan", "scan-vulnerability"),
-        ("pod-security", "security.pod-security", "pod-security-violation"),
-    ];
-    for (variant, id, code) in variants {
+    let variants = support::variants::broken_variants();
+    for (variant, id, code) in &variants {
+        let (variant, id, code) = (variant.as_str(), id.as_str(), code.as_str());
         let files = apply_variant(&world, variant).await;
         let a = world.audit(&admin, &out(variant));
         a.assert_blocked_by(variant, id, code);

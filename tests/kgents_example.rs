@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "support/variants.rs"]
+mod variants;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kgents-gate");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -91,17 +94,20 @@ fn the_example_is_judged_and_every_broken_variant_is_blocked_with_its_finding() 
     assert_eq!(base["decision"], "INCOMPLETE");
     let failed: Vec<&Value> = base["items"].as_array().unwrap().iter().filter(|i| i["outcome"] == "fail").collect();
     assert!(failed.is_empty(), "{failed:#?}");
-    let variants = [
-        ("polluted-selector", "network.nats-isolated", "netpol-selects-nothing"),
-        ("pdb-zero", "resources.nats-pdb", "pdb-no-disruption-allowed"),
-        ("alert-missing", "observability.alert-rules", "alert-expected-missing"),
-        ("plaintext-password", "secrets.triad-credentials", "env-plain-credential"),
-        ("expired-waiver", "resources.api-limits", "readiness-probe-missing"),
-        ("hpa-short", "load.hpa-capacity", "hpa-capacity-short"),
-        ("critical-cve", "security.image-scan", "scan-vulnerability"),
-        ("pod-security", "security.pod-security", "pod-security-violation"),
-    ];
-    for (variant, id, code) in variants {
+    let variants = variants::broken_variants();
+    // The table names every variant directory that changes manifests.
+    let mut dirs: Vec<String> = std::fs::read_dir(Path::new(ROOT).join("examples/kgents/broken"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "slo-violated"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut listed: Vec<String> = variants.iter().map(|v| v.0.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, dirs, "examples/kgents/broken/variants.tsv against the variant directories");
+    for (variant, id, code) in &variants {
+        let (variant, id, code) = (variant.as_str(), id.as_str(), code.as_str());
         let out = dir.path().join(variant);
         let overlay = format!("examples/kgents/broken/{variant}");
         let (o, r) = audit(&["--manifests", &overlay], &out);
@@ -137,6 +143,9 @@ fn every_change_of_a_variant_is_marked_broken() {
     let broken = Path::new(ROOT).join("examples/kgents/broken");
     for variant in std::fs::read_dir(&broken).unwrap() {
         let variant = variant.unwrap().path();
+        if !variant.is_dir() {
+            continue; // variants.tsv
+        }
         for file in std::fs::read_dir(&variant).unwrap() {
             let file = file.unwrap().path();
             if file.extension().is_none_or(|e| e != "yaml") {

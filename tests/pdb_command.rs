@@ -34,16 +34,18 @@ fn json_of(o: &Output) -> Value {
 /// Every entry has exactly the documented keys, in the documented order, with the right types.
 fn assert_shape(stdout: &str, list: &Value) {
     for entry in list.as_array().expect("a JSON list") {
-        let keys: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut want = vec!["findings", "name", "namespace", "status", "status_source"];
-        want.sort();
-        assert_eq!(keys, want, "{entry:#}");
-        let status: Vec<&str> = entry["status"].as_object().unwrap().keys().map(String::as_str).collect();
+        // The set of keys here; their printed order is checked on the text below.
+        let mut keys: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["findings", "name", "namespace", "status", "status_source"], "{entry:#}");
+        let mut status: Vec<&str> = entry["status"].as_object().unwrap().keys().map(String::as_str).collect();
+        status.sort();
         assert_eq!(status, ["currentHealthy", "desiredHealthy", "disruptionsAllowed", "expectedPods"]);
         assert!(entry["status"].as_object().unwrap().values().all(Value::is_i64), "{entry:#}");
         assert!(matches!(entry["status_source"].as_str(), Some("computed" | "observed")), "{entry:#}");
         for f in entry["findings"].as_array().unwrap() {
-            let keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.sort();
             assert_eq!(keys, ["code", "message", "severity"], "{f:#}");
             assert!(matches!(f["severity"].as_str(), Some("error" | "warning" | "info")), "{f:#}");
         }

@@ -40,8 +40,11 @@ pub fn lay_out(tree: &Path, broken_variants: bool) -> Vec<ManifestSet> {
     let example: Vec<PathBuf> = files_under(Path::new("examples/kgents/manifests")).iter().map(|f| copy(f)).collect();
     sets.push(ManifestSet { files: example.clone(), compared: example.clone() });
     if broken_variants {
-        let mut variants: Vec<PathBuf> =
-            std::fs::read_dir(root().join("examples/kgents/broken")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut variants: Vec<PathBuf> = std::fs::read_dir(root().join("examples/kgents/broken"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
         variants.sort();
         for v in variants {
             let rel = v.strip_prefix(root()).unwrap();

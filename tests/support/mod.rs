@@ -15,6 +15,7 @@ pub mod process;
 pub mod prometheus;
 pub mod redis;
 pub mod resource_metrics;
+pub mod variants;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
