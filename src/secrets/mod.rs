@@ -202,24 +202,24 @@ fn scan_inner<T: std::borrow::Borrow<Value>>(
     opts: &SecretScanOptions,
 ) -> (Vec<SecretFinding>, Option<String>, usize) {
     let inv = objects::Inventory::new(objects);
-    let (patterns, pattern_error) = match &opts.patterns {
-        Some(p) => (Some(p.as_ref()), None),
-        None => match builtin_patterns() {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e)),
-        },
-    };
-    // The content scan (patterns over every value) and the reference and access checks are
-    // independent: they run on two cores. The findings are sorted below, so the order in which
-    // they come back does not matter.
-    let mut out = std::thread::scope(|scope| {
+    // The content scan (patterns over every value, after compiling the built-in rules on first
+    // use) and the reference and access checks are independent: they run on two cores. The
+    // findings are sorted below, so the order in which they come back does not matter.
+    let (mut out, pattern_error) = std::thread::scope(|scope| {
         let content = scope.spawn(|| {
+            let (patterns, pattern_error) = match &opts.patterns {
+                Some(p) => (Some(p.as_ref()), None),
+                None => match builtin_patterns() {
+                    Ok(p) => (Some(p), None),
+                    Err(e) => (None, Some(e)),
+                },
+            };
             let mut out = Vec::new();
             if let Some(p) = patterns {
                 content::env_credentials(&inv, p, opts, &mut out);
                 content::configmap_credentials(&inv, p, opts, &mut out);
             }
-            out
+            (out, pattern_error)
         });
         let mut out = Vec::new();
         refs::missing(&inv, opts, &mut out);
@@ -228,8 +228,9 @@ fn scan_inner<T: std::borrow::Borrow<Value>>(
         lifecycle::rotation(&inv, opts, &mut out);
         access::automount(&inv, opts, &mut out);
         access::rbac(&inv, opts, &mut out);
-        out.extend(content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        out
+        let (found, pattern_error) = content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        out.extend(found);
+        (out, pattern_error)
     });
     out.retain(|f| opts.scope.contains(f.object.namespace.as_deref()));
     out.sort_by(|a, b| (&a.object, &a.code, &a.key, &a.message).cmp(&(&b.object, &b.code, &b.key, &b.message)));
