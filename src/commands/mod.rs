@@ -57,10 +57,11 @@ impl Failure {
 
 /// A runtime for commands that talk to the network.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))
+    built(tokio::runtime::Builder::new_multi_thread())
+}
+
+fn built(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, Failure> {
+    builder.enable_all().build().map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Reads the cluster view a command needs: manifests alone (a pre-deploy look, no cluster
@@ -78,16 +79,9 @@ pub fn read_view(
         ));
     }
     let opts = source_options(source, !source.manifests.is_empty(), timeout)?;
-    // Files alone need no worker threads (they are parsed on every core by the loader itself):
-    // a command on a few manifests then starts as fast as the process does.
-    let rt = if opts.offline {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::Internal(format!("cannot start the async runtime: {e}")))?
-    } else {
-        runtime()?
-    };
+    // Files alone need no worker threads (the loader uses the cores itself where the files are
+    // big enough): a command on a few manifests then starts as fast as the process does.
+    let rt = if opts.offline { built(tokio::runtime::Builder::new_current_thread())? } else { runtime()? };
     let deadline = timeout.max(std::time::Duration::from_secs(1));
     rt.block_on(crate::sources::load_view(needs, &opts, deadline)).map_err(|error| {
         // Manifest errors name the file and line, never the content.

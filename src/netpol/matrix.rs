@@ -92,7 +92,7 @@ pub fn matrix(world: &NetpolWorld, namespaces: &[String]) -> Matrix {
             }
         }
     }
-    entries.extend(external(world, &groups));
+    entries.extend(external(world, &groups, &ids));
     Matrix { workloads: groups.into_keys().collect(), entries }
 }
 
@@ -152,38 +152,35 @@ fn cuts(world: &NetpolWorld, direction: super::model::Direction) -> Vec<u64> {
 /// rules (ingress rules for traffic coming in, egress rules for traffic going out); the answer is
 /// constant inside each piece. Pieces are listed as cut (np-guard's presentation), so the ranges
 /// the policies name stay visible.
-fn external(world: &NetpolWorld, groups: &BTreeMap<String, &PodInfo>) -> Vec<MatrixEntry> {
+fn external(world: &NetpolWorld, groups: &BTreeMap<String, &PodInfo>, class_ids: &[usize]) -> Vec<MatrixEntry> {
     use super::model::Direction;
     let (ingress_cuts, egress_cuts) = (cuts(world, Direction::Ingress), cuts(world, Direction::Egress));
     // The answers for one pod, per direction: (range, connections, policies) of each piece
-    // that allows something. Pods that look the same to every policy share them.
+    // that allows something. Pods of one class (they look the same to every policy) share them.
     type Pieces = Vec<(String, ConnectionSet, Vec<String>)>;
-    let mut cache: BTreeMap<(String, bool), std::rc::Rc<Pieces>> = BTreeMap::new();
+    let mut cache: std::collections::HashMap<(usize, bool), Pieces> = std::collections::HashMap::new();
     let mut out = Vec::new();
-    for (key, pod) in groups {
+    for ((key, pod), &class_id) in groups.iter().zip(class_ids) {
         for inbound in [true, false] {
-            let pieces = cache
-                .entry((class(pod), inbound))
-                .or_insert_with(|| {
-                    let cuts = if inbound { &ingress_cuts } else { &egress_cuts };
-                    let mut pieces = Vec::new();
-                    for w in cuts.windows(2) {
-                        let (lo, hi) = (w[0] as u32, (w[1] - 1) as u32);
-                        let ext = Endpoint::External(IpAddr::V4(Ipv4Addr::from(lo)));
-                        let (from, to) = if inbound { (ext, pod.endpoint()) } else { (pod.endpoint(), ext) };
-                        let mut policies = Vec::new();
-                        let connections = connections_with_policies(world, &from, &to, Some(&mut policies))
-                            .unwrap_or_else(|_| ConnectionSet::none());
-                        if connections.is_empty() {
-                            continue;
-                        }
-                        policies.sort();
-                        policies.dedup();
-                        pieces.push((ip_range(lo, hi), connections, policies));
+            let pieces = cache.entry((class_id, inbound)).or_insert_with(|| {
+                let cuts = if inbound { &ingress_cuts } else { &egress_cuts };
+                let mut pieces = Vec::new();
+                for w in cuts.windows(2) {
+                    let (lo, hi) = (w[0] as u32, (w[1] - 1) as u32);
+                    let ext = Endpoint::External(IpAddr::V4(Ipv4Addr::from(lo)));
+                    let (from, to) = if inbound { (ext, pod.endpoint()) } else { (pod.endpoint(), ext) };
+                    let mut policies = Vec::new();
+                    let connections = connections_with_policies(world, &from, &to, Some(&mut policies))
+                        .unwrap_or_else(|_| ConnectionSet::none());
+                    if connections.is_empty() {
+                        continue;
                     }
-                    std::rc::Rc::new(pieces)
-                })
-                .clone();
+                    policies.sort();
+                    policies.dedup();
+                    pieces.push((ip_range(lo, hi), connections, policies));
+                }
+                pieces
+            });
             for (range, connections, policies) in pieces.iter() {
                 let (from, to) = if inbound { (range.clone(), key.clone()) } else { (key.clone(), range.clone()) };
                 out.push(MatrixEntry { from, to, connections: connections.clone(), policies: policies.clone() });
