@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::model::{Direction, Endpoint, NetpolWorld, PodInfo, PortSpec, Protocol};
+use super::model::{Direction, Endpoint, NetpolWorld, PodInfo, Policy, PortSpec, Protocol};
 use super::peers::{PeerRef, rule_matches_peer};
 use super::ports::{ConnectionSet, rule_admits_port, rule_connections};
 
@@ -62,6 +62,15 @@ fn port_number(dst: PeerRef<'_>, port: &PortSpec, protocol: Protocol) -> Result<
     }
 }
 
+/// The policies that select `pod` and isolate it for `direction`: none means the direction is open.
+pub(crate) fn isolating_policies<'a>(
+    world: &'a NetpolWorld,
+    pod: &'a PodInfo,
+    direction: Direction,
+) -> impl Iterator<Item = &'a Policy> + 'a {
+    world.policies_in(&pod.namespace).filter(move |p| p.isolates(direction) && p.selects(pod))
+}
+
 /// Decides one direction for `pod` (the source for egress, the destination for ingress).
 /// `other` is the far end; `dst` the destination pod, on which named ports resolve.
 fn decide(
@@ -75,7 +84,7 @@ fn decide(
 ) -> DirectionVerdict {
     let mut isolating = Vec::new();
     let mut allowing = Vec::new();
-    for policy in world.policies_in(&pod.namespace).filter(|p| p.isolates(direction) && p.selects(pod)) {
+    for policy in isolating_policies(world, pod, direction) {
         isolating.push(policy.id.to_string());
         let allows = policy.rules(direction).iter().any(|r| {
             rule_matches_peer(world, &policy.id.namespace, r, other) && rule_admits_port(r, dst, protocol, port)
@@ -127,7 +136,7 @@ fn direction_connections(
 ) -> ConnectionSet {
     let mut isolated = false;
     let mut out = ConnectionSet::none();
-    for policy in world.policies_in(&pod.namespace).filter(|p| p.isolates(direction) && p.selects(pod)) {
+    for policy in isolating_policies(world, pod, direction) {
         isolated = true;
         let mut contributes = false;
         for r in policy.rules(direction) {
