@@ -321,3 +321,21 @@ fn error_findings_beat_gaps_and_gaps_beat_warnings() {
     assert_eq!((cc.outcome, cc.gaps.len()), (Outcome::Warn, 1));
     assert_eq!(r.decision, Decision::Blocked, "the definite failure decides, not the gaps");
 }
+
+#[test]
+fn every_text_of_a_large_report_is_redacted() {
+    // Thousands of findings: the report is redacted on every core, and none may be missed.
+    let c = checklist(&item("a", "docs", "blocking"));
+    let mut r = ProbeReport::default();
+    for i in 0..3000 {
+        let url = format!("nats://agent:CANARYpw{i}x@nats-{i}.kgents:4222");
+        r.push(Finding::error("unreachable", format!("cannot reach {url}")).fact("url", url.clone()).target(url));
+    }
+    let report = run_with(&c, &[("a", r)], false, None);
+    assert_eq!(report.items[0].findings.len(), 3000);
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("CANARYpw"), "a credential survived redaction");
+    let last = &report.items[0].findings[2999];
+    assert!(last.message.contains("nats-2999.kgents:4222"), "{}", last.message);
+    assert!(last.target.as_deref().is_some_and(|t| t.contains("nats-2999.kgents")), "{:?}", last.target);
+}

@@ -314,44 +314,44 @@ fn finish(
 
 /// The last line of defence (docs/redaction.md): every free-text field of the report goes
 /// through the one redaction rule, whatever produced it (a library's error, a server's answer).
-/// Probes already hold endpoints redacted; this catches what they could not foresee.
+/// Probes already hold endpoints redacted; this catches what they could not foresee. A report
+/// of many findings is redacted on every core.
 fn redact_report(report: &mut Report) {
-    fn fix(s: &mut String) {
-        if let std::borrow::Cow::Owned(r) = crate::redact::redact_text(s) {
-            *s = r;
-        }
-    }
-    fn fix_facts(facts: &mut [crate::outcome::Fact]) {
-        facts.iter_mut().for_each(|f| fix(&mut f.value));
-    }
+    let mut texts: Vec<&mut String> = Vec::new();
     for i in &mut report.items {
-        fix(&mut i.message);
-        fix_facts(&mut i.evidence);
+        texts.push(&mut i.message);
+        texts.extend(i.evidence.iter_mut().map(|f| &mut f.value));
         for f in i.findings.iter_mut().chain(i.waived_findings.iter_mut().map(|w| &mut w.finding)) {
-            fix(&mut f.message);
-            fix_facts(&mut f.evidence);
-            if let Some(t) = &mut f.target {
-                fix(t);
-            }
+            texts.push(&mut f.message);
+            texts.extend(f.evidence.iter_mut().map(|f| &mut f.value));
+            texts.extend(f.target.as_mut());
         }
-        for g in i.gaps.iter_mut().chain(i.unverified.as_mut()) {
-            fix(&mut g.reason);
-        }
+        texts.extend(i.gaps.iter_mut().chain(i.unverified.as_mut()).map(|g| &mut g.reason));
         for m in &mut i.measurements {
-            fix(&mut m.name);
-            fix(&mut m.threshold);
-            if let Some(q) = &mut m.query {
-                fix(q);
+            texts.extend([&mut m.name, &mut m.threshold]);
+            texts.extend(m.query.as_mut());
+        }
+    }
+    texts.extend(report.blocking.iter_mut().map(|b| &mut b.message));
+    texts.extend(report.notes.iter_mut());
+    texts.extend(report.provenance.cluster.as_mut().map(|c| &mut c.server));
+    fn fix(texts: &mut [&mut String]) {
+        for s in texts {
+            if let std::borrow::Cow::Owned(r) = crate::redact::redact_text(s) {
+                **s = r;
             }
         }
     }
-    for b in &mut report.blocking {
-        fix(&mut b.message);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || texts.len() < 1000 {
+        return fix(&mut texts);
     }
-    report.notes.iter_mut().for_each(fix);
-    if let Some(c) = &mut report.provenance.cluster {
-        fix(&mut c.server);
-    }
+    let chunk = texts.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        for part in texts.chunks_mut(chunk) {
+            scope.spawn(move || fix(part));
+        }
+    });
 }
 
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
