@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::cluster::field::field;
+
 use super::view::ClusterView;
 use crate::report::{ImageDigest, ImageDigestSource};
 use crate::scan::ImageRef;
@@ -17,12 +19,13 @@ use crate::secrets::objects::{containers, items, pod_spec};
 pub fn images_judged(view: &ClusterView) -> Vec<ImageDigest> {
     let mut out = BTreeSet::new();
     for object in view.all_objects() {
-        if object.get("kind").and_then(Value::as_str) == Some("Pod") {
+        if field(object, "kind").and_then(Value::as_str) == Some("Pod") {
             image_ids(object, &mut out);
         }
         if let Some(spec) = pod_spec(object) {
             for c in containers(spec) {
-                if let Some(image) = c.spec.get("image").and_then(Value::as_str)
+                // A reference names a digest after `@`; most name a tag only.
+                if let Some(image) = field(c.spec, "image").and_then(Value::as_str).filter(|i| i.contains('@'))
                     && let Ok(ImageRef { repository: Some(name), digest: Some(digest), .. }) = ImageRef::parse(image)
                 {
                     out.insert(ImageDigest { name, digest, source: ImageDigestSource::Reference });
@@ -36,10 +39,10 @@ pub fn images_judged(view: &ClusterView) -> Vec<ImageDigest> {
 /// `status.*ContainerStatuses[].imageID`: `docker-pullable://repo@sha256:...`, `repo@sha256:...`,
 /// or a bare `sha256:...` image ID, which is then named by the status's `image`.
 fn image_ids(pod: &Value, out: &mut BTreeSet<ImageDigest>) {
-    let status = pod.get("status");
+    let status = field(pod, "status");
     for list in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
         for s in items(status.and_then(|st| st.get(list))) {
-            let Some(id) = s.get("imageID").and_then(Value::as_str).filter(|id| !id.trim().is_empty()) else {
+            let Some(id) = field(s, "imageID").and_then(Value::as_str).filter(|id| !id.trim().is_empty()) else {
                 continue;
             };
             let Ok(parsed) = ImageRef::parse(id) else {
@@ -48,7 +51,7 @@ fn image_ids(pod: &Value, out: &mut BTreeSet<ImageDigest>) {
             let Some(digest) = parsed.digest else {
                 continue;
             };
-            let image = s.get("image").and_then(Value::as_str).unwrap_or("");
+            let image = field(s, "image").and_then(Value::as_str).unwrap_or("");
             let name = match parsed.repository {
                 Some(repo) => repo,
                 None => match ImageRef::parse(image) {

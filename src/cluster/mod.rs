@@ -1,6 +1,7 @@
 //! The cluster view: one read-only picture of the cluster (live API, manifest files, or both),
 //! loaded once per audit and shared by every check.
 
+pub mod field;
 pub mod images;
 pub mod kinds;
 pub mod live;

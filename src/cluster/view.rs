@@ -85,7 +85,7 @@ pub struct ClusterView {
 type NamespaceIndex = BTreeMap<Kind, std::collections::HashMap<String, Vec<usize>>>;
 
 fn meta<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
-    o.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
+    super::field::field_at(o, &["metadata", key]).and_then(Value::as_str)
 }
 
 /// The annotation `kubectl apply` writes: a full copy of the applied object, values included.
@@ -168,7 +168,12 @@ impl ClusterView {
                     let by_ns = index.entry(*kind).or_default();
                     for (i, o) in list.iter().enumerate() {
                         if let Some(ns) = meta(o, "namespace") {
-                            by_ns.entry(ns.to_string()).or_default().push(i);
+                            match by_ns.get_mut(ns) {
+                                Some(at) => at.push(i),
+                                None => {
+                                    by_ns.insert(ns.to_string(), vec![i]);
+                                }
+                            }
                         }
                     }
                 }

@@ -276,10 +276,11 @@ impl PdbWorld {
     /// namespaced object that names its namespace, of a version read as it is): the cluster
     /// view's objects are read without a copy.
     pub fn add_ref(&mut self, v: &Value) {
+        use crate::cluster::field::{field, field_at};
         use serde::Deserialize;
-        let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-        let has_namespace = v.pointer("/metadata/namespace").is_some_and(Value::is_string);
+        let kind = field(v, "kind").and_then(Value::as_str).unwrap_or_default();
+        let api_version = field(v, "apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let has_namespace = field_at(v, &["metadata", "namespace"]).is_some_and(Value::is_string);
         let result = match (kind, api_version) {
             ("Pod", "v1") if has_namespace => PodWithoutSpec::deserialize(v).map(|o| self.pods.push(o.into_pod())),
             ("ReplicationController", "v1") if has_namespace => {

@@ -6,12 +6,14 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::cluster::field::field;
+
 use super::objects::{Inventory, items, pod_spec, service_account, str_at};
 use super::{RBAC_SECRET_READ, SA_TOKEN_AUTOMOUNTED, SecretFinding, SecretScanOptions};
 use crate::outcome::Level;
 
 fn automount_field(v: &Value) -> Option<bool> {
-    v.get("automountServiceAccountToken").and_then(Value::as_bool)
+    field(v, "automountServiceAccountToken").and_then(Value::as_bool)
 }
 
 fn automount_allowed(opts: &SecretScanOptions, ns: &str, sa: &str) -> bool {
@@ -85,9 +87,9 @@ fn secret_access(rules: &[&Value]) -> Option<SecretAccess> {
     let mut any_unnarrowed = false;
     let mut names = BTreeSet::new();
     for rule in rules {
-        let groups = strings(rule.get("apiGroups"));
-        let resources = strings(rule.get("resources"));
-        let verbs: Vec<&str> = strings(rule.get("verbs")).into_iter().filter(|v| READ_VERBS.contains(v)).collect();
+        let groups = strings(field(rule, "apiGroups"));
+        let resources = strings(field(rule, "resources"));
+        let verbs: Vec<&str> = strings(field(rule, "verbs")).into_iter().filter(|v| READ_VERBS.contains(v)).collect();
         if !(groups.contains(&"") || groups.contains(&"*"))
             || !(resources.contains(&"secrets") || resources.contains(&"*"))
             || verbs.is_empty()
@@ -95,7 +97,7 @@ fn secret_access(rules: &[&Value]) -> Option<SecretAccess> {
             continue;
         }
         acc.verbs.extend(verbs.iter().map(|v| v.to_string()));
-        let rn = strings(rule.get("resourceNames"));
+        let rn = strings(field(rule, "resourceNames"));
         if rn.is_empty() {
             any_unnarrowed = true;
         }
@@ -154,7 +156,7 @@ pub(super) fn rbac(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<Secr
             continue;
         };
         let role_ns = (role_kind == "Role").then_some(bns);
-        let listed = inv.get(role_kind, role_ns, role_name).and_then(|role| role.get("rules")).cloned();
+        let listed = inv.get(role_kind, role_ns, role_name).and_then(|role| field(role, "rules")).cloned();
         let builtin = if role_kind == "ClusterRole" { builtin_cluster_role(role_name) } else { None };
         let Some(rules) = listed.or(builtin) else {
             continue;
@@ -163,11 +165,11 @@ pub(super) fn rbac(inv: &Inventory, opts: &SecretScanOptions, out: &mut Vec<Secr
         let Some(access) = secret_access(&rule_refs) else {
             continue;
         };
-        let subjects: Vec<String> = items(v.get("subjects"))
+        let subjects: Vec<String> = items(field(v, "subjects"))
             .filter_map(|s| {
-                let kind = s.get("kind").and_then(Value::as_str)?;
-                let name = s.get("name").and_then(Value::as_str)?;
-                let sns = s.get("namespace").and_then(Value::as_str).unwrap_or(bns);
+                let kind = field(s, "kind").and_then(Value::as_str)?;
+                let name = field(s, "name").and_then(Value::as_str)?;
+                let sns = field(s, "namespace").and_then(Value::as_str).unwrap_or(bns);
                 if is_system_or_allowed(kind, sns, name, opts) {
                     return None;
                 }

@@ -5,6 +5,8 @@
 use base64::Engine;
 use serde_json::Value;
 
+use crate::cluster::field::field;
+
 use super::objects::{Inventory, containers, items, pod_spec};
 use super::patterns::Patterns;
 use super::{CONFIGMAP_CREDENTIAL, ENV_PLAIN_CREDENTIAL, SecretFinding, SecretScanOptions};
@@ -117,14 +119,14 @@ pub(super) fn env_credentials(inv: &Inventory, p: &Patterns, opts: &SecretScanOp
             continue;
         }
         for c in containers(spec) {
-            for env in items(c.spec.get("env")) {
-                let Some(name) = env.get("name").and_then(Value::as_str) else {
+            for env in items(field(c.spec, "env")) {
+                let Some(name) = field(env, "name").and_then(Value::as_str) else {
                     continue;
                 };
-                if env.get("valueFrom").is_some_and(|vf| !vf.is_null()) {
+                if field(env, "valueFrom").is_some_and(|vf| !vf.is_null()) {
                     continue;
                 }
-                let Some(value) = env.get("value").and_then(literal) else {
+                let Some(value) = field(env, "value").and_then(literal) else {
                     continue;
                 };
                 let Some(reason) = judge(name, &value, None, p, opts) else {
@@ -150,7 +152,7 @@ pub(super) fn configmap_credentials(
     out: &mut Vec<SecretFinding>,
 ) {
     for (r, v) in inv.of_kind("ConfigMap") {
-        let data = v.get("data").and_then(Value::as_object).into_iter().flatten();
+        let data = field(v, "data").and_then(Value::as_object).into_iter().flatten();
         for (key, value) in data {
             let Some(text) = literal(value) else { continue };
             if let Some(reason) = judge(key, &text, Some(key), p, opts) {
@@ -161,7 +163,7 @@ pub(super) fn configmap_credentials(
                 out.push(SecretFinding::new(CONFIGMAP_CREDENTIAL, Level::Error, r, Some(key.clone()), message));
             }
         }
-        let binary = v.get("binaryData").and_then(Value::as_object).into_iter().flatten();
+        let binary = field(v, "binaryData").and_then(Value::as_object).into_iter().flatten();
         for (key, value) in binary {
             let Some(encoded) = value.as_str() else {
                 continue;

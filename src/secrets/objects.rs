@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::cluster::field::{field, field_at};
+
 /// The object a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObjectRef {
@@ -45,7 +47,7 @@ pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, key| cur.get(key))
+    field_at(v, path)
 }
 
 /// The elements of an array field, or nothing when absent or not an array.
@@ -54,7 +56,7 @@ pub fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
 }
 
 pub fn kind(v: &Value) -> &str {
-    v.get("kind").and_then(Value::as_str).unwrap_or("")
+    field(v, "kind").and_then(Value::as_str).unwrap_or("")
 }
 
 /// The identity of an object; a namespaced object without a namespace (a manifest applied to the
@@ -76,7 +78,7 @@ pub fn object_ref(v: &Value) -> Option<ObjectRef> {
 /// The pod spec of a Pod or of a workload's pod template, with the JSON path prefix used in keys.
 pub fn pod_spec(v: &Value) -> Option<&Value> {
     match kind(v) {
-        "Pod" => v.get("spec"),
+        "Pod" => field(v, "spec"),
         "CronJob" => at(v, &["spec", "jobTemplate", "spec", "template", "spec"]),
         k if WORKLOAD_KINDS.contains(&k) => at(v, &["spec", "template", "spec"]),
         _ => None,
@@ -101,8 +103,8 @@ impl Container<'_> {
 pub fn containers(pod_spec: &Value) -> Vec<Container<'_>> {
     let mut out = Vec::new();
     for list in ["initContainers", "containers", "ephemeralContainers"] {
-        for c in items(pod_spec.get(list)) {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+        for c in items(field(pod_spec, list)) {
+            let name = field(c, "name").and_then(Value::as_str).unwrap_or("");
             out.push(Container { list, name, spec: c });
         }
     }
@@ -111,9 +113,8 @@ pub fn containers(pod_spec: &Value) -> Vec<Container<'_>> {
 
 /// Service account a pod spec runs as (`default` when unset).
 pub fn service_account(pod_spec: &Value) -> &str {
-    pod_spec
-        .get("serviceAccountName")
-        .or_else(|| pod_spec.get("serviceAccount"))
+    field(pod_spec, "serviceAccountName")
+        .or_else(|| field(pod_spec, "serviceAccount"))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .unwrap_or("default")
@@ -158,8 +159,8 @@ impl<'a> Inventory<'a> {
     /// pod template was checked there, so the object is not reported twice.
     pub fn has_listed_controller(&self, r: &ObjectRef, v: &Value) -> bool {
         items(at(v, &["metadata", "ownerReferences"])).any(|o| {
-            o.get("controller").and_then(Value::as_bool) == Some(true)
-                && match (o.get("kind").and_then(Value::as_str), o.get("name").and_then(Value::as_str)) {
+            field(o, "controller").and_then(Value::as_bool) == Some(true)
+                && match (field(o, "kind").and_then(Value::as_str), field(o, "name").and_then(Value::as_str)) {
                     (Some(k), Some(n)) => self.get(k, r.namespace.as_deref(), n).is_some(),
                     _ => false,
                 }
@@ -169,8 +170,8 @@ impl<'a> Inventory<'a> {
 
 fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) {
     // `kind: List` (and `SecretList`, `PodList`, ... from `kubectl get -o json`) holds items.
-    if depth < 4 && kind(v).ends_with("List") && v.get("items").is_some_and(Value::is_array) {
-        for i in items(v.get("items")) {
+    if depth < 4 && kind(v).ends_with("List") && field(v, "items").is_some_and(Value::is_array) {
+        for i in items(field(v, "items")) {
             flatten(i, out, depth + 1);
         }
     } else if v.is_object() {
@@ -199,18 +200,18 @@ impl NamespaceScope {
 /// Names of the keys a Secret holds (`data` and `stringData`), or None when the object carries no
 /// key information (metadata only), so key checks are not possible.
 pub fn secret_keys(secret: &Value) -> Option<BTreeSet<&str>> {
-    let data = secret.get("data").and_then(Value::as_object);
-    let string_data = secret.get("stringData").and_then(Value::as_object);
+    let data = field(secret, "data").and_then(Value::as_object);
+    let string_data = field(secret, "stringData").and_then(Value::as_object);
     // The API omits an empty `data`, but a full object always has `type` (metadata-only lists
     // do not): a typed Secret without data has no keys, rather than unknown keys.
-    if data.is_none() && string_data.is_none() && secret.get("type").is_none_or(Value::is_null) {
+    if data.is_none() && string_data.is_none() && field(secret, "type").is_none_or(Value::is_null) {
         return None;
     }
     Some(data.into_iter().chain(string_data).flat_map(|m| m.keys().map(String::as_str)).collect())
 }
 
 pub fn secret_type(secret: &Value) -> &str {
-    secret.get("type").and_then(Value::as_str).unwrap_or("Opaque")
+    field(secret, "type").and_then(Value::as_str).unwrap_or("Opaque")
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::cluster::field::field;
+
 use super::objects::{Inventory, ObjectRef, at, containers, items, pod_spec, secret_keys, secret_type, str_at};
 use super::{MANAGED_SECRET_TYPES, SECRET_REF_MISSING, SECRET_UNUSED, SecretFinding, SecretScanOptions};
 use crate::outcome::Level;
@@ -23,11 +25,11 @@ struct SecretRef<'a> {
 }
 
 fn optional(v: &Value) -> bool {
-    v.get("optional").and_then(Value::as_bool) == Some(true)
+    field(v, "optional").and_then(Value::as_bool) == Some(true)
 }
 
-fn name_of(v: &Value, field: &str) -> Option<String> {
-    v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+fn name_of(v: &Value, key: &str) -> Option<String> {
+    field(v, key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
@@ -41,23 +43,23 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
         };
         if let Some(spec) = pod_spec(v) {
             for c in containers(spec) {
-                for env in items(c.spec.get("env")) {
+                for env in items(field(c.spec, "env")) {
                     if let Some(skr) = at(env, &["valueFrom", "secretKeyRef"]) {
-                        let var = env.get("name").and_then(Value::as_str).unwrap_or("");
+                        let var = field(env, "name").and_then(Value::as_str).unwrap_or("");
                         let via = format!("{}.env.{var}", c.location());
                         push(name_of(skr, "name"), name_of(skr, "key"), optional(skr), via, true);
                     }
                 }
-                for (i, ef) in items(c.spec.get("envFrom")).enumerate() {
-                    if let Some(sr) = ef.get("secretRef") {
+                for (i, ef) in items(field(c.spec, "envFrom")).enumerate() {
+                    if let Some(sr) = field(ef, "secretRef") {
                         push(name_of(sr, "name"), None, optional(sr), format!("{}.envFrom[{i}]", c.location()), true);
                     }
                 }
             }
-            for vol in items(spec.get("volumes")) {
-                let vname = vol.get("name").and_then(Value::as_str).unwrap_or("");
-                if let Some(sv) = vol.get("secret") {
-                    let item_keys: Vec<String> = items(sv.get("items")).filter_map(|i| name_of(i, "key")).collect();
+            for vol in items(field(spec, "volumes")) {
+                let vname = field(vol, "name").and_then(Value::as_str).unwrap_or("");
+                if let Some(sv) = field(vol, "secret") {
+                    let item_keys: Vec<String> = items(field(sv, "items")).filter_map(|i| name_of(i, "key")).collect();
                     let via = format!("volumes[{vname}]");
                     if item_keys.is_empty() {
                         push(name_of(sv, "secretName"), None, optional(sv), via.clone(), true);
@@ -67,10 +69,10 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                     }
                 }
                 for (i, src) in items(at(vol, &["projected", "sources"])).enumerate() {
-                    let Some(sv) = src.get("secret") else {
+                    let Some(sv) = field(src, "secret") else {
                         continue;
                     };
-                    let item_keys: Vec<String> = items(sv.get("items")).filter_map(|i| name_of(i, "key")).collect();
+                    let item_keys: Vec<String> = items(field(sv, "items")).filter_map(|i| name_of(i, "key")).collect();
                     let via = format!("volumes[{vname}].projected.sources[{i}]");
                     if item_keys.is_empty() {
                         push(name_of(sv, "name"), None, optional(sv), via.clone(), true);
@@ -93,11 +95,11 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                         push(name_of(sr, "name"), None, true, format!("volumes[{vname}]"), false);
                     }
                 }
-                if let Some(af) = vol.get("azureFile") {
+                if let Some(af) = field(vol, "azureFile") {
                     push(name_of(af, "secretName"), None, true, format!("volumes[{vname}]"), false);
                 }
             }
-            for ps in items(spec.get("imagePullSecrets")) {
+            for ps in items(field(spec, "imagePullSecrets")) {
                 let n = name_of(ps, "name");
                 let via = format!("imagePullSecrets[{}]", n.as_deref().unwrap_or(""));
                 push(n, None, false, via, true);
@@ -105,7 +107,7 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
         }
         match r.kind.as_str() {
             "ServiceAccount" => {
-                for s in items(v.get("secrets")) {
+                for s in items(field(v, "secrets")) {
                     let n = name_of(s, "name");
                     let via = format!("secrets[{}]", n.as_deref().unwrap_or(""));
                     // A ServiceAccount may name a Secret of another namespace explicitly.
@@ -122,7 +124,7 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
                         });
                     }
                 }
-                for ps in items(v.get("imagePullSecrets")) {
+                for ps in items(field(v, "imagePullSecrets")) {
                     let n = name_of(ps, "name");
                     let via = format!("imagePullSecrets[{}]", n.as_deref().unwrap_or(""));
                     if let Some(secret) = n {
@@ -143,7 +145,7 @@ fn collect<'a>(inv: &'a Inventory) -> Vec<SecretRef<'a>> {
             "Gateway" => {
                 for l in items(at(v, &["spec", "listeners"])) {
                     for cr in items(at(l, &["tls", "certificateRefs"])) {
-                        if cr.get("kind").and_then(Value::as_str).is_some_and(|k| k != "Secret") {
+                        if field(cr, "kind").and_then(Value::as_str).is_some_and(|k| k != "Secret") {
                             continue;
                         }
                         let namespace = name_of(cr, "namespace").unwrap_or_else(|| ns.clone());
