@@ -333,8 +333,15 @@ fn every_text_of_a_large_report_is_redacted() {
     }
     let report = run_with(&c, &[("a", r)], false, None);
     assert_eq!(report.items[0].findings.len(), 3000);
-    let json = serde_json::to_string(&report).unwrap();
-    assert!(!json.contains("CANARYpw"), "a credential survived redaction");
+    use kgents_gate::report::{Styles, render_json, render_junit, render_markdown, render_terminal};
+    for (format, text) in [
+        ("json", render_json(&report)),
+        ("markdown", render_markdown(&report)),
+        ("junit", render_junit(&report).unwrap()),
+        ("terminal", render_terminal(&report, &Styles::plain(), 100)),
+    ] {
+        assert!(!text.contains("CANARYpw"), "a credential survived redaction in the {format} report");
+    }
     let last = &report.items[0].findings[2999];
     assert!(last.message.contains("nats-2999.kgents:4222"), "{}", last.message);
     assert!(last.target.as_deref().is_some_and(|t| t.contains("nats-2999.kgents")), "{:?}", last.target);
